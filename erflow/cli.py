@@ -1,0 +1,404 @@
+"""The erflow command: parse arguments, call the service, render the result, map errors to exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from . import service
+from .errors import ErflowError, UsageError
+
+DEBUG = False
+
+
+class _Group(TyperGroup):
+    """The one error boundary: ErflowError -> one line on stderr and the contract's exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except ErflowError as exc:
+            if DEBUG or os.environ.get("ERFLOW_DEBUG"):
+                traceback.print_exc()
+            _fail(f"erflow: {exc}", exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("erflow: interrupted", 130)
+        except Exception as exc:  # noqa: BLE001 - the boundary: never a traceback unless --debug
+            if DEBUG or os.environ.get("ERFLOW_DEBUG"):
+                raise
+            _fail(f"erflow: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)", 1)
+
+
+def _fail(text: str, code: int) -> NoReturn:
+    from .output import err
+
+    err.print(text, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+app = typer.Typer(
+    cls=_Group,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="erflow: customer requests (enhancements, bugs, support, document changes) as files in git.",
+)
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", help="The store folder (else ERFLOW_STORE, else the nearest folder upward with workflow.yaml).", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout; messages on stderr.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout.")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="K=V; repeat for more fields.", show_default=False)]
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+) -> None:
+    global DEBUG
+    DEBUG = DEBUG or debug
+
+
+def _ctx(store: str | None) -> service.Context:
+    return service.open_context(store, os.environ, Path.cwd())
+
+
+def _pairs(items: list[str] | None, what: str = "--set") -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{what} {item!r}: expected KEY=VALUE")
+        pairs[key.strip()] = value
+    return pairs
+
+
+# --------------------------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to make the store.")] = Path("."),
+    json_out: JsonOpt = False,
+) -> None:
+    """Make a new store: the default workflow.yaml, templates/, empty tickets/, git init, first commit."""
+    from . import setup
+    from .output import message, write_json
+
+    result = setup.init_store(directory, os.environ)
+    if json_out:
+        write_json({"store": str(result.root), "commit": result.commit})
+    else:
+        message(f"erflow store ready in {result.root} [{result.commit[:10]}]")
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Where to make the demo store.")] = Path("erflow-demo"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Make a store with sample tickets walked through the main paths of the SOP, and say what happened."""
+    from . import setup
+    from .output import out, write_json
+
+    report = setup.demo(directory, os.environ)
+    if json_out:
+        write_json(report.as_json())
+        return
+    from rich.text import Text
+
+    out.print(Text(f"Demo store: {report.root}", style="bold"))
+    for step in report.steps:
+        out.print(Text(step))
+    out.print(Text(f"\nTry: cd {report.root} && erflow list && erflow show {report.tickets[0]}", style="cyan"))
+
+
+@app.command()
+def new(
+    ticket_type: Annotated[str, typer.Argument(metavar="TYPE", help="Ticket type, e.g. enhancement.")],
+    title: Annotated[str | None, typer.Option("--title", help="The request's subject.")] = None,
+    customer_name: Annotated[str | None, typer.Option("--customer-name")] = None,
+    customer_email: Annotated[str | None, typer.Option("--customer-email")] = None,
+    customer_org: Annotated[str | None, typer.Option("--customer-org")] = None,
+    description: Annotated[str | None, typer.Option("--description", help="The request text (the ticket body).")] = None,
+    sets: SetOpt = None,
+    from_file: Annotated[str | None, typer.Option("--from", help="A form submission: JSON or YAML file, or - for stdin.")] = None,
+    send: Annotated[bool, typer.Option("--send", help="Deliver the intake email over SMTP.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and render; write nothing.")] = False,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a ticket; print its id. Sends the type's intake acknowledgement if the workflow says so."""
+    from . import forms
+    from .output import change, write_json
+
+    request = service.NewRequest(
+        ticket_type,
+        title,
+        description,
+        customer_name,
+        customer_email,
+        customer_org,
+        _pairs(sets),
+        forms.read(from_file, sys.stdin) if from_file else None,
+    )
+    result = service.new(_ctx(store), request, send=send, dry_run=dry_run)
+    if json_out:
+        write_json(result.new_json())
+    else:
+        change(result)
+        sys.stdout.write(result.id + "\n")
+
+
+@app.command()
+def show(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The ticket: fields, state, owner, body, and what can happen next."""
+    from .output import ticket_view, write_json
+
+    view = service.show(_ctx(store), ticket_id)
+    if json_out:
+        write_json(view.as_json())
+    else:
+        ticket_view(view)
+
+
+@app.command("list")
+def list_(
+    ticket_type: Annotated[list[str] | None, typer.Option("--type", help="Only this type (repeatable).")] = None,
+    state: Annotated[list[str] | None, typer.Option("--state", help="Only this state (repeatable).")] = None,
+    owner: Annotated[str | None, typer.Option("--owner")] = None,
+    label: Annotated[str | None, typer.Option("--label")] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", help="K=V on any field (repeatable).")] = None,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+    csv_out: CsvOpt = False,
+) -> None:
+    """Tickets as a table, oldest first."""
+    from .output import LIST_COLUMNS, message, ticket_table, write_csv, write_json
+
+    filters = service.Filters(ticket_type or [], state or [], owner, label, _pairs(where, "--where"))
+    listing = service.list_tickets(_ctx(store), filters)
+    for problem in listing.problems:
+        message(f"erflow: skipped {problem}", "yellow")
+    if json_out:
+        write_json(listing.tickets)
+    elif csv_out:
+        write_csv(listing.tickets, LIST_COLUMNS)
+    else:
+        ticket_table(listing.tickets)
+
+
+@app.command()
+def transitions(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Transitions out of the current state: allowed or not, and every reason why not."""
+    from .output import options_table, out, write_json
+
+    options = service.transitions(_ctx(store), ticket_id)
+    if json_out:
+        write_json([o.as_json() for o in options])
+    else:
+        out.print(options_table(options, title=""))
+
+
+@app.command()
+def advance(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    transition: Annotated[str | None, typer.Argument(help="Transition name; omit on a terminal for a menu.")] = None,
+    sets: SetOpt = None,
+    note: Annotated[str | None, typer.Option("--note", help="Why; recorded in the ticket and the commit.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and show what would happen; write nothing.")] = False,
+    send: Annotated[bool, typer.Option("--send", help="Deliver the transition's emails over SMTP.")] = False,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Apply a transition: check role and gates, set fields, move state, commit, send its emails."""
+    from .output import change, write_json
+
+    ctx = _ctx(store)
+    if transition is None:
+        transition = _menu(ctx, ticket_id)
+    result = service.advance(ctx, ticket_id, transition, _pairs(sets), note, dry_run=dry_run, send=send)
+    if json_out:
+        write_json(result.advance_json())
+    else:
+        change(result)
+        if dry_run:
+            for mail in result.emails:
+                sys.stdout.write(mail.text + "\n")
+
+
+def _menu(ctx: service.Context, ticket_id: str) -> str:
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise UsageError("name a transition (a menu is offered only on a terminal)", hint=f"erflow transitions {ticket_id}")
+    from rich.prompt import IntPrompt
+
+    from .output import err, options_table
+
+    options = service.transitions(ctx, ticket_id)
+    allowed = [o for o in options if o.allowed]
+    err.print(options_table(options, title=f"{ticket_id.upper()}: transitions"))
+    if not allowed:
+        raise UsageError("no transition is open to you now; the reasons are listed above")
+    for number, option in enumerate(allowed, 1):
+        err.print(f"  {number}. {option.transition.name} → {option.to}: {option.transition.label}", markup=False)
+    choice = IntPrompt.ask("Which", console=err, choices=[str(i) for i in range(1, len(allowed) + 1)])
+    return allowed[choice - 1].transition.name
+
+
+@app.command("set")
+def set_(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    pairs: Annotated[list[str], typer.Argument(metavar="K=V...", help="Fields to set; K= unsets.")],
+    note: Annotated[str | None, typer.Option("--note")] = None,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Set fields outside a transition (one commit). A field a transition owns is refused."""
+    _edit(json_out, service.set_fields(_ctx(store), ticket_id, _pairs(pairs, "set"), note))
+
+
+@app.command()
+def note(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    text: Annotated[str, typer.Argument(help="The note.")],
+    customer: Annotated[bool, typer.Option("--customer", help="Mark the note as visible to the customer.")] = False,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a note to the ticket (one commit)."""
+    _edit(json_out, service.add_note(_ctx(store), ticket_id, text, customer=customer))
+
+
+@app.command()
+def assign(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    who: Annotated[str, typer.Argument(metavar="WHO", help="A person's email or a role (queue).")],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Give the ticket a new owner (one commit)."""
+    _edit(json_out, service.assign(_ctx(store), ticket_id, who))
+
+
+@app.command()
+def link(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    relation: Annotated[str, typer.Argument(metavar="REL", help="parent, child, relates, blocks, blocked_by, duplicates, implements...")],
+    other: Annotated[str, typer.Argument(metavar="OTHER")],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Link two tickets; the other gets the inverse link (one commit)."""
+    _edit(json_out, service.link(_ctx(store), ticket_id, relation, other))
+
+
+def _edit(json_out: bool, result: service.ChangeResult) -> None:
+    from .output import change, write_json
+
+    if json_out:
+        write_json({"id": result.id, "action": result.action, "commit": result.commit, "changes": result.changes})
+    else:
+        change(result)
+
+
+@app.command()
+def email(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    template: Annotated[str, typer.Argument(metavar="TEMPLATE")],
+    send: Annotated[bool, typer.Option("--send", help="Deliver it over SMTP.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Render only; do not record it in the ticket.")] = False,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Render one template for a ticket (the full message on stdout), or send it. Recorded in the ticket."""
+    from .output import change, write_json
+
+    result = service.email(_ctx(store), ticket_id, template, send=send, record=not dry_run)
+    mail = result.emails[0]
+    if json_out:
+        write_json({**mail.as_json(), "commit": result.commit, "message": mail.text})
+        return
+    sys.stdout.write(mail.text if mail.text.endswith("\n") else mail.text + "\n")
+    if result.commit:
+        change(result)
+
+
+@app.command()
+def history(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The ticket's life from git: when, who, which transition, from → to, fields changed."""
+    from .output import history_table, write_json
+
+    entries = service.history(_ctx(store), ticket_id)
+    if json_out:
+        write_json([e.as_json() for e in entries])
+    else:
+        history_table(entries)
+
+
+@app.command()
+def check(
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Validate workflow.yaml, the templates and every ticket; list every problem with file and line."""
+    from .output import message, write_json
+
+    root = service.store.find_root(store, os.environ, Path.cwd())
+    ctx = service.Context(service.store.Store(root), "", service.resolve_now(os.environ), os.environ)
+    problems = service.check(ctx)
+    if json_out:
+        write_json({"ok": not problems, "problems": problems})
+    else:
+        for problem in problems:
+            sys.stdout.write(problem + "\n")
+        message(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}" if problems else "ok: no problems", "red" if problems else "green")
+    if problems:
+        raise typer.Exit(6)
+
+
+@app.command()
+def graph(
+    ticket_type: Annotated[str | None, typer.Option("--type", help="Only this type.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="mermaid or dot.")] = "mermaid",
+    store: StoreOpt = None,
+) -> None:
+    """The workflow as a diagram (Mermaid or Graphviz DOT)."""
+    from . import diagram
+
+    ctx = _ctx(store)
+    if fmt not in ("mermaid", "dot"):
+        raise UsageError(f"--format {fmt!r}: expected mermaid or dot")
+    types = [ctx.workflow.type(ticket_type)] if ticket_type else list(ctx.workflow.types.values())
+    sys.stdout.write(diagram.render(types, fmt))
+
+
+def main() -> None:
+    global DEBUG
+    if "--debug" in sys.argv[1:]:
+        DEBUG = True
+        sys.argv.remove("--debug")
+    app()

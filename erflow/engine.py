@@ -1,0 +1,244 @@
+"""The workflow engine, pure: which transitions are open, every reason one is not, and the plan
+a transition would apply. No files, git, clock or templates here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import conditions
+from .conditions import is_set
+from .errors import NotFound, NotPermitted, Refused, UsageError
+from .fields import Field
+from .workflow import EmailSpec, TicketType, Transition, Workflow
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One transition judged against a ticket and an actor."""
+
+    transition: Transition
+    to: str
+    reasons: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    permitted: bool = True
+
+    @property
+    def allowed(self) -> bool:
+        return not self.reasons
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.transition.name,
+            "to": self.to,
+            "label": self.transition.label,
+            "allowed": self.allowed,
+            "reasons": list(self.reasons),
+            "missing": list(self.missing),
+        }
+
+
+@dataclass
+class Plan:
+    """What applying a transition does: the new values, the state move, and the emails due."""
+
+    transition: Transition
+    from_state: str
+    to_state: str
+    values: dict[str, Any]
+    changes: dict[str, list[Any]] = field(default_factory=dict)
+    emails: list[EmailSpec] = field(default_factory=list)
+
+
+def parse_sets(ticket_type: TicketType, pairs: Mapping[str, str]) -> dict[str, Any]:
+    """Typed values from ``--set K=V`` text; unknown fields and bad values are usage errors."""
+    parsed: dict[str, Any] = {}
+    for name, raw in pairs.items():
+        declared = ticket_type.field(name)
+        if declared is None:
+            raise UsageError(f"--set {name}: no field {name!r} in type {ticket_type.name}", hint="erflow show ID lists the fields")
+        if declared.system:
+            raise Refused(f"--set {name}: {name!r} is kept by erflow", hint="state changes only through erflow advance")
+        try:
+            parsed[name] = declared.parse(raw)
+        except ValueError as exc:
+            raise UsageError(f"--set {exc}") from None
+    return parsed
+
+
+def _role_reason(workflow: Workflow, actor: str, allowed: tuple[str, ...], what: str) -> str | None:
+    roles = workflow.roles_of(actor)
+    if not roles:
+        return f"{actor} is not listed under people in workflow.yaml, so has no roles"
+    if set(roles) & set(allowed):
+        return None
+    return f"{actor} ({', '.join(roles)}) may not {what}; it needs {' or '.join(allowed)}"
+
+
+def evaluate(
+    workflow: Workflow,
+    ticket_type: TicketType,
+    current: Mapping[str, Any],
+    transition: Transition,
+    actor: str,
+    sets: Mapping[str, Any] | None = None,
+    note: str | None = None,
+    *,
+    check_note: bool = False,
+) -> Evaluation:
+    """Judge one transition; collect every reason it cannot be taken."""
+    sets = sets or {}
+    state = str(current.get("state"))
+    merged = _merged(transition, current, sets)
+    reasons: list[str] = []
+    permitted = True
+    role_problem = _role_reason(workflow, actor, transition.roles, f"take {transition.name}")
+    if role_problem:
+        reasons.append(role_problem)
+        permitted = False
+    owned = [
+        name
+        for name in sets
+        if (owners := ticket_type.owners_of(name)) and transition.name not in owners
+    ]
+    for name in owned:
+        reasons.append(f"{name} is set only by {', '.join(sorted(ticket_type.owners_of(name)))}")
+    missing: list[str] = []
+    for requirement in transition.requires:
+        if requirement.when is not None and not conditions.holds(requirement.when, merged, workflow.policies):
+            continue
+        for name in requirement.fields:
+            if not is_set(merged.get(name)) and name not in missing:
+                missing.append(name)
+    if missing:
+        fresh = " in this step (--set)" if transition.fresh else ""
+        reasons.append(f"missing{fresh}: {', '.join(missing)}")
+    for rule in transition.rules:
+        if rule.when is not None and not conditions.holds(rule.when, merged, workflow.policies):
+            continue
+        if not conditions.holds(rule.require, merged, workflow.policies):
+            reasons.append(rule.message)
+    if check_note and transition.note == "required" and not (note and note.strip()):
+        reasons.append("a note is required (--note TEXT)")
+    return Evaluation(transition, target(transition, state, merged, workflow), tuple(reasons), tuple(missing), permitted)
+
+
+def _merged(transition: Transition, current: Mapping[str, Any], sets: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(current)
+    if transition.fresh:
+        for name in transition.required_fields() | _condition_fields(transition):
+            merged.pop(name, None)
+    merged.update(sets)
+    return merged
+
+
+def _condition_fields(transition: Transition) -> set[str]:
+    found: set[str] = set()
+    for requirement in transition.requires:
+        if requirement.when:
+            found |= conditions.fields_of(requirement.when)
+    return found
+
+
+def target(transition: Transition, state: str, values: Mapping[str, Any], workflow: Workflow) -> str:
+    for branch in transition.branches:
+        if branch.when is None or conditions.holds(branch.when, values, workflow.policies):
+            return branch.to
+    return state
+
+
+def options(workflow: Workflow, ticket_type: TicketType, current: Mapping[str, Any], actor: str) -> list[Evaluation]:
+    """Every transition out of the ticket's state, judged for this actor."""
+    state = str(current.get("state"))
+    return [evaluate(workflow, ticket_type, current, t, actor) for t in ticket_type.transitions_from(state)]
+
+
+def find_transition(ticket_type: TicketType, state: str, name: str) -> Transition:
+    for transition in ticket_type.transitions_from(state):
+        if transition.name == name:
+            return transition
+    if any(t.name == name for t in ticket_type.transitions):
+        open_names = ", ".join(t.name for t in ticket_type.transitions_from(state)) or "none"
+        raise Refused(f"transition {name!r} does not leave state {state!r}", hint=f"from {state}: {open_names}")
+    raise NotFound(f"no transition {name!r} in type {ticket_type.name}")
+
+
+def plan(
+    workflow: Workflow,
+    ticket_type: TicketType,
+    current: Mapping[str, Any],
+    name: str,
+    actor: str,
+    sets: Mapping[str, Any],
+    note: str | None,
+) -> Plan:
+    """The plan for one transition, or NotPermitted / Refused listing every reason."""
+    state = str(current.get("state"))
+    if ticket_type.states.get(state) is None:
+        raise Refused(f"state {state!r} is not a state of type {ticket_type.name}")
+    transition = find_transition(ticket_type, state, name)
+    judged = evaluate(workflow, ticket_type, current, transition, actor, sets, note, check_note=True)
+    if judged.reasons:
+        error = NotPermitted if not judged.permitted else Refused
+        raise error(
+            f"{current.get('id')}: {name} refused: " + "; ".join(judged.reasons),
+            reasons=judged.reasons,
+            missing=judged.missing,
+        )
+    values = _merged(transition, current, sets)
+    for key, value in transition.sets.items():
+        values[key] = list(value) if isinstance(value, list) else value
+    labels = [label for label in values.get("labels") or [] if label not in transition.remove_labels]
+    labels += [label for label in transition.add_labels if label not in labels]
+    if labels or "labels" in values:
+        values["labels"] = labels
+    values["state"] = judged.to
+    if judged.to != state:
+        owner = owner_for(workflow, ticket_type, judged.to, values.get("owner"))
+        if owner is not None:
+            values["owner"] = owner
+    emails = [
+        spec
+        for spec in transition.emails
+        if spec.when is None or conditions.holds(spec.when, values, workflow.policies)
+    ]
+    return Plan(transition, state, judged.to, values, diff(current, values), emails)
+
+
+def owner_for(workflow: Workflow, ticket_type: TicketType, state: str, current_owner: Any) -> str | None:
+    """Who owns a ticket entering ``state``: its owner if they hold the state's role, else the only
+    person with that role, else the role itself as a queue. None when the state names no owner."""
+    role = ticket_type.states[state].owner
+    if role is None:
+        return None
+    if isinstance(current_owner, str) and role in workflow.roles_of(current_owner):
+        return current_owner
+    people = workflow.people_with_role(role)
+    return people[0].email if len(people) == 1 else role
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    changes: dict[str, list[Any]] = {}
+    for key in dict.fromkeys([*before, *after]):
+        old, new = before.get(key), after.get(key)
+        if old != new and key != "updated":
+            changes[key] = [old, new]
+    return changes
+
+
+def check_settable(ticket_type: TicketType, name: str) -> Field:
+    """Refuse an edit outside transitions of a field that a transition owns."""
+    declared = ticket_type.field(name)
+    if declared is None:
+        raise UsageError(f"no field {name!r} in type {ticket_type.name}", hint="erflow show ID lists the fields")
+    if declared.system:
+        raise Refused(f"{name!r} is kept by erflow and cannot be set", hint="states change through erflow advance")
+    owners = ticket_type.owners_of(name)
+    if owners:
+        raise Refused(
+            f"{name!r} is set by the transition{'s' if len(owners) > 1 else ''} {', '.join(sorted(owners))}",
+            hint="use erflow advance ID TRANSITION --set ...",
+        )
+    return declared

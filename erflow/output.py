@@ -1,0 +1,156 @@
+"""Rendering results for people (rich tables on stdout) and for scripts (JSON, CSV).
+
+User text is never markup: every value reaches rich as ``Text``; JSON goes straight to stdout.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from . import engine
+from .service import ChangeResult, HistoryEntry, TicketView
+
+# Piped output is not wrapped at 80 columns: scripts and `less -S` get whole lines.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+
+LIST_COLUMNS = ("id", "type", "state", "owner", "customer", "priority", "title", "updated")
+
+
+def write_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def write_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_plain(row.get(c)) for c in columns])
+
+
+_NO_WRAP = {"id", "type", "state", "priority", "updated"}
+
+
+def _cell(row: dict[str, Any], column: str) -> str:
+    text = _plain(row.get(column))
+    return text[:16].replace("T", " ") if column == "updated" else text
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def message(text: str, style: str = "") -> None:
+    err.print(Text(text, style=style))
+
+
+def ticket_table(rows: Sequence[dict[str, Any]]) -> None:
+    table = Table(show_edge=False, header_style="bold")
+    for column in LIST_COLUMNS:
+        table.add_column(column.capitalize(), overflow="fold", no_wrap=column in _NO_WRAP, ratio=3 if column == "title" else None)
+    for row in rows:
+        table.add_row(*(Text(_cell(row, c)) for c in LIST_COLUMNS))
+    out.print(table)
+    err.print(Text(f"{len(rows)} ticket{'s' if len(rows) != 1 else ''}", style="dim"))
+
+
+def options_table(options: Iterable[engine.Evaluation], title: str = "Next") -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
+    table.add_column("Transition", no_wrap=True)
+    table.add_column("To", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    table.add_column("Label / why not")
+    for option in options:
+        mark = Text("✓", style="green") if option.allowed else Text("✗", style="red")
+        why = Text(option.transition.label)
+        for reason in option.reasons:
+            why.append("\n  " + reason, style="red")
+        table.add_row(Text(option.transition.name), Text(option.to), mark, why)
+    return table
+
+
+def ticket_view(view: TicketView) -> None:
+    ticket, ticket_type = view.ticket, view.type
+    state = ticket_type.states.get(ticket.state)
+    header = Text(f"{ticket.id}  ", style="bold")
+    header.append(ticket.meta.get("title", ""), style="bold")
+    header.append(f"\n{ticket_type.label} · {state.label if state else ticket.state}", style="cyan")
+    out.print(header)
+    table = Table(show_header=False, show_edge=False, box=None, padding=(0, 2, 0, 0))
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column(overflow="fold")
+    for declared in ticket_type.all_fields():
+        value = ticket.meta.get(declared.name)
+        if value is None or value == [] or declared.name in ("id", "title"):
+            continue
+        table.add_row(Text(declared.name), Text(_plain(value)))
+    unset = [f.name for f in ticket_type.all_fields() if ticket.meta.get(f.name) in (None, [], "")]
+    out.print(table)
+    if unset:
+        out.print(Text("unset: " + ", ".join(unset), style="dim"))
+    extra = sorted(set(ticket.meta) - {f.name for f in ticket_type.all_fields()})
+    if extra:
+        out.print(Text("not in the workflow: " + ", ".join(extra), style="yellow"))
+    out.print()
+    out.print(Text(ticket.body().rstrip("\n")))
+    out.print()
+    if view.options:
+        out.print(options_table(view.options))
+    else:
+        out.print(Text("No transitions leave this state.", style="dim"))
+
+
+def change(result: ChangeResult) -> None:
+    """What a change did, for a person: the move, the commit, the emails."""
+    verb = "would move" if result.dry_run else "moved"
+    if result.action == "new":
+        line = Text(f"{result.id}", style="bold")
+        line.append(f" created in {result.to_state}")
+    elif result.action == "advance":
+        line = Text(f"{result.id}", style="bold")
+        line.append(f" {verb} {result.from_state} → {result.to_state} ({result.transition})")
+    else:
+        line = Text(f"{result.id}", style="bold")
+        line.append(f" {result.action}")
+        if result.changes:
+            line.append(": " + ", ".join(f"{k} → {_plain(v[1]) or '(unset)'}" for k, v in result.changes.items()))
+    if result.commit:
+        line.append(f"  [{result.commit[:10]}]", style="dim")
+    elif result.dry_run:
+        line.append("  (dry run: nothing written)", style="yellow")
+    err.print(line)
+    for mail in result.emails:
+        status = "sent" if mail.sent else "not sent: erflow email ID TEMPLATE --send, or use --send"
+        err.print(Text(f"  email {mail.template} → {mail.to}: “{mail.subject}” ({status})", style="green" if mail.sent else "yellow"))
+    for created in result.created:
+        err.print(Text(f"  created {created}"))
+
+
+def history_table(entries: Sequence[HistoryEntry]) -> None:
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("When", "Actor", "What", "From → To", "Changes"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        what = e.transition or e.action
+        move = f"{e.from_state or '—'} → {e.to_state or '—'}" if e.from_state != e.to_state else (e.to_state or "")
+        if e.action == "new":
+            changes = "created"
+        else:
+            changes = "; ".join(f"{k}: {_plain(v[0]) or '∅'} → {_plain(v[1]) or '∅'}" for k, v in e.changes.items() if k != "state")
+        style = "red" if e.action == "edit outside erflow" else ""
+        table.add_row(Text(e.date), Text(e.actor), Text(what, style=style), Text(move), Text(changes[:300]))
+    out.print(table)

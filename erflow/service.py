@@ -1,0 +1,783 @@
+"""Use cases: new, show, list, advance, set, note, assign, link, email, history, check.
+
+Each orchestrates the store, engine, git and email, and returns a result; none prints or exits.
+Every change happens under the store lock, is checked in full before anything is written, and
+lands as exactly one git commit (or, on any failure, leaves the files as they were).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import engine, model, store, workflow
+from .conditions import is_set
+from .errors import Conflict, ErflowError, InvalidData, NotFound, NotPermitted, Refused, UsageError
+from .history import Change, Git
+from .model import Ticket
+from .store import Store
+from .workflow import EmailSpec, TicketType, Workflow
+
+if TYPE_CHECKING:
+    from .notify import Email, SmtpConfig, TemplateSet
+
+LINK_INVERSE = {
+    "parent": "child",
+    "child": "parent",
+    "blocks": "blocked_by",
+    "blocked_by": "blocks",
+    "duplicates": "duplicated_by",
+    "duplicated_by": "duplicates",
+    "relates": "relates",
+    "implements": "implemented_by",
+    "implemented_by": "implements",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Context: the store, who is acting, and when
+
+
+@dataclass
+class Context:
+    store: Store
+    actor: str
+    now: dt.datetime
+    env: Mapping[str, str]
+
+    @functools.cached_property
+    def workflow(self) -> Workflow:
+        return workflow.load(self.store.workflow_path)
+
+    @functools.cached_property
+    def git(self) -> Git:
+        return Git(self.store.root)
+
+    @functools.cached_property
+    def templates(self) -> TemplateSet:
+        from .notify import TemplateSet
+
+        return TemplateSet(self.store.templates_dir)
+
+    def author(self) -> tuple[str, str]:
+        person = self.workflow.people.get(self.actor.lower())
+        return (person.name if person else self.actor, self.actor)
+
+
+def open_context(store_option: str | None, env: Mapping[str, str], cwd: Path) -> Context:
+    root = store.find_root(store_option, env, cwd)
+    return Context(store.Store(root), resolve_actor(env, root), resolve_now(env), env)
+
+
+def resolve_actor(env: Mapping[str, str], root: Path) -> str:
+    """ERFLOW_USER if set, else git's user.email; empty when neither is known."""
+    actor = env.get("ERFLOW_USER") or Git(root).config("user.email") or ""
+    if "\n" in actor or "\r" in actor:
+        raise UsageError("ERFLOW_USER must be one line")
+    return actor.strip().lower()
+
+
+def resolve_now(env: Mapping[str, str]) -> dt.datetime:
+    """The clock, pinned by ERFLOW_NOW (ISO 8601 with offset) for tests and replays."""
+    pinned = env.get("ERFLOW_NOW")
+    if pinned:
+        try:
+            now = dt.datetime.fromisoformat(pinned)
+        except ValueError:
+            raise UsageError(f"ERFLOW_NOW={pinned!r} is not an ISO 8601 date and time") from None
+        if now.tzinfo is None:
+            raise UsageError(f"ERFLOW_NOW={pinned!r} needs a UTC offset, e.g. +00:00")
+        return now.replace(microsecond=0)
+    return dt.datetime.now().astimezone().replace(microsecond=0)
+
+
+def require_actor(ctx: Context) -> str:
+    if not ctx.actor:
+        raise UsageError("who is acting? set ERFLOW_USER or git config user.email")
+    return ctx.actor
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class EmailResult:
+    template: str
+    to: str
+    subject: str
+    sent: bool
+    text: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"template": self.template, "to": self.to, "subject": self.subject, "sent": self.sent}
+
+
+@dataclass
+class ChangeResult:
+    id: str
+    action: str
+    commit: str | None
+    transition: str | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    emails: list[EmailResult] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    changes: dict[str, list[Any]] = field(default_factory=dict)
+    dry_run: bool = False
+
+    def advance_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "transition": self.transition,
+            "from": self.from_state,
+            "to": self.to_state,
+            "commit": self.commit,
+            "emails": [e.as_json() for e in self.emails],
+            "created": self.created,
+        }
+
+    def new_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.to_state,
+            "commit": self.commit,
+            "emails": [e.as_json() for e in self.emails],
+        }
+
+
+@dataclass
+class TicketView:
+    ticket: Ticket
+    type: TicketType
+    options: list[engine.Evaluation]
+
+    def as_json(self) -> dict[str, Any]:
+        data = dict(self.ticket.meta)
+        data["body"] = self.ticket.body()
+        data["next"] = [o.as_json() for o in self.options]
+        return data
+
+
+# ---------------------------------------------------------------------------------------------
+# The write path shared by every change
+
+
+@dataclass
+class _Pending:
+    ticket: Ticket
+    type: TicketType
+    path: Path
+    original: bytes | None  # None: a new file
+
+
+@contextlib.contextmanager
+def _writing(ctx: Context) -> Iterator[None]:
+    with ctx.store.lock():
+        yield
+
+
+def _load_for_change(ctx: Context, raw_id: str) -> _Pending:
+    path = ctx.store.find(raw_id)
+    rel = ctx.store.relative(path)
+    dirty = ctx.git.dirty([rel])
+    if dirty:
+        raise Conflict(
+            f"{rel} has changes not committed by erflow",
+            hint="commit or discard them (git diff shows them), then retry; nothing was changed",
+        )
+    parsed = ctx.store.read_path(path)
+    ticket = parsed.ticket
+    ticket_type = _type_of(ctx.workflow, ticket, rel)
+    return _Pending(ticket, ticket_type, path, path.read_bytes())
+
+
+def _type_of(wf: Workflow, ticket: Ticket, where: str) -> TicketType:
+    ticket_type = wf.types.get(ticket.type)
+    if ticket_type is None:
+        raise InvalidData(f"{where}: unknown type {ticket.type!r}")
+    return ticket_type
+
+
+def _commit(ctx: Context, pending: Sequence[_Pending], change: Change, outgoing: Sequence[Email] = ()) -> str:
+    """Deliver the emails (if any), write every file, commit them as one; undo the files on failure."""
+    if outgoing:
+        from .notify import send
+
+        send(outgoing, _smtp(ctx))
+    for item in pending:
+        item.ticket.meta["updated"] = model.timestamp(ctx.now)
+        ctx.store.write(item.ticket, list(item.type.fields), item.path)
+    rel = [ctx.store.relative(p.path) for p in pending]
+    try:
+        return ctx.git.commit(rel, change.message([p.ticket.id for p in pending[1:]]), ctx.author())
+    except BaseException:
+        for item in pending:
+            if item.original is None:
+                with contextlib.suppress(FileNotFoundError):
+                    item.path.unlink()
+            else:
+                store.write_atomic(item.path, item.original.decode("utf-8"))
+        ctx.git.unstage(rel)
+        raise
+
+
+def _smtp(ctx: Context) -> SmtpConfig:
+    from .notify import SmtpConfig
+
+    config = SmtpConfig.from_env(ctx.env)
+    if config is None:
+        raise UsageError("sending email needs ERFLOW_SMTP_HOST (and the other ERFLOW_SMTP_* settings)")
+    return config
+
+
+def _sending(ctx: Context, send: bool) -> bool:
+    return send or bool(ctx.workflow.settings.get("send_emails", False))
+
+
+# ---------------------------------------------------------------------------------------------
+# Emails
+
+
+def email_context(ctx: Context, ticket: Ticket, ticket_type: TicketType) -> dict[str, Any]:
+    settings = ctx.workflow.settings
+    values = {k: v for k, v in ticket.meta.items() if is_set(v)}
+    portal = str(settings.get("portal_url") or "{id}")
+    values["link"] = portal.replace("{id}", ticket.id)
+    values["sender_name"] = str(settings.get("sender_name") or "")
+    values["type_label"] = ticket_type.label
+    state = ticket_type.states.get(ticket.state)
+    values["state_label"] = state.label if state else ticket.state
+    return values
+
+
+def _recipient(ctx: Context, ticket: Ticket, ticket_type: TicketType, spec: EmailSpec) -> tuple[str, str]:
+    if spec.to == "customer":
+        address = ticket.meta.get("customer_email")
+        if not is_set(address):
+            raise Refused(
+                f"{ticket.id}: email {spec.template} needs customer_email, which the ticket lacks",
+                missing=["customer_email"],
+            )
+        return str(address), str(ticket.meta.get("customer_name") or "")
+    declared = ticket_type.field(spec.to)
+    if declared is not None:
+        address = ticket.meta.get(spec.to)
+        if not is_set(address):
+            raise Refused(f"{ticket.id}: email {spec.template} needs {spec.to}", missing=[spec.to])
+        person = ctx.workflow.people.get(str(address).lower())
+        return str(address), person.name if person else ""
+    person = ctx.workflow.people.get(spec.to.lower())
+    if person is not None:
+        return person.email, person.name
+    members = ctx.workflow.people_with_role(spec.to)
+    if members:
+        return members[0].email, members[0].name
+    raise InvalidData(f"{ctx.store.workflow_path}: email {spec.template} goes to unknown {spec.to!r}")
+
+
+def render_emails(ctx: Context, ticket: Ticket, ticket_type: TicketType, specs: Sequence[EmailSpec]) -> list[Email]:
+    """Render every email; a template that needs a field the ticket lacks refuses (exit 3)."""
+    rendered = []
+    for spec in specs:
+        to, to_name = _recipient(ctx, ticket, ticket_type, spec)
+        rendered.append(
+            ctx.templates.render(
+                spec.template,
+                email_context(ctx, ticket, ticket_type),
+                ticket_id=ticket.id,
+                sender=str(ctx.workflow.settings.get("sender") or ctx.actor),
+                to=to,
+                to_name=to_name,
+            )
+        )
+    return rendered
+
+
+def _log_emails(ctx: Context, ticket: Ticket, emails: Sequence[Email], sent: bool) -> list[EmailResult]:
+    results = []
+    for mail in emails:
+        status = "sent" if sent else "not sent"
+        head = f"email {mail.template} to {mail.to}: “{mail.subject}” ({status})"
+        ticket.add_entry("Communications", model.entry(ctx.now, head))
+        results.append(EmailResult(mail.template, mail.to, mail.subject, sent, mail.as_text()))
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Use cases that change the store
+
+
+@dataclass
+class NewRequest:
+    type: str
+    title: str | None = None
+    description: str | None = None
+    customer_name: str | None = None
+    customer_email: str | None = None
+    customer_org: str | None = None
+    sets: dict[str, str] = field(default_factory=dict)
+    form: Mapping[str, Any] | None = None
+
+
+_FORM_ALIASES = {"customer_org": "customer", "organization": "customer", "subject": "title", "body": "description"}
+
+
+def _form_values(request: NewRequest) -> tuple[dict[str, str], str | None]:
+    """Merge a form submission and the command-line flags (flags win) into text values."""
+    merged: dict[str, str] = {}
+    description = None
+    for key, value in (request.form or {}).items():
+        key = _FORM_ALIASES.get(str(key), str(key))
+        if value is None:
+            continue
+        if key == "description":
+            description = str(value)
+            continue
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, (dict,)):
+            raise UsageError(f"form field {key!r}: expected a value, not a mapping")
+        merged[key] = str(value)
+    flags = {
+        "title": request.title,
+        "customer_name": request.customer_name,
+        "customer_email": request.customer_email,
+        "customer": request.customer_org,
+    }
+    merged.update({k: v for k, v in flags.items() if v is not None})
+    merged.update(request.sets)
+    return merged, request.description if request.description is not None else description
+
+
+def new(ctx: Context, request: NewRequest, *, send: bool = False, dry_run: bool = False) -> ChangeResult:
+    wf = ctx.workflow
+    ticket_type = wf.type(request.type)
+    actor = require_actor(ctx)
+    if not wf.may(actor, "new"):
+        raise NotPermitted(f"{actor} may not create tickets (permissions.new in workflow.yaml)")
+    raw, description = _form_values(request)
+    title = " ".join((raw.pop("title", "") or "").split())
+    if not title:
+        raise UsageError("a ticket needs a title (--title or title: in the form)")
+    values = engine.parse_sets(ticket_type, raw)
+    for name in values:
+        if ticket_type.owners_of(name):
+            raise Refused(f"{name!r} is set by the transition {', '.join(sorted(ticket_type.owners_of(name)))}, not at creation")
+    now = model.timestamp(ctx.now)
+    meta: dict[str, Any] = {"id": "", "type": ticket_type.name, "title": title, "state": ticket_type.initial}
+    meta["owner"] = engine.owner_for(wf, ticket_type, ticket_type.initial, None)
+    meta.update(values)
+    meta.setdefault("labels", [])
+    meta.setdefault("links", [])
+    meta["created"] = now
+    meta["updated"] = now
+    meta = {k: v for k, v in meta.items() if v is not None}
+    missing = [
+        name
+        for requirement in ticket_type.create.requires
+        if requirement.when is None or _holds(ctx, requirement.when, meta)
+        for name in requirement.fields
+        if not is_set(meta.get(name))
+    ]
+    if missing:
+        raise Refused(f"a new {ticket_type.name} needs: {', '.join(missing)}", missing=missing)
+    specs = [s for s in ticket_type.create.emails if s.when is None or _holds(ctx, s.when, meta)]
+    sending = _sending(ctx, send)
+    with _writing(ctx):
+        meta["id"] = ctx.store.allocate_id(ticket_type.prefix)
+        ticket = Ticket(meta, (description or "").strip("\n"))
+        ticket.add_entry("Notes", model.entry(ctx.now, f"{actor}: created in {ticket_type.initial}"))
+        emails = render_emails(ctx, ticket, ticket_type, specs)
+        results = _log_emails(ctx, ticket, emails, sending)
+        result = ChangeResult(ticket.id, "new", None, None, None, ticket_type.initial, results, dry_run=dry_run)
+        if dry_run:
+            return result
+        pending = _Pending(ticket, ticket_type, ctx.store.path_for(ticket.id), None)
+        change = Change(ticket.id, "new", actor, None, None, ticket_type.initial, summary=title)
+        result.commit = _commit(ctx, [pending], change, emails if sending else ())
+    return result
+
+
+def _holds(ctx: Context, condition: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    from .conditions import holds
+
+    return holds(condition, values, ctx.workflow.policies)
+
+
+def advance(
+    ctx: Context,
+    raw_id: str,
+    transition: str,
+    sets: Mapping[str, str] | None = None,
+    note: str | None = None,
+    *,
+    dry_run: bool = False,
+    send: bool = False,
+) -> ChangeResult:
+    actor = require_actor(ctx)
+    sending = _sending(ctx, send) and not dry_run
+    with _writing(ctx):
+        pending = _load_for_change(ctx, raw_id)
+        ticket, ticket_type = pending.ticket, pending.type
+        typed = engine.parse_sets(ticket_type, dict(sets or {}))
+        plan = engine.plan(ctx.workflow, ticket_type, ticket.meta, transition, actor, typed, note)
+        ticket.meta = {k: v for k, v in plan.values.items() if v is not None}
+        head = f"{actor}: {transition} ({plan.from_state} → {plan.to_state})"
+        changed = {k: v for k, v in plan.changes.items() if k not in ("state",)}
+        if changed:
+            head += "; " + ", ".join(f"{k}={_show(v[1])}" for k, v in changed.items() if k != "owner")
+        ticket.add_entry("Notes", model.entry(ctx.now, head.rstrip("; "), note or ""))
+        emails = render_emails(ctx, ticket, ticket_type, plan.emails)
+        results = _log_emails(ctx, ticket, emails, sending)
+        result = ChangeResult(ticket.id, "advance", None, transition, plan.from_state, plan.to_state, results, changes=plan.changes, dry_run=dry_run)
+        if dry_run:
+            return result
+        change = Change(ticket.id, "advance", actor, transition, plan.from_state, plan.to_state, text=note or "")
+        result.commit = _commit(ctx, [pending], change, emails if sending else ())
+    return result
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    text = str(value)
+    return text if len(text) <= 40 and "\n" not in text else text.splitlines()[0][:37] + "..."
+
+
+def _permit(ctx: Context, action: str) -> str:
+    actor = require_actor(ctx)
+    if not ctx.workflow.may(actor, action):
+        allowed = ", ".join(ctx.workflow.permissions.get(action, ("*",)))
+        who = "is not listed under people" if actor not in ctx.workflow.people else "lacks the role"
+        raise NotPermitted(f"{actor} may not {action} ({who}; permissions.{action}: {allowed})")
+    return actor
+
+
+def set_fields(ctx: Context, raw_id: str, pairs: Mapping[str, str], note: str | None = None) -> ChangeResult:
+    actor = _permit(ctx, "set")
+    if not pairs:
+        raise UsageError("nothing to set: give K=V pairs")
+    with _writing(ctx):
+        pending = _load_for_change(ctx, raw_id)
+        ticket, ticket_type = pending.ticket, pending.type
+        for name in pairs:
+            engine.check_settable(ticket_type, name)
+        typed = engine.parse_sets(ticket_type, dict(pairs))
+        before = dict(ticket.meta)
+        for key, value in typed.items():
+            if value is None:
+                ticket.meta.pop(key, None)
+            else:
+                ticket.meta[key] = value
+        changes = engine.diff(before, ticket.meta)
+        if not changes:
+            raise Refused(f"{ticket.id}: nothing changes; the values are already set")
+        summary = ", ".join(f"{k}={_show(v[1]) if v[1] is not None else '(unset)'}" for k, v in changes.items())
+        ticket.add_entry("Notes", model.entry(ctx.now, f"{actor}: set {summary}", note or ""))
+        change = Change(ticket.id, "set", actor, None, ticket.state, ticket.state, summary=", ".join(changes), text=note or "")
+        commit = _commit(ctx, [pending], change)
+    return ChangeResult(ticket.id, "set", commit, changes=changes)
+
+
+def add_note(ctx: Context, raw_id: str, text: str, *, customer: bool = False) -> ChangeResult:
+    actor = _permit(ctx, "note")
+    if not text.strip():
+        raise UsageError("the note is empty")
+    with _writing(ctx):
+        pending = _load_for_change(ctx, raw_id)
+        ticket = pending.ticket
+        kind = "customer-visible note" if customer else "note"
+        ticket.add_entry("Notes", model.entry(ctx.now, f"{actor}: {kind}", text))
+        change = Change(ticket.id, "note", actor, None, ticket.state, ticket.state, text=text)
+        commit = _commit(ctx, [pending], change)
+    return ChangeResult(ticket.id, "note", commit)
+
+
+def assign(ctx: Context, raw_id: str, who: str) -> ChangeResult:
+    actor = _permit(ctx, "assign")
+    wf = ctx.workflow
+    target = who.strip().lower()
+    if target not in wf.people and target not in wf.roles:
+        raise NotFound(f"{who!r} is neither a person nor a role in workflow.yaml")
+    with _writing(ctx):
+        pending = _load_for_change(ctx, raw_id)
+        ticket = pending.ticket
+        old = ticket.meta.get("owner")
+        if old == target:
+            raise Refused(f"{ticket.id} is already assigned to {target}")
+        ticket.meta["owner"] = target
+        ticket.add_entry("Notes", model.entry(ctx.now, f"{actor}: assigned to {target} (was {old or 'nobody'})"))
+        change = Change(ticket.id, "assign", actor, None, ticket.state, ticket.state, summary=f"owner {target}")
+        commit = _commit(ctx, [pending], change)
+    return ChangeResult(ticket.id, "assign", commit, changes={"owner": [old, target]})
+
+
+def link(ctx: Context, raw_id: str, relation: str, other_id: str) -> ChangeResult:
+    actor = _permit(ctx, "link")
+    rel = relation.strip().lower()
+    if rel not in LINK_INVERSE:
+        raise UsageError(f"unknown relation {relation!r}", hint=f"one of: {', '.join(LINK_INVERSE)}")
+    with _writing(ctx):
+        first = _load_for_change(ctx, raw_id)
+        second = _load_for_change(ctx, other_id)
+        if first.ticket.id == second.ticket.id:
+            raise Refused("a ticket cannot be linked to itself")
+        entry_a = f"{rel} {second.ticket.id}"
+        entry_b = f"{LINK_INVERSE[rel]} {first.ticket.id}"
+        links_a = list(first.ticket.meta.get("links") or [])
+        if entry_a in links_a:
+            raise Refused(f"{first.ticket.id} is already linked: {entry_a}")
+        first.ticket.meta["links"] = links_a + [entry_a]
+        links_b = list(second.ticket.meta.get("links") or [])
+        if entry_b not in links_b:
+            second.ticket.meta["links"] = links_b + [entry_b]
+        first.ticket.add_entry("Notes", model.entry(ctx.now, f"{actor}: linked {entry_a}"))
+        second.ticket.add_entry("Notes", model.entry(ctx.now, f"{actor}: linked {entry_b}"))
+        change = Change(first.ticket.id, "link", actor, None, first.ticket.state, first.ticket.state, summary=entry_a)
+        commit = _commit(ctx, [first, second], change)
+    return ChangeResult(first.ticket.id, "link", commit, changes={"links": [links_a, first.ticket.meta["links"]]})
+
+
+def email(ctx: Context, raw_id: str, template: str, *, send: bool = False, record: bool = True) -> ChangeResult:
+    """Render one template for a ticket; send it with ``send``; log it in the ticket unless told not to."""
+    if not ctx.templates.exists(template):
+        raise NotFound(f"no template {template!r} in {ctx.store.templates_dir}", hint=f"templates: {', '.join(ctx.templates.names())}")
+    actor = require_actor(ctx)
+    if not record and not send:
+        path = ctx.store.find(raw_id)
+        ticket = ctx.store.read_path(path).ticket
+        ticket_type = _type_of(ctx.workflow, ticket, ctx.store.relative(path))
+        mails = render_emails(ctx, ticket, ticket_type, [EmailSpec(template)])
+        return ChangeResult(ticket.id, "email", None, emails=[EmailResult(m.template, m.to, m.subject, False, m.as_text()) for m in mails], dry_run=True)
+    with _writing(ctx):
+        pending = _load_for_change(ctx, raw_id)
+        ticket = pending.ticket
+        mails = render_emails(ctx, ticket, pending.type, [EmailSpec(template)])
+        results = _log_emails(ctx, ticket, mails, send)
+        change = Change(ticket.id, "email", actor, None, ticket.state, ticket.state, summary=template)
+        commit = _commit(ctx, [pending], change, mails if send else ())
+    return ChangeResult(ticket.id, "email", commit, emails=results)
+
+
+# ---------------------------------------------------------------------------------------------
+# Use cases that read
+
+
+def show(ctx: Context, raw_id: str) -> TicketView:
+    path = ctx.store.find(raw_id)
+    ticket = ctx.store.read_path(path).ticket
+    ticket_type = _type_of(ctx.workflow, ticket, ctx.store.relative(path))
+    return TicketView(ticket, ticket_type, engine.options(ctx.workflow, ticket_type, ticket.meta, ctx.actor))
+
+
+def transitions(ctx: Context, raw_id: str) -> list[engine.Evaluation]:
+    return show(ctx, raw_id).options
+
+
+@dataclass
+class Filters:
+    types: Sequence[str] = ()
+    states: Sequence[str] = ()
+    owner: str | None = None
+    label: str | None = None
+    where: Mapping[str, str] = field(default_factory=dict)
+
+    def match(self, meta: Mapping[str, Any]) -> bool:
+        if self.types and meta.get("type") not in self.types:
+            return False
+        if self.states and meta.get("state") not in self.states:
+            return False
+        if self.owner is not None and str(meta.get("owner") or "").lower() != self.owner.lower():
+            return False
+        if self.label is not None and self.label not in (meta.get("labels") or []):
+            return False
+        for key, expected in self.where.items():
+            actual = meta.get(key)
+            if isinstance(actual, list):
+                if expected not in [str(a) for a in actual]:
+                    return False
+            elif _text(actual) != expected:
+                return False
+        return True
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+@dataclass
+class Listing:
+    tickets: list[dict[str, Any]]
+    problems: list[str]
+
+
+def list_tickets(ctx: Context, filters: Filters) -> Listing:
+    """Every ticket matching the filters, oldest first; a bad file is named, never hides others."""
+    for name in filters.types:
+        ctx.workflow.type(name)
+    found: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for path in ctx.store.paths():
+        try:
+            meta = ctx.store.read_path(path).ticket.meta
+        except ErflowError as exc:
+            problems.append(exc.message)
+            continue
+        if filters.match(meta):
+            found.append(meta)
+    found.sort(key=lambda m: (str(m.get("created", "")), str(m.get("id", ""))))
+    return Listing(found, problems)
+
+
+@dataclass
+class HistoryEntry:
+    commit: str
+    date: str
+    actor: str
+    action: str
+    transition: str | None
+    from_state: str | None
+    to_state: str | None
+    changes: dict[str, list[Any]]
+    message: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "commit": self.commit,
+            "date": self.date,
+            "actor": self.actor,
+            "action": self.action,
+            "transition": self.transition,
+            "from": self.from_state,
+            "to": self.to_state,
+            "changes": self.changes,
+        }
+
+
+def history(ctx: Context, raw_id: str) -> list[HistoryEntry]:
+    """The ticket's life from git, oldest first; edits made outside erflow are marked as such."""
+    path = ctx.store.find(raw_id)
+    rel = ctx.store.relative(path)
+    log = ctx.git.log(rel)
+    if not log:
+        raise NotFound(f"{rel} has no history in git (never committed)")
+    blobs = ctx.git.blobs([e.blob or "" for e in log])
+    entries: list[HistoryEntry] = []
+    previous: dict[str, Any] = {}
+    for item in log:
+        data = blobs.get(item.blob or "")
+        current: dict[str, Any] = {}
+        if data is not None:
+            try:
+                current = store.parse(data.decode("utf-8"), Path(rel)).ticket.meta
+            except (ErflowError, UnicodeDecodeError):
+                current = {}
+        trailers = item.trailers
+        by_erflow = bool(trailers.get("action"))
+        changes = engine.diff(previous, current)
+        entries.append(
+            HistoryEntry(
+                commit=item.commit,
+                date=item.date,
+                actor=(trailers.get("actor") or [item.author_email])[0],
+                action=trailers["action"][0] if by_erflow else "edit outside erflow",
+                transition=(trailers.get("transition") or [None])[0],
+                from_state=(trailers.get("from") or [previous.get("state")])[0],
+                to_state=(trailers.get("to") or [current.get("state")])[0],
+                changes=changes,
+                message=item.message.splitlines()[0] if item.message else "",
+            )
+        )
+        previous = current
+    return entries
+
+
+# ---------------------------------------------------------------------------------------------
+# check
+
+
+def check(ctx: Context) -> list[str]:
+    """Every problem in workflow.yaml, the templates and every ticket, each with file and line."""
+    wf, problems = workflow.load_with_problems(ctx.store.workflow_path)
+    problems = [_relative(ctx, p) for p in problems]
+    from .notify import TemplateSet
+
+    templates = TemplateSet(ctx.store.templates_dir)
+    problems += templates.problems()
+    if wf is None:
+        return problems
+    problems += _check_template_references(ctx, wf, templates)
+    for path in ctx.store.paths():
+        rel = ctx.store.relative(path)
+        try:
+            parsed = ctx.store.read_path(path)
+        except ErflowError as exc:
+            problems.append(exc.message)
+            continue
+        problems += _ticket_problems(wf, parsed, rel)
+    return problems
+
+
+def _relative(ctx: Context, problem: str) -> str:
+    prefix = str(ctx.store.root) + os.sep
+    return problem[len(prefix) :] if problem.startswith(prefix) else problem
+
+
+def _check_template_references(ctx: Context, wf: Workflow, templates: TemplateSet) -> list[str]:
+    problems = []
+    builtin = {"link", "sender_name", "type_label", "state_label"}
+    for ticket_type in wf.types.values():
+        specs = [(t.line, s) for t in ticket_type.transitions for s in t.emails]
+        specs += [(0, s) for s in ticket_type.create.emails]
+        known = {f.name for f in ticket_type.all_fields()} | builtin
+        for line, spec in specs:
+            where = f"{store.WORKFLOW}:{line}: " if line else f"{store.WORKFLOW}: "
+            if not templates.exists(spec.template):
+                problems.append(f"{where}types.{ticket_type.name}: email template {spec.template!r} not found in {store.TEMPLATES}/")
+                continue
+            unknown = sorted(templates.variables(spec.template) - known)
+            for name in unknown:
+                problems.append(f"{store.TEMPLATES}/{spec.template}.j2: uses {name!r}, which type {ticket_type.name} has no field for")
+    return sorted(set(problems), key=problems.index)
+
+
+def _ticket_problems(wf: Workflow, parsed: store.Parsed, rel: str) -> list[str]:
+    ticket = parsed.ticket
+    problems = []
+
+    def add(key: str, message: str) -> None:
+        problems.append(f"{rel}:{parsed.lines.get(key, 2)}: {message}")
+
+    ticket_type = wf.types.get(ticket.type)
+    if ticket_type is None:
+        add("type", f"unknown type {ticket.type!r}")
+        return problems
+    if not ticket.id.startswith(ticket_type.prefix + "-"):
+        add("id", f"id {ticket.id!r} lacks the prefix {ticket_type.prefix}- of type {ticket_type.name}")
+    if ticket.state not in ticket_type.states:
+        add("state", f"unknown state {ticket.state!r} for type {ticket_type.name}")
+    for key in ("title", "created"):
+        if not is_set(ticket.meta.get(key)):
+            add(key, f"missing {key}")
+    for key, value in ticket.meta.items():
+        declared = ticket_type.field(key)
+        if declared is None:
+            add(key, f"unknown field {key!r} for type {ticket_type.name}")
+            continue
+        problem = declared.problem(value)
+        if problem:
+            add(key, problem)
+    return problems

@@ -1,0 +1,238 @@
+"""Ticket files in and out: finding the store, ids, parsing, atomic writes and the store lock.
+
+The only module that reads or writes ticket files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import model, yamlio
+from .errors import Conflict, InvalidData, NotFound, UsageError, located
+from .model import SECTIONS, Ticket
+
+WORKFLOW = "workflow.yaml"
+TICKETS = "tickets"
+TEMPLATES = "templates"
+ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+ID_LENGTH = 6
+ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,7}-[0-9A-Z]{1,16}$")
+MAX_TICKET_BYTES = 1024 * 1024
+
+
+def find_root(explicit: str | None, env: Mapping[str, str], cwd: Path) -> Path:
+    """``--store``, else ERFLOW_STORE, else the nearest folder upward holding workflow.yaml."""
+    for given, source in ((explicit, "--store"), (env.get("ERFLOW_STORE"), "ERFLOW_STORE")):
+        if given:
+            root = Path(given).expanduser().resolve()
+            if not (root / WORKFLOW).is_file():
+                raise NotFound(f"{source} {given}: no {WORKFLOW} there", hint="erflow init DIR makes a store")
+            return root
+    here = cwd.resolve()
+    for folder in (here, *here.parents):
+        if (folder / WORKFLOW).is_file():
+            return folder
+    raise NotFound(
+        f"no store: no {WORKFLOW} in {here} or any folder above it",
+        hint="pass --store DIR, set ERFLOW_STORE, or run erflow init",
+    )
+
+
+def normalize_id(raw: str) -> str:
+    """Upper-case a typed id and refuse anything that is not PREFIX-CODE (no paths, no NUL)."""
+    ticket_id = raw.strip().upper()
+    if not ID_PATTERN.match(ticket_id):
+        raise NotFound(f"{raw!r} is not a ticket id", hint="ids look like ER-4K7M2Q")
+    return ticket_id
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+
+
+@dataclass(frozen=True)
+class Parsed:
+    ticket: Ticket
+    lines: Mapping[str, int]  # front-matter key -> line in the file
+
+
+def parse(text: str, path: Path) -> Parsed:
+    """Parse a ticket file; raise InvalidData naming the file and line."""
+    if text.startswith("\ufeff"):
+        raise InvalidData(located(path, 1, "starts with a byte-order mark; save it as UTF-8 without BOM"))
+    text = text.replace("\r\n", "\n")
+    if not text.startswith("---\n"):
+        raise InvalidData(located(path, 1, "expected '---' to open the front-matter on the first line"))
+    end = text.find("\n---\n", 3)
+    if end < 0:
+        if text.endswith("\n---"):
+            end = len(text) - 4
+        else:
+            raise InvalidData(located(path, None, "the front-matter has no closing '---' line"))
+    try:
+        meta = yamlio.load(text[4 : end + 1])
+    except yamlio.YamlError as exc:
+        raise InvalidData(located(path, exc.line + 1 if exc.line else None, exc.message)) from None
+    if not isinstance(meta, yamlio.LineDict):
+        raise InvalidData(located(path, 2, "the front-matter must be a mapping of key: value"))
+    body = text[end + 5 :]
+    description, sections = _split_body(body)
+    lines = {k: v + 1 for k, v in meta.lines.items()}
+    return Parsed(Ticket(dict(meta), description, sections), lines)
+
+
+def _split_body(body: str) -> tuple[str, dict[str, list[str]]]:
+    sections: dict[str, list[str]] = {name: [] for name in SECTIONS}
+    rest = "\n" + body
+    for name in reversed(SECTIONS):
+        heading = f"\n## {name}\n"
+        at = rest.rfind(heading)
+        if at < 0:
+            continue
+        sections[name] = _entries(rest[at + len(heading) :])
+        rest = rest[:at]
+    return rest[1:].strip("\n"), sections
+
+
+def _entries(text: str) -> list[str]:
+    entries: list[str] = []
+    for line in text.strip("\n").splitlines():
+        if line.startswith("- ") or not entries:
+            entries.append(line)
+        else:
+            entries[-1] += "\n" + line
+    return [e.rstrip() for e in entries if e.strip()]
+
+
+def serialize(ticket: Ticket, type_fields: list[str]) -> str:
+    meta = model.ordered(ticket.meta, type_fields)
+    return "---\n" + yamlio.dump(meta) + "---\n" + ticket.body()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temp file in the same folder, fsync, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+class Store:
+    """A store on disk: workflow.yaml, templates/ and tickets/ in a git work tree."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tickets_dir = root / TICKETS
+        self.templates_dir = root / TEMPLATES
+        self.workflow_path = root / WORKFLOW
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def path_for(self, ticket_id: str) -> Path:
+        """Where a new ticket goes: sharded by prefix and the code's first two characters."""
+        prefix, code = ticket_id.split("-", 1)
+        return self.tickets_dir / prefix / code[:2] / f"{ticket_id}.md"
+
+    def find(self, raw_id: str) -> Path:
+        ticket_id = normalize_id(raw_id)
+        path = self.path_for(ticket_id)
+        if path.is_file():
+            return path
+        for candidate in self.tickets_dir.rglob(f"{ticket_id}.md"):
+            return candidate
+        raise NotFound(f"no ticket {ticket_id} in {self.tickets_dir}")
+
+    def exists(self, ticket_id: str) -> bool:
+        try:
+            self.find(ticket_id)
+        except NotFound:
+            return False
+        return True
+
+    def allocate_id(self, prefix: str) -> str:
+        for _ in range(100):
+            ticket_id = f"{prefix}-{new_code()}"
+            if not self.exists(ticket_id):
+                return ticket_id
+        raise Conflict("could not find a free ticket id after 100 tries")  # pragma: no cover
+
+    def paths(self) -> Iterator[Path]:
+        if self.tickets_dir.is_dir():
+            yield from sorted(self.tickets_dir.rglob("*.md"))
+
+    def read_path(self, path: Path) -> Parsed:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"{self.relative(path)}: no such ticket file") from None
+        if len(data) > MAX_TICKET_BYTES:
+            raise InvalidData(located(self.relative(path), None, f"{len(data)} bytes, over the {MAX_TICKET_BYTES} limit"))
+        if b"\x00" in data:
+            raise InvalidData(located(self.relative(path), None, "contains a NUL byte"))
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise InvalidData(located(self.relative(path), line, "not valid UTF-8")) from None
+        parsed = parse(text, Path(self.relative(path)))
+        expected = path.stem
+        if parsed.ticket.id != expected:
+            raise InvalidData(
+                located(self.relative(path), parsed.lines.get("id", 2), f"id {parsed.ticket.id!r} does not match the file name {expected!r}")
+            )
+        return parsed
+
+    def read(self, raw_id: str) -> Ticket:
+        return self.read_path(self.find(raw_id)).ticket
+
+    def write(self, ticket: Ticket, type_fields: list[str], path: Path | None = None) -> Path:
+        target = path or self.path_for(ticket.id)
+        write_atomic(target, serialize(ticket, type_fields))
+        return target
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float | None = None) -> Iterator[None]:
+        """Hold the store lock (in .git, never committed) for a whole read-validate-write-commit."""
+        from filelock import FileLock, Timeout  # imported here: only writers pay for it
+
+        git_dir = self.root / ".git"
+        if not git_dir.is_dir():
+            raise UsageError(f"{self.root} is not the top of a git work tree", hint="erflow init makes one")
+        if timeout is None:
+            timeout = float(os.environ.get("ERFLOW_LOCK_TIMEOUT", "10"))
+        lock = FileLock(str(git_dir / "erflow.lock"), timeout=timeout)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise Conflict(
+                f"the store {self.root} is locked by another erflow process",
+                hint="retry; nothing was changed",
+            ) from None
+        try:
+            index_lock = git_dir / "index.lock"
+            if index_lock.exists():
+                raise Conflict(
+                    f"{index_lock} exists: another git process is running, or one was killed",
+                    hint="if no git process is running, remove that file and retry; nothing was changed",
+                )
+            yield
+        finally:
+            lock.release()

@@ -1,0 +1,504 @@
+"""workflow.yaml parsed once into frozen objects; every mistake reported with file, line and path."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import conditions, yamlio
+from .errors import InvalidData, NotFound, located
+from .fields import COMMON_FIELDS, FIELD_TYPES, Field
+
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
+ANYONE = "*"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    fields: tuple[str, ...]
+    when: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    require: Mapping[str, Any]
+    message: str
+    when: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class EmailSpec:
+    template: str
+    when: Mapping[str, Any] | None = None
+    to: str = "customer"
+
+
+@dataclass(frozen=True)
+class Branch:
+    to: str
+    when: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    label: str
+    sources: tuple[str, ...]
+    branches: tuple[Branch, ...]  # empty: stays in the current state
+    roles: tuple[str, ...]
+    requires: tuple[Requirement, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    sets: Mapping[str, Any] = field(default_factory=dict)
+    add_labels: tuple[str, ...] = ()
+    remove_labels: tuple[str, ...] = ()
+    emails: tuple[EmailSpec, ...] = ()
+    fresh: bool = False
+    note: str = "optional"  # "optional" or "required"
+    line: int = 0
+
+    def targets(self, source: str) -> list[str]:
+        return [b.to for b in self.branches] or [source]
+
+    def required_fields(self) -> set[str]:
+        return {f for r in self.requires for f in r.fields}
+
+
+@dataclass(frozen=True)
+class State:
+    name: str
+    label: str
+    owner: str | None = None
+    stage: str = ""
+    terminal: bool = False
+    waiting: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateSpec:
+    requires: tuple[Requirement, ...] = ()
+    emails: tuple[EmailSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class TicketType:
+    name: str
+    prefix: str
+    label: str
+    initial: str
+    fields: Mapping[str, Field]  # the type's own, in declared order
+    states: Mapping[str, State]
+    transitions: tuple[Transition, ...]
+    create: CreateSpec = CreateSpec()
+
+    def field(self, name: str) -> Field | None:
+        return self.fields.get(name) or _COMMON.get(name)
+
+    def all_fields(self) -> list[Field]:
+        own_common = [self.fields.get(f.name, f) for f in COMMON_FIELDS]
+        return own_common + [f for n, f in self.fields.items() if n not in _COMMON]
+
+    def transitions_from(self, state: str) -> list[Transition]:
+        return [t for t in self.transitions if state in t.sources]
+
+    def owners_of(self, field_name: str) -> set[str]:
+        """Transitions that alone may write a field (it appears in their ``set`` or ``set_by``)."""
+        owners = {t.name for t in self.transitions if field_name in t.sets}
+        declared = self.field(field_name)
+        if declared is not None:
+            owners |= set(declared.set_by)
+        return owners
+
+
+@dataclass(frozen=True)
+class Person:
+    email: str
+    name: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Workflow:
+    path: Path
+    settings: Mapping[str, Any]
+    policies: Mapping[str, Any]
+    roles: Mapping[str, str]
+    people: Mapping[str, Person]
+    permissions: Mapping[str, tuple[str, ...]]
+    types: Mapping[str, TicketType]
+
+    def type(self, name: str) -> TicketType:
+        found = self.types.get(name)
+        if found is None:
+            raise NotFound(f"no ticket type {name!r}", hint=f"types: {', '.join(self.types)}")
+        return found
+
+    def type_of_id(self, ticket_id: str) -> TicketType | None:
+        prefix = ticket_id.split("-", 1)[0].upper()
+        return next((t for t in self.types.values() if t.prefix == prefix), None)
+
+    def roles_of(self, actor: str) -> tuple[str, ...]:
+        person = self.people.get(actor.lower())
+        return person.roles if person else ()
+
+    def may(self, actor: str, action: str) -> bool:
+        allowed = self.permissions.get(action, (ANYONE,))
+        if actor.lower() not in self.people:
+            return False
+        return ANYONE in allowed or bool(set(allowed) & set(self.roles_of(actor)))
+
+    def people_with_role(self, role: str) -> list[Person]:
+        return [p for p in self.people.values() if role in p.roles]
+
+
+_COMMON = {f.name: f for f in COMMON_FIELDS}
+
+
+class _Problems:
+    """Collects problems as ``file:line: path: message``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.items: list[str] = []
+
+    def add(self, node: Any, key: str | None, where: str, message: str) -> None:
+        line = None
+        if isinstance(node, yamlio.LineDict):
+            line = node.line_of(key) if key is not None else node.line
+        self.items.append(located(self.path, line, f"{where}: {message}" if where else message))
+
+
+def load(path: Path) -> Workflow:
+    """Load and validate a workflow; raise InvalidData naming the first problem."""
+    workflow, problems = load_with_problems(path)
+    if problems or workflow is None:
+        more = f" (and {len(problems) - 1} more; run erflow check)" if len(problems) > 1 else ""
+        raise InvalidData(problems[0] + more)
+    return workflow
+
+
+def load_with_problems(path: Path) -> tuple[Workflow | None, list[str]]:
+    """Load a workflow and list every problem found in it."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise NotFound(f"{path}: no workflow.yaml") from None
+    except UnicodeDecodeError as exc:
+        return None, [located(path, None, f"not UTF-8 (byte {exc.start})")]
+    try:
+        raw = yamlio.load(text)
+    except yamlio.YamlError as exc:
+        return None, [located(path, exc.line, exc.message)]
+    problems = _Problems(path)
+    if not isinstance(raw, yamlio.LineDict):
+        return None, [located(path, 1, "expected a mapping at the top level")]
+    workflow = _Parser(problems).workflow(path, raw)
+    return (workflow if not problems.items else None), problems.items
+
+
+class _Parser:
+    def __init__(self, problems: _Problems) -> None:
+        self.p = problems
+
+    def _map(self, parent: Any, key: str, where: str) -> yamlio.LineDict:
+        value = parent.get(key) if isinstance(parent, dict) else None
+        if value is None:
+            empty = yamlio.LineDict()
+            empty.lines = {}
+            empty.line = parent.line_of(key) if isinstance(parent, yamlio.LineDict) else 0
+            return empty
+        if not isinstance(value, yamlio.LineDict):
+            self.p.add(parent, key, where, "expected a mapping")
+            return self._map({}, key, where)
+        return value
+
+    def _names(self, node: Any, key: str, where: str, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        self.p.add(node, key, where, "expected a name or a list of names")
+        return ()
+
+    def _unknown_keys(self, node: yamlio.LineDict, allowed: set[str], where: str) -> None:
+        for key in node:
+            if key not in allowed:
+                self.p.add(node, key, f"{where}.{key}", f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+
+    def workflow(self, path: Path, raw: yamlio.LineDict) -> Workflow:
+        self._unknown_keys(raw, {"version", "settings", "policies", "roles", "people", "permissions", "types"}, "")
+        if raw.get("version", 1) != 1:
+            self.p.add(raw, "version", "version", "only version 1 is understood")
+        settings = self._map(raw, "settings", "settings")
+        policies = self._map(raw, "policies", "policies")
+        roles_raw = raw.get("roles")
+        roles: dict[str, str] = {}
+        if isinstance(roles_raw, list):
+            roles = {str(r): "" for r in roles_raw}
+        elif isinstance(roles_raw, dict):
+            roles = {str(k): str(v or "") for k, v in roles_raw.items()}
+        else:
+            self.p.add(raw, "roles", "roles", "expected a list or mapping of role names")
+        people: dict[str, Person] = {}
+        people_raw = self._map(raw, "people", "people")
+        for email, spec in people_raw.items():
+            where = f"people.{email}"
+            if not isinstance(spec, dict):
+                self.p.add(people_raw, email, where, "expected a mapping with name and roles")
+                continue
+            person_roles = self._names(spec, "roles", where + ".roles", spec.get("roles"))
+            for role in person_roles:
+                if role not in roles:
+                    self.p.add(spec, "roles", where + ".roles", f"unknown role {role!r}")
+            people[email.lower()] = Person(email.lower(), str(spec.get("name") or email), person_roles)
+        permissions: dict[str, tuple[str, ...]] = {}
+        perm_raw = self._map(raw, "permissions", "permissions")
+        for action, allowed in perm_raw.items():
+            names = self._names(perm_raw, action, f"permissions.{action}", allowed)
+            for role in names:
+                if role != ANYONE and role not in roles:
+                    self.p.add(perm_raw, action, f"permissions.{action}", f"unknown role {role!r}")
+            permissions[action] = names
+        types: dict[str, TicketType] = {}
+        types_raw = self._map(raw, "types", "types")
+        if not types_raw:
+            self.p.add(raw, "types", "types", "no ticket types defined")
+        prefixes: dict[str, str] = {}
+        for type_name, spec in types_raw.items():
+            if not isinstance(spec, yamlio.LineDict):
+                self.p.add(types_raw, type_name, f"types.{type_name}", "expected a mapping")
+                continue
+            ticket_type = self.ticket_type(type_name, spec, set(roles), policies)
+            if ticket_type.prefix in prefixes:
+                self.p.add(spec, "prefix", f"types.{type_name}.prefix", f"prefix {ticket_type.prefix!r} is also used by {prefixes[ticket_type.prefix]}")
+            prefixes[ticket_type.prefix] = type_name
+            types[type_name] = ticket_type
+        return Workflow(path, dict(settings), dict(policies), roles, people, permissions, types)
+
+    def ticket_type(self, name: str, spec: yamlio.LineDict, roles: set[str], policies: Mapping[str, Any]) -> TicketType:
+        where = f"types.{name}"
+        self._unknown_keys(spec, {"prefix", "label", "source", "initial", "fields", "states", "transitions", "create"}, where)
+        prefix = str(spec.get("prefix", ""))
+        if not PREFIX.match(prefix):
+            self.p.add(spec, "prefix", f"{where}.prefix", "expected 1-8 capital letters or digits, starting with a letter")
+        fields = self.fields(spec, where)
+        states: dict[str, State] = {}
+        states_raw = self._map(spec, "states", f"{where}.states")
+        for state_name, s in states_raw.items():
+            s_where = f"{where}.states.{state_name}"
+            if not isinstance(s, dict):
+                s = yamlio.LineDict()
+                s.lines, s.line = {}, states_raw.line_of(state_name)
+            else:
+                self._unknown_keys(s, {"owner", "label", "stage", "terminal", "waiting"}, s_where)
+            owner = s.get("owner")
+            if owner is not None and owner not in roles:
+                self.p.add(s, "owner", f"{s_where}.owner", f"unknown role {owner!r}")
+            states[state_name] = State(state_name, str(s.get("label") or state_name), owner, str(s.get("stage") or ""), bool(s.get("terminal", False)), s.get("waiting"))
+        if not states:
+            self.p.add(spec, "states", f"{where}.states", "no states defined")
+        initial = str(spec.get("initial", next(iter(states), "")))
+        if states and initial not in states:
+            self.p.add(spec, "initial", f"{where}.initial", f"unknown state {initial!r}")
+        known = set(fields) | set(_COMMON)
+        checker = _RefChecker(self.p, known, policies)
+        transitions = []
+        t_raw = spec.get("transitions") or []
+        if not isinstance(t_raw, list):
+            self.p.add(spec, "transitions", f"{where}.transitions", "expected a list")
+            t_raw = []
+        seen: set[tuple[str, str]] = set()
+        for i, t in enumerate(t_raw):
+            t_where = f"{where}.transitions[{i}]"
+            if not isinstance(t, yamlio.LineDict):
+                self.p.add(spec, "transitions", t_where, "expected a mapping")
+                continue
+            transition = self.transition(t, t_where, states, roles, checker, fields)
+            for source in transition.sources:
+                if (source, transition.name) in seen:
+                    self.p.add(t, "name", t_where, f"two transitions named {transition.name!r} leave {source!r}")
+                seen.add((source, transition.name))
+            transitions.append(transition)
+        create_raw = self._map(spec, "create", f"{where}.create")
+        self._unknown_keys(create_raw, {"requires", "emails"}, f"{where}.create")
+        create = CreateSpec(self.requires(create_raw, f"{where}.create", checker), self.emails(create_raw, f"{where}.create", checker))
+        for f in fields.values():
+            for owner_t in f.set_by:
+                if not any(t.name == owner_t for t in transitions):
+                    self.p.add(spec, "fields", f"{where}.fields.{f.name}.set_by", f"unknown transition {owner_t!r}")
+        return TicketType(name, prefix, str(spec.get("label") or name), initial, fields, states, tuple(transitions), create)
+
+    def fields(self, spec: yamlio.LineDict, where: str) -> dict[str, Field]:
+        fields: dict[str, Field] = {}
+        raw = self._map(spec, "fields", f"{where}.fields")
+        for name, f in raw.items():
+            f_where = f"{where}.fields.{name}"
+            if not NAME.match(name):
+                self.p.add(raw, name, f_where, "field names are lower_snake_case")
+            if not isinstance(f, yamlio.LineDict):
+                self.p.add(raw, name, f_where, "expected a mapping with at least a type")
+                continue
+            self._unknown_keys(f, {"type", "label", "values", "min", "max", "set_by"}, f_where)
+            kind = str(f.get("type", "text"))
+            if kind not in FIELD_TYPES:
+                self.p.add(f, "type", f"{f_where}.type", f"unknown type {kind!r} (expected one of: {', '.join(sorted(FIELD_TYPES))})")
+            values = self._names(f, "values", f"{f_where}.values", f.get("values"))
+            if kind == "enum" and not values:
+                self.p.add(f, "type", f_where, "an enum needs values")
+            common = _COMMON.get(name)
+            if common is not None and common.system:
+                self.p.add(raw, name, f_where, f"{name!r} is kept by erflow and cannot be redefined")
+            fields[name] = Field(name, kind, str(f.get("label") or name), values, f.get("min"), f.get("max"), self._names(f, "set_by", f"{f_where}.set_by", f.get("set_by")))
+        return fields
+
+    def transition(self, t: yamlio.LineDict, where: str, states: Mapping[str, State], roles: set[str], checker: _RefChecker, fields: Mapping[str, Field]) -> Transition:
+        self._unknown_keys(t, {"name", "label", "from", "to", "roles", "requires", "rules", "set", "add_labels", "remove_labels", "emails", "fresh", "note"}, where)
+        name = str(t.get("name", ""))
+        if not NAME.match(name):
+            self.p.add(t, "name", f"{where}.name", "expected a lower_snake_case name")
+        sources = self._names(t, "from", f"{where}.from", t.get("from"))
+        if not sources:
+            self.p.add(t, "from", f"{where}.from", "a transition needs a from state")
+        for s in sources:
+            if s not in states:
+                self.p.add(t, "from", f"{where}.from", f"unknown state {s!r}")
+        branches: list[Branch] = []
+        to = t.get("to")
+        if isinstance(to, str):
+            branches.append(Branch(to))
+        elif isinstance(to, list):
+            for b in to:
+                if isinstance(b, dict) and isinstance(b.get("to"), str):
+                    branches.append(Branch(b["to"], checker.condition(b.get("when"), t, "to", f"{where}.to.when")))
+                else:
+                    self.p.add(t, "to", f"{where}.to", "each branch needs to: STATE (and optionally when:)")
+            if branches and branches[-1].when is not None:
+                self.p.add(t, "to", f"{where}.to", "the last branch must have no when: (it is the default)")
+        elif to is not None:
+            self.p.add(t, "to", f"{where}.to", "expected a state or a list of branches")
+        for b in branches:
+            if b.to not in states:
+                self.p.add(t, "to", f"{where}.to", f"unknown state {b.to!r}")
+        t_roles = self._names(t, "roles", f"{where}.roles", t.get("roles"))
+        if not t_roles:
+            self.p.add(t, "name", f"{where}.roles", "a transition needs the roles that may take it")
+        for role in t_roles:
+            if role not in roles:
+                self.p.add(t, "roles", f"{where}.roles", f"unknown role {role!r}")
+        rules = []
+        for i, r in enumerate(t.get("rules") or []):
+            if not isinstance(r, dict) or "require" not in r:
+                self.p.add(t, "rules", f"{where}.rules[{i}]", "expected require: CONDITION, message: TEXT")
+                continue
+            require = checker.condition(r["require"], t, "rules", f"{where}.rules[{i}].require") or {}
+            when = checker.condition(r.get("when"), t, "rules", f"{where}.rules[{i}].when")
+            rules.append(Rule(require, str(r.get("message") or conditions.describe(require)), when))
+        sets = t.get("set") or {}
+        if not isinstance(sets, dict):
+            self.p.add(t, "set", f"{where}.set", "expected a mapping of field: value")
+            sets = {}
+        for key, value in sets.items():
+            f = fields.get(key) or _COMMON.get(key)
+            if f is None or f.system:
+                self.p.add(t, "set", f"{where}.set.{key}", "unknown field" if f is None else "kept by erflow")
+            elif f.problem(value):
+                self.p.add(t, "set", f"{where}.set.{key}", str(f.problem(value)))
+        note = str(t.get("note", "optional"))
+        if note not in ("optional", "required"):
+            self.p.add(t, "note", f"{where}.note", "expected optional or required")
+        return Transition(
+            name=name,
+            label=str(t.get("label") or name),
+            sources=sources,
+            branches=tuple(branches),
+            roles=t_roles,
+            requires=self.requires(t, where, checker),
+            rules=tuple(rules),
+            sets=dict(sets),
+            add_labels=self._names(t, "add_labels", f"{where}.add_labels", t.get("add_labels")),
+            remove_labels=self._names(t, "remove_labels", f"{where}.remove_labels", t.get("remove_labels")),
+            emails=self.emails(t, where, checker),
+            fresh=bool(t.get("fresh", False)),
+            note=note,
+            line=t.line,
+        )
+
+    def requires(self, node: yamlio.LineDict, where: str, checker: _RefChecker) -> tuple[Requirement, ...]:
+        raw = node.get("requires") or []
+        if not isinstance(raw, list):
+            self.p.add(node, "requires", f"{where}.requires", "expected a list")
+            return ()
+        plain: list[str] = []
+        result: list[Requirement] = []
+        for i, item in enumerate(raw):
+            if isinstance(item, str):
+                checker.field(item, node, "requires", f"{where}.requires[{i}]")
+                plain.append(item)
+            elif isinstance(item, dict) and isinstance(item.get("fields"), list):
+                for f in item["fields"]:
+                    checker.field(str(f), node, "requires", f"{where}.requires[{i}].fields")
+                when = checker.condition(item.get("when"), node, "requires", f"{where}.requires[{i}].when")
+                result.append(Requirement(tuple(str(f) for f in item["fields"]), when))
+            else:
+                self.p.add(node, "requires", f"{where}.requires[{i}]", "expected a field name or {when: ..., fields: [...]}")
+        return (Requirement(tuple(plain)),) + tuple(result) if plain else tuple(result)
+
+    def emails(self, node: yamlio.LineDict, where: str, checker: _RefChecker) -> tuple[EmailSpec, ...]:
+        raw = node.get("emails") or []
+        if not isinstance(raw, list):
+            self.p.add(node, "emails", f"{where}.emails", "expected a list")
+            return ()
+        result = []
+        for i, item in enumerate(raw):
+            if isinstance(item, str):
+                result.append(EmailSpec(item))
+            elif isinstance(item, dict) and isinstance(item.get("template"), str):
+                when = checker.condition(item.get("when"), node, "emails", f"{where}.emails[{i}].when")
+                result.append(EmailSpec(item["template"], when, str(item.get("to") or "customer")))
+            else:
+                self.p.add(node, "emails", f"{where}.emails[{i}]", "expected a template name or {template: ..., when: ...}")
+        return tuple(result)
+
+
+class _RefChecker:
+    """Checks that conditions and requirements name fields and policies that exist."""
+
+    def __init__(self, problems: _Problems, known: set[str], policies: Mapping[str, Any]) -> None:
+        self.p = problems
+        self.known = known
+        self.policies = policies
+
+    def field(self, name: str, node: Any, key: str, where: str) -> None:
+        if name not in self.known:
+            self.p.add(node, key, where, f"unknown field {name!r}")
+
+    def condition(self, raw: Any, node: Any, key: str, where: str) -> Mapping[str, Any] | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, dict) or not raw:
+            self.p.add(node, key, where, "a condition is a mapping of field: expected value")
+            return None
+        for k, v in raw.items():
+            if k in ("all", "any"):
+                if not isinstance(v, list):
+                    self.p.add(node, key, where, f"{k}: expected a list of conditions")
+                    continue
+                for sub in v:
+                    self.condition(sub, node, key, f"{where}.{k}")
+            elif k == "not":
+                self.condition(v, node, key, f"{where}.not")
+            elif k.startswith("policy."):
+                if k[7:] not in self.policies:
+                    self.p.add(node, key, where, f"unknown policy {k[7:]!r}")
+            else:
+                self.field(k, node, key, where)
+                if isinstance(v, dict):
+                    for op in v:
+                        if op not in conditions.OPERATORS:
+                            self.p.add(node, key, where, f"unknown operator {op!r} (expected one of: {', '.join(sorted(conditions.OPERATORS))})")
+        return dict(raw)

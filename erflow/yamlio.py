@@ -1,0 +1,170 @@
+"""YAML in and out: the only place erflow parses or writes YAML.
+
+Loading is strict and bounded: a size and nesting limit checked before the parser sees the text
+(libyaml crashes the process on very deep nesting), no aliases or anchors, no duplicate keys, no
+custom tags, and only ``true``/``false`` are booleans (``yes``, ``no``, ``on``, ``off`` stay strings).
+Unquoted dates stay strings too. Every mapping remembers the line of each of its keys so that
+problems can be reported as ``file:line``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+try:
+    from yaml import CParser as _Parser
+except ImportError:  # pragma: no cover - libyaml missing: the pure-Python reader and composer
+    from yaml.composer import Composer
+    from yaml.parser import Parser
+    from yaml.reader import Reader
+    from yaml.scanner import Scanner
+
+    class _Parser(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+            Composer.__init__(self)
+
+
+_Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+MAX_BYTES = 2 * 1024 * 1024
+MAX_DEPTH = 64
+
+
+class YamlError(ValueError):
+    """A document that is not acceptable YAML; ``line`` is 1-based when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+class LineDict(dict[str, Any]):
+    """A mapping that remembers the 1-based line of each key."""
+
+    lines: dict[str, int]
+    line: int
+
+    def line_of(self, key: str) -> int:
+        return self.lines.get(key, self.line)
+
+
+class _Resolver(yaml.resolver.BaseResolver):
+    pass
+
+
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"), list("-+0123456789")
+)
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?$"),
+    list("-+0123456789"),
+)
+_Resolver.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+
+
+class _Constructor(yaml.constructor.SafeConstructor):
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[int] = set()
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if id(node) in self._seen and node in self.constructed_objects:
+            raise YamlError("aliases (*name) are not allowed", node.start_mark.line + 1)
+        self._seen.add(id(node))
+        if node.tag not in _ALLOWED_TAGS:
+            raise YamlError(f"tag {node.tag!r} is not allowed", node.start_mark.line + 1)
+        return super().construct_object(node, deep=deep)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:  # type: ignore[override]
+        result = LineDict()
+        result.lines = {}
+        result.line = node.start_mark.line + 1
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise YamlError("merge keys (<<) are not allowed", key_node.start_mark.line + 1)
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                key = str(key)
+            if key in result:
+                raise YamlError(f"duplicate key {key!r}", key_node.start_mark.line + 1)
+            result[key] = self.construct_object(value_node, deep=True)
+            result.lines[key] = key_node.start_mark.line + 1
+        return result
+
+
+_ALLOWED_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:map",
+}
+_Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_mapping)
+
+
+class _StrictLoader(_Parser, _Constructor, _Resolver):
+    def __init__(self, stream: str) -> None:
+        _Parser.__init__(self, stream)
+        _Constructor.__init__(self)
+        _Resolver.__init__(self)
+
+
+def _check_bounds(text: str) -> None:
+    if len(text) > MAX_BYTES:
+        raise YamlError(f"document is {len(text)} characters, more than the limit of {MAX_BYTES}")
+    depth = 0
+    for lineno, line in enumerate(text.splitlines(), 1):
+        indent = len(line) - len(line.lstrip(" "))
+        if indent > MAX_DEPTH * 8:
+            raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", lineno)
+        for ch in line:
+            if ch in "[{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", lineno)
+            elif ch in "]}":
+                depth = max(0, depth - 1)
+
+
+def load(text: str) -> Any:
+    """Parse one YAML document strictly; raise YamlError with a line number."""
+    _check_bounds(text)
+    loader = _StrictLoader(text)
+    try:
+        return loader.get_single_data()
+    except YamlError:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise YamlError(str(exc.problem or exc.context or "malformed YAML"), line) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise YamlError(f"malformed YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def dump(data: Any) -> str:
+    """Serialize plain data as block-style YAML, keys in the given order, Unicode kept."""
+    text: str = yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=100,
+    )
+    return text
