@@ -8,12 +8,12 @@ import traceback
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from . import service
 from .errors import ErflowError, UsageError
+from .store import Store, find_root
 
 DEBUG = False
 
@@ -21,11 +21,9 @@ DEBUG = False
 class _Group(TyperGroup):
     """The one error boundary: ErflowError -> one line on stderr and the contract's exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
         except ErflowError as exc:
             if DEBUG or os.environ.get("ERFLOW_DEBUG"):
                 traceback.print_exc()
@@ -33,9 +31,14 @@ class _Group(TyperGroup):
         except KeyboardInterrupt:
             _fail("erflow: interrupted", 130)
         except Exception as exc:  # noqa: BLE001 - the boundary: never a traceback unless --debug
-            if DEBUG or os.environ.get("ERFLOW_DEBUG"):
+            if _is_control_flow(exc) or DEBUG or os.environ.get("ERFLOW_DEBUG"):
                 raise
             _fail(f"erflow: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)", 1)
+
+
+def _is_control_flow(exc: BaseException) -> bool:
+    """Exit, Abort and usage errors of Typer (or the click it is built on) pass through untouched."""
+    return type(exc).__module__.split(".")[0] in ("typer", "click")
 
 
 def _fail(text: str, code: int) -> NoReturn:
@@ -56,11 +59,17 @@ app = typer.Typer(
 
 StoreOpt = Annotated[
     str | None,
-    typer.Option("--store", help="The store folder (else ERFLOW_STORE, else the nearest folder upward with workflow.yaml).", show_default=False),
+    typer.Option(
+        "--store",
+        help="The store folder (else ERFLOW_STORE, else the nearest folder upward with workflow.yaml).",
+        show_default=False,
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout; messages on stderr.")]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout.")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="K=V; repeat for more fields.", show_default=False)]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="K=V; repeat for more fields.", show_default=False)
+]
 
 
 @app.callback()
@@ -122,7 +131,9 @@ def demo(
     out.print(Text(f"Demo store: {report.root}", style="bold"))
     for step in report.steps:
         out.print(Text(step))
-    out.print(Text(f"\nTry: cd {report.root} && erflow list && erflow show {report.tickets[0]}", style="cyan"))
+    out.print(
+        Text(f"\nTry: cd {report.root} && erflow list && erflow show {report.tickets[0]}", style="cyan")
+    )
 
 
 @app.command()
@@ -132,9 +143,13 @@ def new(
     customer_name: Annotated[str | None, typer.Option("--customer-name")] = None,
     customer_email: Annotated[str | None, typer.Option("--customer-email")] = None,
     customer_org: Annotated[str | None, typer.Option("--customer-org")] = None,
-    description: Annotated[str | None, typer.Option("--description", help="The request text (the ticket body).")] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", help="The request text (the ticket body).")
+    ] = None,
     sets: SetOpt = None,
-    from_file: Annotated[str | None, typer.Option("--from", help="A form submission: JSON or YAML file, or - for stdin.")] = None,
+    from_file: Annotated[
+        str | None, typer.Option("--from", help="A form submission: JSON or YAML file, or - for stdin.")
+    ] = None,
     send: Annotated[bool, typer.Option("--send", help="Deliver the intake email over SMTP.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and render; write nothing.")] = False,
     store: StoreOpt = None,
@@ -180,7 +195,9 @@ def show(
 
 @app.command("list")
 def list_(
-    ticket_type: Annotated[list[str] | None, typer.Option("--type", help="Only this type (repeatable).")] = None,
+    ticket_type: Annotated[
+        list[str] | None, typer.Option("--type", help="Only this type (repeatable).")
+    ] = None,
     state: Annotated[list[str] | None, typer.Option("--state", help="Only this state (repeatable).")] = None,
     owner: Annotated[str | None, typer.Option("--owner")] = None,
     label: Annotated[str | None, typer.Option("--label")] = None,
@@ -223,10 +240,16 @@ def transitions(
 @app.command()
 def advance(
     ticket_id: Annotated[str, typer.Argument(metavar="ID")],
-    transition: Annotated[str | None, typer.Argument(help="Transition name; omit on a terminal for a menu.")] = None,
+    transition: Annotated[
+        str | None, typer.Argument(help="Transition name; omit on a terminal for a menu.")
+    ] = None,
     sets: SetOpt = None,
-    note: Annotated[str | None, typer.Option("--note", help="Why; recorded in the ticket and the commit.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and show what would happen; write nothing.")] = False,
+    note: Annotated[
+        str | None, typer.Option("--note", help="Why; recorded in the ticket and the commit.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and show what would happen; write nothing.")
+    ] = False,
     send: Annotated[bool, typer.Option("--send", help="Deliver the transition's emails over SMTP.")] = False,
     store: StoreOpt = None,
     json_out: JsonOpt = False,
@@ -249,7 +272,9 @@ def advance(
 
 def _menu(ctx: service.Context, ticket_id: str) -> str:
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
-        raise UsageError("name a transition (a menu is offered only on a terminal)", hint=f"erflow transitions {ticket_id}")
+        raise UsageError(
+            "name a transition (a menu is offered only on a terminal)", hint=f"erflow transitions {ticket_id}"
+        )
     from rich.prompt import IntPrompt
 
     from .output import err, options_table
@@ -260,7 +285,9 @@ def _menu(ctx: service.Context, ticket_id: str) -> str:
     if not allowed:
         raise UsageError("no transition is open to you now; the reasons are listed above")
     for number, option in enumerate(allowed, 1):
-        err.print(f"  {number}. {option.transition.name} → {option.to}: {option.transition.label}", markup=False)
+        err.print(
+            f"  {number}. {option.transition.name} → {option.to}: {option.transition.label}", markup=False
+        )
     choice = IntPrompt.ask("Which", console=err, choices=[str(i) for i in range(1, len(allowed) + 1)])
     return allowed[choice - 1].transition.name
 
@@ -281,7 +308,9 @@ def set_(
 def note(
     ticket_id: Annotated[str, typer.Argument(metavar="ID")],
     text: Annotated[str, typer.Argument(help="The note.")],
-    customer: Annotated[bool, typer.Option("--customer", help="Mark the note as visible to the customer.")] = False,
+    customer: Annotated[
+        bool, typer.Option("--customer", help="Mark the note as visible to the customer.")
+    ] = False,
     store: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -303,7 +332,12 @@ def assign(
 @app.command()
 def link(
     ticket_id: Annotated[str, typer.Argument(metavar="ID")],
-    relation: Annotated[str, typer.Argument(metavar="REL", help="parent, child, relates, blocks, blocked_by, duplicates, implements...")],
+    relation: Annotated[
+        str,
+        typer.Argument(
+            metavar="REL", help="parent, child, relates, blocks, blocked_by, duplicates, implements..."
+        ),
+    ],
     other: Annotated[str, typer.Argument(metavar="OTHER")],
     store: StoreOpt = None,
     json_out: JsonOpt = False,
@@ -316,7 +350,9 @@ def _edit(json_out: bool, result: service.ChangeResult) -> None:
     from .output import change, write_json
 
     if json_out:
-        write_json({"id": result.id, "action": result.action, "commit": result.commit, "changes": result.changes})
+        write_json(
+            {"id": result.id, "action": result.action, "commit": result.commit, "changes": result.changes}
+        )
     else:
         change(result)
 
@@ -326,7 +362,9 @@ def email(
     ticket_id: Annotated[str, typer.Argument(metavar="ID")],
     template: Annotated[str, typer.Argument(metavar="TEMPLATE")],
     send: Annotated[bool, typer.Option("--send", help="Deliver it over SMTP.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Render only; do not record it in the ticket.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Render only; do not record it in the ticket.")
+    ] = False,
     store: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -367,15 +405,18 @@ def check(
     """Validate workflow.yaml, the templates and every ticket; list every problem with file and line."""
     from .output import message, write_json
 
-    root = service.store.find_root(store, os.environ, Path.cwd())
-    ctx = service.Context(service.store.Store(root), "", service.resolve_now(os.environ), os.environ)
+    root = find_root(store, os.environ, Path.cwd())
+    ctx = service.Context(Store(root), "", service.resolve_now(os.environ), os.environ)
     problems = service.check(ctx)
     if json_out:
         write_json({"ok": not problems, "problems": problems})
     else:
         for problem in problems:
             sys.stdout.write(problem + "\n")
-        message(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}" if problems else "ok: no problems", "red" if problems else "green")
+        message(
+            f"{len(problems)} problem{'s' if len(problems) != 1 else ''}" if problems else "ok: no problems",
+            "red" if problems else "green",
+        )
     if problems:
         raise typer.Exit(6)
 

@@ -24,7 +24,7 @@ def _mermaid(ticket_type: TicketType) -> str:
     lines = ["---", f"title: {ticket_type.label} ({ticket_type.prefix}-)", "---", "stateDiagram-v2"]
     lines.append(f"    [*] --> {ticket_type.initial}")
     for name, state in ticket_type.states.items():
-        lines.append(f'    {name} : {state.label.replace(":", " -")}')
+        lines.append(f"    {name} : {state.label.replace(':', ' -')}")
     for source, target, label in _edges(ticket_type):
         lines.append(f"    {source} --> {target} : {label}")
     for name, state in ticket_type.states.items():

@@ -58,9 +58,14 @@ def parse_sets(ticket_type: TicketType, pairs: Mapping[str, str]) -> dict[str, A
     for name, raw in pairs.items():
         declared = ticket_type.field(name)
         if declared is None:
-            raise UsageError(f"--set {name}: no field {name!r} in type {ticket_type.name}", hint="erflow show ID lists the fields")
+            raise UsageError(
+                f"--set {name}: no field {name!r} in type {ticket_type.name}",
+                hint="erflow show ID lists the fields",
+            )
         if declared.system:
-            raise Refused(f"--set {name}: {name!r} is kept by erflow", hint="state changes only through erflow advance")
+            raise Refused(
+                f"--set {name}: {name!r} is kept by erflow", hint="state changes only through erflow advance"
+            )
         try:
             parsed[name] = declared.parse(raw)
         except ValueError as exc:
@@ -99,9 +104,7 @@ def evaluate(
         reasons.append(role_problem)
         permitted = False
     owned = [
-        name
-        for name in sets
-        if (owners := ticket_type.owners_of(name)) and transition.name not in owners
+        name for name in sets if (owners := ticket_type.owners_of(name)) and transition.name not in owners
     ]
     for name in owned:
         reasons.append(f"{name} is set only by {', '.join(sorted(ticket_type.owners_of(name)))}")
@@ -122,7 +125,9 @@ def evaluate(
             reasons.append(rule.message)
     if check_note and transition.note == "required" and not (note and note.strip()):
         reasons.append("a note is required (--note TEXT)")
-    return Evaluation(transition, target(transition, state, merged, workflow), tuple(reasons), tuple(missing), permitted)
+    return Evaluation(
+        transition, target(transition, state, merged, workflow), tuple(reasons), tuple(missing), permitted
+    )
 
 
 def _merged(transition: Transition, current: Mapping[str, Any], sets: Mapping[str, Any]) -> dict[str, Any]:
@@ -149,7 +154,9 @@ def target(transition: Transition, state: str, values: Mapping[str, Any], workfl
     return state
 
 
-def options(workflow: Workflow, ticket_type: TicketType, current: Mapping[str, Any], actor: str) -> list[Evaluation]:
+def options(
+    workflow: Workflow, ticket_type: TicketType, current: Mapping[str, Any], actor: str
+) -> list[Evaluation]:
     """Every transition out of the ticket's state, judged for this actor."""
     state = str(current.get("state"))
     return [evaluate(workflow, ticket_type, current, t, actor) for t in ticket_type.transitions_from(state)]
@@ -161,7 +168,9 @@ def find_transition(ticket_type: TicketType, state: str, name: str) -> Transitio
             return transition
     if any(t.name == name for t in ticket_type.transitions):
         open_names = ", ".join(t.name for t in ticket_type.transitions_from(state)) or "none"
-        raise Refused(f"transition {name!r} does not leave state {state!r}", hint=f"from {state}: {open_names}")
+        raise Refused(
+            f"transition {name!r} does not leave state {state!r}", hint=f"from {state}: {open_names}"
+        )
     raise NotFound(f"no transition {name!r} in type {ticket_type.name}")
 
 
@@ -186,6 +195,9 @@ def plan(
             f"{current.get('id')}: {name} refused: " + "; ".join(judged.reasons),
             reasons=judged.reasons,
             missing=judged.missing,
+            hint="give missing fields with --set FIELD=VALUE"
+            if judged.missing and judged.permitted
+            else None,
         )
     values = _merged(transition, current, sets)
     for key, value in transition.sets.items():
@@ -232,9 +244,13 @@ def check_settable(ticket_type: TicketType, name: str) -> Field:
     """Refuse an edit outside transitions of a field that a transition owns."""
     declared = ticket_type.field(name)
     if declared is None:
-        raise UsageError(f"no field {name!r} in type {ticket_type.name}", hint="erflow show ID lists the fields")
+        raise UsageError(
+            f"no field {name!r} in type {ticket_type.name}", hint="erflow show ID lists the fields"
+        )
     if declared.system:
-        raise Refused(f"{name!r} is kept by erflow and cannot be set", hint="states change through erflow advance")
+        raise Refused(
+            f"{name!r} is kept by erflow and cannot be set", hint="states change through erflow advance"
+        )
     owners = ticket_type.owners_of(name)
     if owners:
         raise Refused(

@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import Conflict, ErflowError, UsageError
 
@@ -73,12 +74,19 @@ class LogEntry:
     blob: str | None  # the file's blob after the commit ("0"*40 when deleted)
     trailers: dict[str, list[str]] = field(default_factory=dict)
 
+    def trailer(self, key: str, default: Any) -> Any:
+        """The first ``Erflow-<key>`` trailer's value, or ``default``."""
+        values = self.trailers.get(key)
+        return values[0] if values else default
+
 
 class Git:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def run(self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None, check: bool = True) -> str:
+    def run(
+        self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None, check: bool = True
+    ) -> str:
         full_env = dict(os.environ)
         full_env.update(env or {})
         full_env.setdefault("LC_ALL", "C")
@@ -97,7 +105,9 @@ class Git:
             raise UsageError("git is not installed or not on PATH") from None
         if check and proc.returncode != 0:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
-            raise GitError(f"git {args[0]} failed: {detail[-1] if detail else 'exit ' + str(proc.returncode)}")
+            raise GitError(
+                f"git {args[0]} failed: {detail[-1] if detail else 'exit ' + str(proc.returncode)}"
+            )
         return proc.stdout
 
     def init(self) -> None:
@@ -131,7 +141,9 @@ class Git:
             self.run("commit", "-q", "--no-edit", "-F", "-", "--", *paths, input=message, env=env)
         except GitError as exc:
             if (self.root / ".git" / "index.lock").exists():
-                raise Conflict(f"{exc.message}: .git/index.lock is held", hint="retry; nothing was changed") from None
+                raise Conflict(
+                    f"{exc.message}: .git/index.lock is held", hint="retry; nothing was changed"
+                ) from None
             raise
         after = self.head()
         if after is None or after == before:

@@ -60,10 +60,7 @@ def _now() -> datetime:
 
 def _check_line(value: str, what: str) -> None:
     if _CONTROL.search(value):
-        raise InvalidData(
-            f"email field '{what}' contains a line break or control character: "
-            f"{value!r}"
-        )
+        raise InvalidData(f"email field '{what}' contains a line break or control character: {value!r}")
 
 
 def _addr_spec(value: str, what: str) -> Address:
@@ -86,17 +83,10 @@ def _mailbox(value: str, what: str) -> Address:
         defects = list(getattr(header, "defects", ()))
     except (ValueError, IndexError, email.errors.HeaderParseError):
         addresses, defects = [], []
-    if (
-        len(addresses) != 1
-        or defects
-        or not addresses[0].username
-        or not addresses[0].domain
-    ):
+    if len(addresses) != 1 or defects or not addresses[0].username or not addresses[0].domain:
         raise InvalidData(f"email field '{what}' is not a valid address: {value!r}")
     found: Address = addresses[0]
-    return Address(
-        display_name=found.display_name, username=found.username, domain=found.domain
-    )
+    return Address(display_name=found.display_name, username=found.username, domain=found.domain)
 
 
 def _one_line(text: str) -> str:
@@ -138,9 +128,7 @@ class Email:
         msg = email.message.EmailMessage(policy=email.policy.default)
         msg["From"] = _mailbox(self.sender, "sender")
         to = _addr_spec(self.to, "to")
-        msg["To"] = Address(
-            display_name=self.to_name, username=to.username, domain=to.domain
-        )
+        msg["To"] = Address(display_name=self.to_name, username=to.username, domain=to.domain)
         msg["Subject"] = self.subject
         msg["Date"] = email.utils.format_datetime(self.date)
         msg["Message-ID"] = self.message_id
@@ -181,9 +169,7 @@ class TemplateSet:
         if not self.directory.is_dir():
             return []
         found = self.directory.glob("*.j2")
-        return sorted(
-            p.stem for p in found if p.is_file() and not p.name.startswith(".")
-        )
+        return sorted(p.stem for p in found if p.is_file() and not p.name.startswith("."))
 
     def exists(self, name: str) -> bool:
         return name in self.names()
@@ -207,9 +193,7 @@ class TemplateSet:
             subject = _one_line(parsed.subject.render(values))
             body = parsed.body.render(values)
         except SecurityError as exc:
-            raise InvalidData(
-                located(self._path(name), None, f"unsafe template code: {exc}")
-            ) from None
+            raise InvalidData(located(self._path(name), None, f"unsafe template code: {exc}")) from None
         except jinja2.UndefinedError as exc:
             match = _UNDEFINED.search(exc.message or "")
             missing = [next(g for g in match.groups() if g)] if match else []
@@ -219,9 +203,7 @@ class TemplateSet:
                 missing=missing,
             ) from None
         except _TEMPLATE_BUGS as exc:  # e.g. a filter given a value it cannot handle
-            raise InvalidData(
-                located(self._path(name), None, f"cannot render: {exc}")
-            ) from None
+            raise InvalidData(located(self._path(name), None, f"cannot render: {exc}")) from None
         if not subject:
             raise InvalidData(located(self._path(name), 1, "the Subject renders empty"))
         return Email(
@@ -251,9 +233,7 @@ class TemplateSet:
         parsed, errors = self._load(name)
         if parsed is None:
             more = len(errors) - 1
-            raise InvalidData(
-                errors[0], hint=f"{more} more; run erflow check" if more else None
-            )
+            raise InvalidData(errors[0], hint=f"{more} more; run erflow check" if more else None)
         return parsed
 
     def _load(self, name: str) -> tuple[_Parsed | None, list[str]]:
@@ -269,20 +249,14 @@ class TemplateSet:
         except UnicodeDecodeError as exc:
             data = (self.directory / f"{name}.j2").read_bytes()
             line = data[: exc.start].count(b"\n") + 1
-            raise InvalidData(
-                located(self._path(name), line, "not valid UTF-8")
-            ) from None
+            raise InvalidData(located(self._path(name), line, "not valid UTF-8")) from None
         path = self._path(name)
         match = _SUBJECT.match(source)
         if not match or not match.group(1).strip():
-            raise InvalidData(
-                located(path, 1, "the first line must be 'Subject: <text>'")
-            )
+            raise InvalidData(located(path, 1, "the first line must be 'Subject: <text>'"))
         rest = _NEWLINE.split(source[match.end() :], maxsplit=2)
         if len(rest) < 3 or rest[1].strip():
-            raise InvalidData(
-                located(path, 2, "the Subject line must be followed by an empty line")
-            )
+            raise InvalidData(located(path, 2, "the Subject line must be followed by an empty line"))
         errors: list[str] = []
         subject = self._compile(match.group(1), path, 0, errors)
         body = self._compile(rest[2], path, 2, errors)
@@ -298,13 +272,9 @@ class TemplateSet:
         """Compile one part; `offset` is the number of file lines before it."""
         try:
             tree = self._env.parse(source)
-            return self._env.from_string(tree), jinja2.meta.find_undeclared_variables(
-                tree
-            )
+            return self._env.from_string(tree), jinja2.meta.find_undeclared_variables(tree)
         except jinja2.TemplateSyntaxError as exc:
-            errors.append(
-                located(path, exc.lineno + offset, exc.message or "syntax error")
-            )
+            errors.append(located(path, exc.lineno + offset, exc.message or "syntax error"))
             return None
 
 
@@ -329,17 +299,13 @@ class SmtpConfig:
             raise UsageError(f"ERFLOW_SMTP_HOST is not a host name: {host!r}")
         tls = env.get("ERFLOW_SMTP_TLS", "").strip().lower() or "starttls"
         if tls not in TLS_MODES:
-            raise UsageError(
-                f"ERFLOW_SMTP_TLS must be starttls, ssl or none, not {tls!r}"
-            )
+            raise UsageError(f"ERFLOW_SMTP_TLS must be starttls, ssl or none, not {tls!r}")
         raw_port = env.get("ERFLOW_SMTP_PORT", "").strip()
         port = _DEFAULT_PORTS[tls]
         if raw_port:
             port = int(raw_port) if raw_port.isdecimal() else 0
             if not 0 < port < 65536:
-                raise UsageError(
-                    f"ERFLOW_SMTP_PORT must be a port number, not {raw_port!r}"
-                )
+                raise UsageError(f"ERFLOW_SMTP_PORT must be a port number, not {raw_port!r}")
         user = env.get("ERFLOW_SMTP_USER") or None
         password = env.get("ERFLOW_SMTP_PASSWORD") or None
         if password is not None and user is None:
@@ -351,9 +317,7 @@ class SmtpConfig:
             try:
                 _mailbox(sender, "sender")
             except InvalidData:
-                raise UsageError(
-                    f"ERFLOW_SMTP_FROM is not a valid address: {sender!r}"
-                ) from None
+                raise UsageError(f"ERFLOW_SMTP_FROM is not a valid address: {sender!r}") from None
         cafile = env.get("ERFLOW_SMTP_CAFILE") or None
         if cafile is not None and not Path(cafile).is_file():
             raise UsageError(f"ERFLOW_SMTP_CAFILE is not a file: {cafile!r}")
@@ -376,9 +340,7 @@ def send(emails: Sequence[Email], config: SmtpConfig, *, timeout: float = 30.0) 
         context = None if config.tls == "none" else _tls_context(config.cafile)
         smtp: smtplib.SMTP
         if config.tls == "ssl":
-            smtp = smtplib.SMTP_SSL(
-                config.host, config.port, timeout=timeout, context=context
-            )
+            smtp = smtplib.SMTP_SSL(config.host, config.port, timeout=timeout, context=context)
         else:
             smtp = smtplib.SMTP(config.host, config.port, timeout=timeout)
         with smtp:
@@ -408,9 +370,7 @@ def _tls_context(cafile: str | None) -> ssl.SSLContext:
     return context
 
 
-def _delivery_error(
-    exc: BaseException, config: SmtpConfig, sent: int, total: int
-) -> DeliveryError:
+def _delivery_error(exc: BaseException, config: SmtpConfig, sent: int, total: int) -> DeliveryError:
     hint = None
     if isinstance(exc, ssl.SSLCertVerificationError):
         reason = f"TLS certificate not trusted ({exc.verify_message})"
@@ -419,8 +379,7 @@ def _delivery_error(
         reason = f"login as {config.user!r} refused ({exc.smtp_code} {_text(exc.smtp_error)})"
     elif isinstance(exc, smtplib.SMTPRecipientsRefused):
         reason = "recipient refused: " + ", ".join(
-            f"{addr} ({code} {_text(text)})"
-            for addr, (code, text) in exc.recipients.items()
+            f"{addr} ({code} {_text(text)})" for addr, (code, text) in exc.recipients.items()
         )
     elif isinstance(exc, smtplib.SMTPResponseException):
         reason = f"server answered {exc.smtp_code} {_text(exc.smtp_error)}"
@@ -430,9 +389,7 @@ def _delivery_error(
         reason = "timed out"
     else:
         reason = str(exc) or type(exc).__name__
-    message = (
-        f"cannot send email via {config.host}:{config.port} ({config.tls}): {reason}"
-    )
+    message = f"cannot send email via {config.host}:{config.port} ({config.tls}): {reason}"
     if sent:
         message += f"; {sent} of {total} emails were sent before the failure"
     if config.password:

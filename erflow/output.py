@@ -61,7 +61,12 @@ def message(text: str, style: str = "") -> None:
 def ticket_table(rows: Sequence[dict[str, Any]]) -> None:
     table = Table(show_edge=False, header_style="bold")
     for column in LIST_COLUMNS:
-        table.add_column(column.capitalize(), overflow="fold", no_wrap=column in _NO_WRAP, ratio=3 if column == "title" else None)
+        table.add_column(
+            column.capitalize(),
+            overflow="fold",
+            no_wrap=column in _NO_WRAP,
+            ratio=3 if column == "title" else None,
+        )
     for row in rows:
         table.add_row(*(Text(_cell(row, c)) for c in LIST_COLUMNS))
     out.print(table)
@@ -127,7 +132,9 @@ def change(result: ChangeResult) -> None:
         line = Text(f"{result.id}", style="bold")
         line.append(f" {result.action}")
         if result.changes:
-            line.append(": " + ", ".join(f"{k} → {_plain(v[1]) or '(unset)'}" for k, v in result.changes.items()))
+            line.append(
+                ": " + ", ".join(f"{k} → {_plain(v[1]) or '(unset)'}" for k, v in result.changes.items())
+            )
     if result.commit:
         line.append(f"  [{result.commit[:10]}]", style="dim")
     elif result.dry_run:
@@ -135,7 +142,12 @@ def change(result: ChangeResult) -> None:
     err.print(line)
     for mail in result.emails:
         status = "sent" if mail.sent else "not sent: erflow email ID TEMPLATE --send, or use --send"
-        err.print(Text(f"  email {mail.template} → {mail.to}: “{mail.subject}” ({status})", style="green" if mail.sent else "yellow"))
+        err.print(
+            Text(
+                f"  email {mail.template} → {mail.to}: “{mail.subject}” ({status})",
+                style="green" if mail.sent else "yellow",
+            )
+        )
     for created in result.created:
         err.print(Text(f"  created {created}"))
 
@@ -146,11 +158,19 @@ def history_table(entries: Sequence[HistoryEntry]) -> None:
         table.add_column(column, overflow="fold")
     for e in entries:
         what = e.transition or e.action
-        move = f"{e.from_state or '—'} → {e.to_state or '—'}" if e.from_state != e.to_state else (e.to_state or "")
+        move = (
+            f"{e.from_state or '—'} → {e.to_state or '—'}"
+            if e.from_state != e.to_state
+            else (e.to_state or "")
+        )
         if e.action == "new":
             changes = "created"
         else:
-            changes = "; ".join(f"{k}: {_plain(v[0]) or '∅'} → {_plain(v[1]) or '∅'}" for k, v in e.changes.items() if k != "state")
+            changes = "; ".join(
+                f"{k}: {_plain(v[0]) or '∅'} → {_plain(v[1]) or '∅'}"
+                for k, v in e.changes.items()
+                if k != "state"
+            )
         style = "red" if e.action == "edit outside erflow" else ""
         table.add_row(Text(e.date), Text(e.actor), Text(what, style=style), Text(move), Text(changes[:300]))
     out.print(table)

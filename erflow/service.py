@@ -8,6 +8,7 @@ lands as exactly one git commit (or, on any failure, leaves the files as they we
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import os
@@ -282,21 +283,22 @@ def _recipient(ctx: Context, ticket: Ticket, ticket_type: TicketType, spec: Emai
     raise InvalidData(f"{ctx.store.workflow_path}: email {spec.template} goes to unknown {spec.to!r}")
 
 
-def render_emails(ctx: Context, ticket: Ticket, ticket_type: TicketType, specs: Sequence[EmailSpec]) -> list[Email]:
+def render_emails(
+    ctx: Context, ticket: Ticket, ticket_type: TicketType, specs: Sequence[EmailSpec]
+) -> list[Email]:
     """Render every email; a template that needs a field the ticket lacks refuses (exit 3)."""
     rendered = []
     for spec in specs:
         to, to_name = _recipient(ctx, ticket, ticket_type, spec)
-        rendered.append(
-            ctx.templates.render(
-                spec.template,
-                email_context(ctx, ticket, ticket_type),
-                ticket_id=ticket.id,
-                sender=str(ctx.workflow.settings.get("sender") or ctx.actor),
-                to=to,
-                to_name=to_name,
-            )
+        mail = ctx.templates.render(
+            spec.template,
+            email_context(ctx, ticket, ticket_type),
+            ticket_id=ticket.id,
+            sender=str(ctx.workflow.settings.get("sender") or ctx.actor),
+            to=to,
+            to_name=to_name,
         )
+        rendered.append(dataclasses.replace(mail, date=ctx.now))
     return rendered
 
 
@@ -326,7 +328,12 @@ class NewRequest:
     form: Mapping[str, Any] | None = None
 
 
-_FORM_ALIASES = {"customer_org": "customer", "organization": "customer", "subject": "title", "body": "description"}
+_FORM_ALIASES = {
+    "customer_org": "customer",
+    "organization": "customer",
+    "subject": "title",
+    "body": "description",
+}
 
 
 def _form_values(request: NewRequest) -> tuple[dict[str, str], str | None]:
@@ -371,7 +378,8 @@ def new(ctx: Context, request: NewRequest, *, send: bool = False, dry_run: bool 
     values = engine.parse_sets(ticket_type, raw)
     for name in values:
         if ticket_type.owners_of(name):
-            raise Refused(f"{name!r} is set by the transition {', '.join(sorted(ticket_type.owners_of(name)))}, not at creation")
+            owners = ", ".join(sorted(ticket_type.owners_of(name)))
+            raise Refused(f"{name!r} is set by the transition {owners}, not at creation")
     now = model.timestamp(ctx.now)
     meta: dict[str, Any] = {"id": "", "type": ticket_type.name, "title": title, "state": ticket_type.initial}
     meta["owner"] = engine.owner_for(wf, ticket_type, ticket_type.initial, None)
@@ -398,7 +406,9 @@ def new(ctx: Context, request: NewRequest, *, send: bool = False, dry_run: bool 
         ticket.add_entry("Notes", model.entry(ctx.now, f"{actor}: created in {ticket_type.initial}"))
         emails = render_emails(ctx, ticket, ticket_type, specs)
         results = _log_emails(ctx, ticket, emails, sending)
-        result = ChangeResult(ticket.id, "new", None, None, None, ticket_type.initial, results, dry_run=dry_run)
+        result = ChangeResult(
+            ticket.id, "new", None, None, None, ticket_type.initial, results, dry_run=dry_run
+        )
         if dry_run:
             return result
         pending = _Pending(ticket, ticket_type, ctx.store.path_for(ticket.id), None)
@@ -438,10 +448,22 @@ def advance(
         ticket.add_entry("Notes", model.entry(ctx.now, head.rstrip("; "), note or ""))
         emails = render_emails(ctx, ticket, ticket_type, plan.emails)
         results = _log_emails(ctx, ticket, emails, sending)
-        result = ChangeResult(ticket.id, "advance", None, transition, plan.from_state, plan.to_state, results, changes=plan.changes, dry_run=dry_run)
+        result = ChangeResult(
+            ticket.id,
+            "advance",
+            None,
+            transition,
+            plan.from_state,
+            plan.to_state,
+            results,
+            changes=plan.changes,
+            dry_run=dry_run,
+        )
         if dry_run:
             return result
-        change = Change(ticket.id, "advance", actor, transition, plan.from_state, plan.to_state, text=note or "")
+        change = Change(
+            ticket.id, "advance", actor, transition, plan.from_state, plan.to_state, text=note or ""
+        )
         result.commit = _commit(ctx, [pending], change, emails if sending else ())
     return result
 
@@ -483,9 +505,20 @@ def set_fields(ctx: Context, raw_id: str, pairs: Mapping[str, str], note: str | 
         changes = engine.diff(before, ticket.meta)
         if not changes:
             raise Refused(f"{ticket.id}: nothing changes; the values are already set")
-        summary = ", ".join(f"{k}={_show(v[1]) if v[1] is not None else '(unset)'}" for k, v in changes.items())
+        summary = ", ".join(
+            f"{k}={_show(v[1]) if v[1] is not None else '(unset)'}" for k, v in changes.items()
+        )
         ticket.add_entry("Notes", model.entry(ctx.now, f"{actor}: set {summary}", note or ""))
-        change = Change(ticket.id, "set", actor, None, ticket.state, ticket.state, summary=", ".join(changes), text=note or "")
+        change = Change(
+            ticket.id,
+            "set",
+            actor,
+            None,
+            ticket.state,
+            ticket.state,
+            summary=", ".join(changes),
+            text=note or "",
+        )
         commit = _commit(ctx, [pending], change)
     return ChangeResult(ticket.id, "set", commit, changes=changes)
 
@@ -517,8 +550,12 @@ def assign(ctx: Context, raw_id: str, who: str) -> ChangeResult:
         if old == target:
             raise Refused(f"{ticket.id} is already assigned to {target}")
         ticket.meta["owner"] = target
-        ticket.add_entry("Notes", model.entry(ctx.now, f"{actor}: assigned to {target} (was {old or 'nobody'})"))
-        change = Change(ticket.id, "assign", actor, None, ticket.state, ticket.state, summary=f"owner {target}")
+        ticket.add_entry(
+            "Notes", model.entry(ctx.now, f"{actor}: assigned to {target} (was {old or 'nobody'})")
+        )
+        change = Change(
+            ticket.id, "assign", actor, None, ticket.state, ticket.state, summary=f"owner {target}"
+        )
         commit = _commit(ctx, [pending], change)
     return ChangeResult(ticket.id, "assign", commit, changes={"owner": [old, target]})
 
@@ -544,22 +581,37 @@ def link(ctx: Context, raw_id: str, relation: str, other_id: str) -> ChangeResul
             second.ticket.meta["links"] = links_b + [entry_b]
         first.ticket.add_entry("Notes", model.entry(ctx.now, f"{actor}: linked {entry_a}"))
         second.ticket.add_entry("Notes", model.entry(ctx.now, f"{actor}: linked {entry_b}"))
-        change = Change(first.ticket.id, "link", actor, None, first.ticket.state, first.ticket.state, summary=entry_a)
+        change = Change(
+            first.ticket.id, "link", actor, None, first.ticket.state, first.ticket.state, summary=entry_a
+        )
         commit = _commit(ctx, [first, second], change)
-    return ChangeResult(first.ticket.id, "link", commit, changes={"links": [links_a, first.ticket.meta["links"]]})
+    return ChangeResult(
+        first.ticket.id, "link", commit, changes={"links": [links_a, first.ticket.meta["links"]]}
+    )
 
 
-def email(ctx: Context, raw_id: str, template: str, *, send: bool = False, record: bool = True) -> ChangeResult:
+def email(
+    ctx: Context, raw_id: str, template: str, *, send: bool = False, record: bool = True
+) -> ChangeResult:
     """Render one template for a ticket; send it with ``send``; log it in the ticket unless told not to."""
     if not ctx.templates.exists(template):
-        raise NotFound(f"no template {template!r} in {ctx.store.templates_dir}", hint=f"templates: {', '.join(ctx.templates.names())}")
+        raise NotFound(
+            f"no template {template!r} in {ctx.store.templates_dir}",
+            hint=f"templates: {', '.join(ctx.templates.names())}",
+        )
     actor = require_actor(ctx)
     if not record and not send:
         path = ctx.store.find(raw_id)
         ticket = ctx.store.read_path(path).ticket
         ticket_type = _type_of(ctx.workflow, ticket, ctx.store.relative(path))
         mails = render_emails(ctx, ticket, ticket_type, [EmailSpec(template)])
-        return ChangeResult(ticket.id, "email", None, emails=[EmailResult(m.template, m.to, m.subject, False, m.as_text()) for m in mails], dry_run=True)
+        return ChangeResult(
+            ticket.id,
+            "email",
+            None,
+            emails=[EmailResult(m.template, m.to, m.subject, False, m.as_text()) for m in mails],
+            dry_run=True,
+        )
     with _writing(ctx):
         pending = _load_for_change(ctx, raw_id)
         ticket = pending.ticket
@@ -685,18 +737,16 @@ def history(ctx: Context, raw_id: str) -> list[HistoryEntry]:
                 current = store.parse(data.decode("utf-8"), Path(rel)).ticket.meta
             except (ErflowError, UnicodeDecodeError):
                 current = {}
-        trailers = item.trailers
-        by_erflow = bool(trailers.get("action"))
         changes = engine.diff(previous, current)
         entries.append(
             HistoryEntry(
                 commit=item.commit,
                 date=item.date,
-                actor=(trailers.get("actor") or [item.author_email])[0],
-                action=trailers["action"][0] if by_erflow else "edit outside erflow",
-                transition=(trailers.get("transition") or [None])[0],
-                from_state=(trailers.get("from") or [previous.get("state")])[0],
-                to_state=(trailers.get("to") or [current.get("state")])[0],
+                actor=item.trailer("actor", item.author_email),
+                action=item.trailer("action", "edit outside erflow"),
+                transition=item.trailer("transition", None),
+                from_state=item.trailer("from", previous.get("state")),
+                to_state=item.trailer("to", current.get("state")),
                 changes=changes,
                 message=item.message.splitlines()[0] if item.message else "",
             )
@@ -746,11 +796,13 @@ def _check_template_references(ctx: Context, wf: Workflow, templates: TemplateSe
         for line, spec in specs:
             where = f"{store.WORKFLOW}:{line}: " if line else f"{store.WORKFLOW}: "
             if not templates.exists(spec.template):
-                problems.append(f"{where}types.{ticket_type.name}: email template {spec.template!r} not found in {store.TEMPLATES}/")
+                missing = f"email template {spec.template!r} not found in {store.TEMPLATES}/"
+                problems.append(f"{where}types.{ticket_type.name}: {missing}")
                 continue
             unknown = sorted(templates.variables(spec.template) - known)
             for name in unknown:
-                problems.append(f"{store.TEMPLATES}/{spec.template}.j2: uses {name!r}, which type {ticket_type.name} has no field for")
+                lacking = f"which type {ticket_type.name} has no field for"
+                problems.append(f"{store.TEMPLATES}/{spec.template}.j2: uses {name!r}, {lacking}")
     return sorted(set(problems), key=problems.index)
 
 

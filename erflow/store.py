@@ -13,7 +13,6 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from . import model, yamlio
 from .errors import Conflict, InvalidData, NotFound, UsageError, located
@@ -184,7 +183,9 @@ class Store:
         except FileNotFoundError:
             raise NotFound(f"{self.relative(path)}: no such ticket file") from None
         if len(data) > MAX_TICKET_BYTES:
-            raise InvalidData(located(self.relative(path), None, f"{len(data)} bytes, over the {MAX_TICKET_BYTES} limit"))
+            raise InvalidData(
+                located(self.relative(path), None, f"{len(data)} bytes, over the {MAX_TICKET_BYTES} limit")
+            )
         if b"\x00" in data:
             raise InvalidData(located(self.relative(path), None, "contains a NUL byte"))
         try:
@@ -196,7 +197,11 @@ class Store:
         expected = path.stem
         if parsed.ticket.id != expected:
             raise InvalidData(
-                located(self.relative(path), parsed.lines.get("id", 2), f"id {parsed.ticket.id!r} does not match the file name {expected!r}")
+                located(
+                    self.relative(path),
+                    parsed.lines.get("id", 2),
+                    f"id {parsed.ticket.id!r} does not match the file name {expected!r}",
+                )
             )
         return parsed
 

@@ -155,6 +155,7 @@ class Workflow:
 
 
 _COMMON = {f.name: f for f in COMMON_FIELDS}
+_OPERATOR_LIST = ", ".join(sorted(conditions.OPERATORS))
 
 
 class _Problems:
@@ -228,10 +229,17 @@ class _Parser:
     def _unknown_keys(self, node: yamlio.LineDict, allowed: set[str], where: str) -> None:
         for key in node:
             if key not in allowed:
-                self.p.add(node, key, f"{where}.{key}", f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+                self.p.add(
+                    node,
+                    key,
+                    f"{where}.{key}",
+                    f"unknown key (expected one of: {', '.join(sorted(allowed))})",
+                )
 
     def workflow(self, path: Path, raw: yamlio.LineDict) -> Workflow:
-        self._unknown_keys(raw, {"version", "settings", "policies", "roles", "people", "permissions", "types"}, "")
+        self._unknown_keys(
+            raw, {"version", "settings", "policies", "roles", "people", "permissions", "types"}, ""
+        )
         if raw.get("version", 1) != 1:
             self.p.add(raw, "version", "version", "only version 1 is understood")
         settings = self._map(raw, "settings", "settings")
@@ -275,23 +283,41 @@ class _Parser:
                 continue
             ticket_type = self.ticket_type(type_name, spec, set(roles), policies)
             if ticket_type.prefix in prefixes:
-                self.p.add(spec, "prefix", f"types.{type_name}.prefix", f"prefix {ticket_type.prefix!r} is also used by {prefixes[ticket_type.prefix]}")
+                self.p.add(
+                    spec,
+                    "prefix",
+                    f"types.{type_name}.prefix",
+                    f"prefix {ticket_type.prefix!r} is also used by {prefixes[ticket_type.prefix]}",
+                )
             prefixes[ticket_type.prefix] = type_name
             types[type_name] = ticket_type
         return Workflow(path, dict(settings), dict(policies), roles, people, permissions, types)
 
-    def ticket_type(self, name: str, spec: yamlio.LineDict, roles: set[str], policies: Mapping[str, Any]) -> TicketType:
+    def ticket_type(
+        self, name: str, spec: yamlio.LineDict, roles: set[str], policies: Mapping[str, Any]
+    ) -> TicketType:
         where = f"types.{name}"
-        self._unknown_keys(spec, {"prefix", "label", "source", "initial", "fields", "states", "transitions", "create"}, where)
+        self._unknown_keys(
+            spec, {"prefix", "label", "source", "initial", "fields", "states", "transitions", "create"}, where
+        )
         prefix = str(spec.get("prefix", ""))
         if not PREFIX.match(prefix):
-            self.p.add(spec, "prefix", f"{where}.prefix", "expected 1-8 capital letters or digits, starting with a letter")
+            self.p.add(
+                spec,
+                "prefix",
+                f"{where}.prefix",
+                "expected 1-8 capital letters or digits, starting with a letter",
+            )
         fields = self.fields(spec, where)
         states: dict[str, State] = {}
         states_raw = self._map(spec, "states", f"{where}.states")
         for state_name, s in states_raw.items():
             s_where = f"{where}.states.{state_name}"
-            if not isinstance(s, dict):
+            if not isinstance(s, yamlio.LineDict):
+                if s is not None:
+                    self.p.add(
+                        states_raw, state_name, s_where, "expected a mapping (owner, label, stage, terminal)"
+                    )
                 s = yamlio.LineDict()
                 s.lines, s.line = {}, states_raw.line_of(state_name)
             else:
@@ -299,7 +325,14 @@ class _Parser:
             owner = s.get("owner")
             if owner is not None and owner not in roles:
                 self.p.add(s, "owner", f"{s_where}.owner", f"unknown role {owner!r}")
-            states[state_name] = State(state_name, str(s.get("label") or state_name), owner, str(s.get("stage") or ""), bool(s.get("terminal", False)), s.get("waiting"))
+            states[state_name] = State(
+                state_name,
+                str(s.get("label") or state_name),
+                owner,
+                str(s.get("stage") or ""),
+                bool(s.get("terminal", False)),
+                s.get("waiting"),
+            )
         if not states:
             self.p.add(spec, "states", f"{where}.states", "no states defined")
         initial = str(spec.get("initial", next(iter(states), "")))
@@ -321,17 +354,26 @@ class _Parser:
             transition = self.transition(t, t_where, states, roles, checker, fields)
             for source in transition.sources:
                 if (source, transition.name) in seen:
-                    self.p.add(t, "name", t_where, f"two transitions named {transition.name!r} leave {source!r}")
+                    self.p.add(
+                        t, "name", t_where, f"two transitions named {transition.name!r} leave {source!r}"
+                    )
                 seen.add((source, transition.name))
             transitions.append(transition)
         create_raw = self._map(spec, "create", f"{where}.create")
         self._unknown_keys(create_raw, {"requires", "emails"}, f"{where}.create")
-        create = CreateSpec(self.requires(create_raw, f"{where}.create", checker), self.emails(create_raw, f"{where}.create", checker))
+        create = CreateSpec(
+            self.requires(create_raw, f"{where}.create", checker),
+            self.emails(create_raw, f"{where}.create", checker),
+        )
         for f in fields.values():
             for owner_t in f.set_by:
                 if not any(t.name == owner_t for t in transitions):
-                    self.p.add(spec, "fields", f"{where}.fields.{f.name}.set_by", f"unknown transition {owner_t!r}")
-        return TicketType(name, prefix, str(spec.get("label") or name), initial, fields, states, tuple(transitions), create)
+                    self.p.add(
+                        spec, "fields", f"{where}.fields.{f.name}.set_by", f"unknown transition {owner_t!r}"
+                    )
+        return TicketType(
+            name, prefix, str(spec.get("label") or name), initial, fields, states, tuple(transitions), create
+        )
 
     def fields(self, spec: yamlio.LineDict, where: str) -> dict[str, Field]:
         fields: dict[str, Field] = {}
@@ -346,18 +388,57 @@ class _Parser:
             self._unknown_keys(f, {"type", "label", "values", "min", "max", "set_by"}, f_where)
             kind = str(f.get("type", "text"))
             if kind not in FIELD_TYPES:
-                self.p.add(f, "type", f"{f_where}.type", f"unknown type {kind!r} (expected one of: {', '.join(sorted(FIELD_TYPES))})")
+                self.p.add(
+                    f,
+                    "type",
+                    f"{f_where}.type",
+                    f"unknown type {kind!r} (expected one of: {', '.join(sorted(FIELD_TYPES))})",
+                )
             values = self._names(f, "values", f"{f_where}.values", f.get("values"))
             if kind == "enum" and not values:
                 self.p.add(f, "type", f_where, "an enum needs values")
             common = _COMMON.get(name)
             if common is not None and common.system:
                 self.p.add(raw, name, f_where, f"{name!r} is kept by erflow and cannot be redefined")
-            fields[name] = Field(name, kind, str(f.get("label") or name), values, f.get("min"), f.get("max"), self._names(f, "set_by", f"{f_where}.set_by", f.get("set_by")))
+            fields[name] = Field(
+                name,
+                kind,
+                str(f.get("label") or name),
+                values,
+                f.get("min"),
+                f.get("max"),
+                self._names(f, "set_by", f"{f_where}.set_by", f.get("set_by")),
+            )
         return fields
 
-    def transition(self, t: yamlio.LineDict, where: str, states: Mapping[str, State], roles: set[str], checker: _RefChecker, fields: Mapping[str, Field]) -> Transition:
-        self._unknown_keys(t, {"name", "label", "from", "to", "roles", "requires", "rules", "set", "add_labels", "remove_labels", "emails", "fresh", "note"}, where)
+    def transition(
+        self,
+        t: yamlio.LineDict,
+        where: str,
+        states: Mapping[str, State],
+        roles: set[str],
+        checker: _RefChecker,
+        fields: Mapping[str, Field],
+    ) -> Transition:
+        self._unknown_keys(
+            t,
+            {
+                "name",
+                "label",
+                "from",
+                "to",
+                "roles",
+                "requires",
+                "rules",
+                "set",
+                "add_labels",
+                "remove_labels",
+                "emails",
+                "fresh",
+                "note",
+            },
+            where,
+        )
         name = str(t.get("name", ""))
         if not NAME.match(name):
             self.p.add(t, "name", f"{where}.name", "expected a lower_snake_case name")
@@ -374,7 +455,9 @@ class _Parser:
         elif isinstance(to, list):
             for b in to:
                 if isinstance(b, dict) and isinstance(b.get("to"), str):
-                    branches.append(Branch(b["to"], checker.condition(b.get("when"), t, "to", f"{where}.to.when")))
+                    branches.append(
+                        Branch(b["to"], checker.condition(b.get("when"), t, "to", f"{where}.to.when"))
+                    )
                 else:
                     self.p.add(t, "to", f"{where}.to", "each branch needs to: STATE (and optionally when:)")
             if branches and branches[-1].when is not None:
@@ -445,7 +528,12 @@ class _Parser:
                 when = checker.condition(item.get("when"), node, "requires", f"{where}.requires[{i}].when")
                 result.append(Requirement(tuple(str(f) for f in item["fields"]), when))
             else:
-                self.p.add(node, "requires", f"{where}.requires[{i}]", "expected a field name or {when: ..., fields: [...]}")
+                self.p.add(
+                    node,
+                    "requires",
+                    f"{where}.requires[{i}]",
+                    "expected a field name or {when: ..., fields: [...]}",
+                )
         return (Requirement(tuple(plain)),) + tuple(result) if plain else tuple(result)
 
     def emails(self, node: yamlio.LineDict, where: str, checker: _RefChecker) -> tuple[EmailSpec, ...]:
@@ -461,7 +549,12 @@ class _Parser:
                 when = checker.condition(item.get("when"), node, "emails", f"{where}.emails[{i}].when")
                 result.append(EmailSpec(item["template"], when, str(item.get("to") or "customer")))
             else:
-                self.p.add(node, "emails", f"{where}.emails[{i}]", "expected a template name or {template: ..., when: ...}")
+                self.p.add(
+                    node,
+                    "emails",
+                    f"{where}.emails[{i}]",
+                    "expected a template name or {template: ..., when: ...}",
+                )
         return tuple(result)
 
 
@@ -500,5 +593,10 @@ class _RefChecker:
                 if isinstance(v, dict):
                     for op in v:
                         if op not in conditions.OPERATORS:
-                            self.p.add(node, key, where, f"unknown operator {op!r} (expected one of: {', '.join(sorted(conditions.OPERATORS))})")
+                            self.p.add(
+                                node,
+                                key,
+                                where,
+                                f"unknown operator {op!r} (expected one of: {_OPERATOR_LIST})",
+                            )
         return dict(raw)

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 try:
-    from yaml import CParser as _Parser
+    from yaml import CParser as _Parser  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - libyaml missing: the pure-Python reader and composer
     from yaml.composer import Composer
     from yaml.parser import Parser
@@ -70,7 +70,9 @@ _Resolver.add_implicit_resolver(
     re.compile(r"^[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?$"),
     list("-+0123456789"),
 )
-_Resolver.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
+)
 
 
 class _Constructor(yaml.constructor.SafeConstructor):
@@ -112,10 +114,10 @@ _ALLOWED_TAGS = {
     "tag:yaml.org,2002:seq",
     "tag:yaml.org,2002:map",
 }
-_Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_mapping)
+_Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_mapping)  # type: ignore[type-var]
 
 
-class _StrictLoader(_Parser, _Constructor, _Resolver):
+class _StrictLoader(_Parser, _Constructor, _Resolver):  # type: ignore[misc]
     def __init__(self, stream: str) -> None:
         _Parser.__init__(self, stream)
         _Constructor.__init__(self)
