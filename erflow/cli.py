@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -34,6 +35,39 @@ class _Group(TyperGroup):
             if _is_control_flow(exc) or DEBUG or os.environ.get("ERFLOW_DEBUG"):
                 raise
             _fail(f"erflow: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)", 1)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run non-standalone so that click's usage errors become one line, as every erflow error."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except Exception as exc:
+            if not _is_control_flow(exc):
+                raise
+            if type(exc).__name__ == "Abort":
+                _exit_with("erflow: aborted", 1)
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            if "\n" in message.strip():  # help text shown for a bare command group: not an error line
+                sys.stderr.write(message.rstrip("\n") + "\n")
+            else:
+                command = getattr(getattr(exc, "ctx", None), "command_path", "erflow")
+                _exit_with(f"erflow: {message} (see {command} --help)", getattr(exc, "exit_code", 2))
+            sys.exit(getattr(exc, "exit_code", 2))
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _exit_with(text: str, code: int) -> NoReturn:
+    sys.stderr.write(text + "\n")
+    sys.exit(code)
 
 
 def _is_control_flow(exc: BaseException) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,8 @@ FIELD_TYPES = frozenset({"text", "enum", "number", "date", "datetime", "bool", "
 
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 _URL = re.compile(r"^https?://[^\s]+$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})$")
 _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off"}
 
@@ -29,9 +32,12 @@ class Field:
     max: float | None = None
     set_by: tuple[str, ...] = ()
     system: bool = False
+    one_line: bool = False  # folded to one line on input: it reaches email headers and tables
 
     def parse(self, raw: str) -> Value:
         """Turn command-line text into a typed value; raise ValueError naming the problem."""
+        if self.one_line:
+            raw = " ".join(raw.split())
         text = raw.strip()
         if text == "" and self.type != "text":
             return None
@@ -40,6 +46,8 @@ class Field:
                 number: float = float(text)
             except ValueError:
                 raise ValueError(f"{self.name}: {raw!r} is not a number") from None
+            if not math.isfinite(number):
+                raise ValueError(f"{self.name}: {raw!r} is not a finite number")
             value: Value = int(number) if number.is_integer() and "." not in text else number
         elif self.type == "bool":
             if text.lower() in _TRUE:
@@ -67,6 +75,8 @@ class Field:
             return f"{name}: expected text, got {type(value).__name__}"
         if "\x00" in str(value):
             return f"{name}: contains a NUL character"
+        if self.one_line and isinstance(value, str) and value != " ".join(value.split()):
+            return f"{name}: must be one line (no line breaks or tabs)"
         if kind == "enum" and value not in self.values:
             return f"{name}: {value!r} is not one of {', '.join(self.values)}"
         if kind == "email" and not _EMAIL.match(value):
@@ -75,20 +85,24 @@ class Field:
             return f"{name}: {value!r} is not an http(s) URL"
         if kind == "date":
             try:
+                if not _DATE.match(value):
+                    raise ValueError
                 dt.date.fromisoformat(value)
             except ValueError:
                 return f"{name}: {value!r} is not a date (YYYY-MM-DD)"
         if kind == "datetime":
             try:
-                parsed = dt.datetime.fromisoformat(value)
+                parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
             except ValueError:
                 return f"{name}: {value!r} is not an ISO 8601 date and time"
             if parsed.tzinfo is None:
                 return f"{name}: {value!r} has no UTC offset"
+            if not _DATETIME.match(value):
+                return f"{name}: {value!r} is not an ISO 8601 date and time"
         if kind == "bool" and not isinstance(value, bool):
             return f"{name}: {value!r} is not true or false"
         if kind == "number":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 return f"{name}: {value!r} is not a number"
             if self.min is not None and value < self.min:
                 return f"{name}: {value} is below the minimum {self.min:g}"
@@ -108,12 +122,12 @@ class Field:
 COMMON_FIELDS: tuple[Field, ...] = (
     Field("id", system=True, label="Id"),
     Field("type", system=True, label="Type"),
-    Field("title", label="Title"),
+    Field("title", label="Title", one_line=True),
     Field("state", system=True, label="State"),
     Field("owner", label="Owner"),
-    Field("customer", label="Customer organization"),
-    Field("customer_name", label="Customer contact"),
-    Field("customer_email", "email", label="Customer email"),
+    Field("customer", label="Customer organization", one_line=True),
+    Field("customer_name", label="Customer contact", one_line=True),
+    Field("customer_email", "email", label="Customer email", one_line=True),
     Field("priority", label="Priority"),
     Field("labels", "list", label="Labels"),
     Field("links", "list", label="Links", system=True),

@@ -156,10 +156,32 @@ class Git:
         else:
             self.run("rm", "-q", "--cached", "--ignore-unmatch", "--", *paths, check=False)
 
-    def log(self, path: str) -> list[LogEntry]:
-        """Every commit that touched ``path``, oldest first, with the file's blob after each."""
+    def git_dir(self) -> Path:
+        """The repository's git folder (also for a worktree, a submodule or a store in a subfolder)."""
+        plain = self.root / ".git"
+        if plain.is_dir():
+            return plain
+        return Path(self.run("rev-parse", "--absolute-git-dir").strip())
+
+    def uncommit(self, commit: str, parent: str, paths: Sequence[str]) -> None:
+        """Take back erflow's own last commit: move the branch from ``commit`` to ``parent`` only if it
+        still points at ``commit``, and reset those paths in the index."""
+        self.run(
+            "update-ref",
+            "-m",
+            "erflow: take back a change whose email could not be sent",
+            "HEAD",
+            parent,
+            commit,
+        )
+        self.run("reset", "-q", parent, "--", *paths)
+
+    def log(self, path: str, *, follow: bool = False) -> list[LogEntry]:
+        """Every commit that touched ``path``, oldest first, with the file's blob after each.
+        ``follow`` also follows the file across renames (slower: git cannot use its path filters)."""
         fmt = _SEP + "%H%x00%aI%x00%ae%x00%B" + _END
-        out = self.run("log", "--no-renames", "--raw", "--no-abbrev", f"--format={fmt}", "--", path)
+        renames = "--follow" if follow else "--no-renames"
+        out = self.run("log", renames, "--raw", "--no-abbrev", f"--format={fmt}", "--", path)
         entries: list[LogEntry] = []
         for chunk in out.split(_SEP)[1:]:
             header, _, raw = chunk.partition(_END)

@@ -66,6 +66,7 @@ def timestamp(now: dt.datetime) -> str:
 
 def entry(now: dt.datetime, head: str, text: str = "") -> str:
     """One log entry: ``- **time** head`` then the text, every line indented."""
+    head = " ".join(head.split())  # one line: a line break could forge an entry of its own
     lines = [f"- **{timestamp(now)}** {head}".rstrip()]
     for line in text.strip("\n").splitlines():
         lines.append(f"  {line}".rstrip() if line.strip() else "")

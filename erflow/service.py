@@ -180,7 +180,13 @@ class _Pending:
 
 @contextlib.contextmanager
 def _writing(ctx: Context) -> Iterator[None]:
-    with ctx.store.lock():
+    try:
+        git_dir = ctx.git.git_dir()
+    except ErflowError:
+        raise UsageError(
+            f"{ctx.store.root} is not in a git work tree", hint="erflow init makes one"
+        ) from None
+    with ctx.store.lock(git_dir):
         yield
 
 
@@ -207,26 +213,49 @@ def _type_of(wf: Workflow, ticket: Ticket, where: str) -> TicketType:
 
 
 def _commit(ctx: Context, pending: Sequence[_Pending], change: Change, outgoing: Sequence[Email] = ()) -> str:
-    """Deliver the emails (if any), write every file, commit them as one; undo the files on failure."""
-    if outgoing:
-        from .notify import send
+    """Write every file and commit them as one, then deliver the emails (if any).
 
-        send(outgoing, _smtp(ctx))
+    The commit comes first so that no customer gets an email for a change that did not land; if
+    delivery then fails, erflow takes its own commit back, so a failed send changes nothing.
+    """
+    config = _smtp(ctx) if outgoing else None
+    parent = ctx.git.head()
     for item in pending:
         item.ticket.meta["updated"] = model.timestamp(ctx.now)
         ctx.store.write(item.ticket, list(item.type.fields), item.path)
     rel = [ctx.store.relative(p.path) for p in pending]
     try:
-        return ctx.git.commit(rel, change.message([p.ticket.id for p in pending[1:]]), ctx.author())
+        commit = ctx.git.commit(rel, change.message([p.ticket.id for p in pending[1:]]), ctx.author())
     except BaseException:
-        for item in pending:
-            if item.original is None:
-                with contextlib.suppress(FileNotFoundError):
-                    item.path.unlink()
-            else:
-                store.write_atomic(item.path, item.original.decode("utf-8"))
+        _restore(ctx, pending)
         ctx.git.unstage(rel)
         raise
+    if config is not None:
+        from .notify import send
+
+        try:
+            send(outgoing, config)
+        except BaseException:
+            if parent is None:  # the repository's first commit: nothing to go back to
+                raise
+            ctx.git.uncommit(commit, parent, rel)
+            _restore(ctx, pending)
+            raise
+    return commit
+
+
+def _restore(ctx: Context, pending: Sequence[_Pending]) -> None:
+    """Put the files back as they were before this change (a new file goes, with empty folders)."""
+    for item in pending:
+        if item.original is not None:
+            store.write_atomic(item.path, item.original.decode("utf-8"))
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            item.path.unlink()
+        folder = item.path.parent
+        while folder != ctx.store.tickets_dir and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
 
 
 def _smtp(ctx: Context) -> SmtpConfig:
@@ -724,6 +753,8 @@ def history(ctx: Context, raw_id: str) -> list[HistoryEntry]:
     path = ctx.store.find(raw_id)
     rel = ctx.store.relative(path)
     log = ctx.git.log(rel)
+    if log and log[0].trailer("action", None) != "new":
+        log = ctx.git.log(rel, follow=True)  # moved by hand: follow it back to its creation
     if not log:
         raise NotFound(f"{rel} has no history in git (never committed)")
     blobs = ctx.git.blobs([e.blob or "" for e in log])
@@ -766,10 +797,12 @@ def check(ctx: Context) -> list[str]:
     from .notify import TemplateSet
 
     templates = TemplateSet(ctx.store.templates_dir)
-    problems += templates.problems()
+    template_problems = templates.problems()
+    problems += template_problems
     if wf is None:
         return problems
-    problems += _check_template_references(ctx, wf, templates)
+    broken = {name for name in templates.names() if any(f"/{name}.j2:" in p for p in template_problems)}
+    problems += _check_template_references(ctx, wf, templates, broken)
     for path in ctx.store.paths():
         rel = ctx.store.relative(path)
         try:
@@ -786,7 +819,9 @@ def _relative(ctx: Context, problem: str) -> str:
     return problem[len(prefix) :] if problem.startswith(prefix) else problem
 
 
-def _check_template_references(ctx: Context, wf: Workflow, templates: TemplateSet) -> list[str]:
+def _check_template_references(
+    ctx: Context, wf: Workflow, templates: TemplateSet, broken: set[str]
+) -> list[str]:
     problems = []
     builtin = {"link", "sender_name", "type_label", "state_label"}
     for ticket_type in wf.types.values():
@@ -799,6 +834,8 @@ def _check_template_references(ctx: Context, wf: Workflow, templates: TemplateSe
                 missing = f"email template {spec.template!r} not found in {store.TEMPLATES}/"
                 problems.append(f"{where}types.{ticket_type.name}: {missing}")
                 continue
+            if spec.template in broken:
+                continue  # its syntax error is already listed
             unknown = sorted(templates.variables(spec.template) - known)
             for name in unknown:
                 lacking = f"which type {ticket_type.name} has no field for"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import model, yamlio
-from .errors import Conflict, InvalidData, NotFound, UsageError, located
+from .errors import Conflict, InvalidData, NotFound, located
 from .model import SECTIONS, Ticket
 
 WORKFLOW = "workflow.yaml"
@@ -159,17 +159,11 @@ class Store:
             return candidate
         raise NotFound(f"no ticket {ticket_id} in {self.tickets_dir}")
 
-    def exists(self, ticket_id: str) -> bool:
-        try:
-            self.find(ticket_id)
-        except NotFound:
-            return False
-        return True
-
     def allocate_id(self, prefix: str) -> str:
+        """A fresh id whose canonical file does not exist (one stat, not a walk of the tree)."""
         for _ in range(100):
             ticket_id = f"{prefix}-{new_code()}"
-            if not self.exists(ticket_id):
+            if not self.path_for(ticket_id).exists():
                 return ticket_id
         raise Conflict("could not find a free ticket id after 100 tries")  # pragma: no cover
 
@@ -214,13 +208,11 @@ class Store:
         return target
 
     @contextlib.contextmanager
-    def lock(self, timeout: float | None = None) -> Iterator[None]:
-        """Hold the store lock (in .git, never committed) for a whole read-validate-write-commit."""
+    def lock(self, git_dir: Path, timeout: float | None = None) -> Iterator[None]:
+        """Hold the store lock (in the git folder, never committed) for a whole
+        read-validate-write-commit."""
         from filelock import FileLock, Timeout  # imported here: only writers pay for it
 
-        git_dir = self.root / ".git"
-        if not git_dir.is_dir():
-            raise UsageError(f"{self.root} is not the top of a git work tree", hint="erflow init makes one")
         if timeout is None:
             timeout = float(os.environ.get("ERFLOW_LOCK_TIMEOUT", "10"))
         lock = FileLock(str(git_dir / "erflow.lock"), timeout=timeout)

@@ -196,7 +196,11 @@ def load_with_problems(path: Path) -> tuple[Workflow | None, list[str]]:
     problems = _Problems(path)
     if not isinstance(raw, yamlio.LineDict):
         return None, [located(path, 1, "expected a mapping at the top level")]
-    workflow = _Parser(problems).workflow(path, raw)
+    try:
+        workflow = _Parser(problems).workflow(path, raw)
+    except (TypeError, AttributeError, ValueError, KeyError) as exc:  # a shape no check foresaw
+        problems.items.append(located(path, None, f"malformed workflow ({type(exc).__name__}: {exc})"))
+        return None, problems.items
     return (workflow if not problems.items else None), problems.items
 
 
@@ -232,7 +236,7 @@ class _Parser:
                 self.p.add(
                     node,
                     key,
-                    f"{where}.{key}",
+                    f"{where}.{key}" if where else key,
                     f"unknown key (expected one of: {', '.join(sorted(allowed))})",
                 )
 
@@ -323,6 +327,9 @@ class _Parser:
             else:
                 self._unknown_keys(s, {"owner", "label", "stage", "terminal", "waiting"}, s_where)
             owner = s.get("owner")
+            if owner is not None and not isinstance(owner, str):
+                self.p.add(s, "owner", f"{s_where}.owner", "expected one role name")
+                owner = None
             if owner is not None and owner not in roles:
                 self.p.add(s, "owner", f"{s_where}.owner", f"unknown role {owner!r}")
             states[state_name] = State(
@@ -365,12 +372,13 @@ class _Parser:
             self.requires(create_raw, f"{where}.create", checker),
             self.emails(create_raw, f"{where}.create", checker),
         )
+        fields_raw = self._map(spec, "fields", f"{where}.fields")
         for f in fields.values():
+            node = fields_raw.get(f.name)
             for owner_t in f.set_by:
                 if not any(t.name == owner_t for t in transitions):
-                    self.p.add(
-                        spec, "fields", f"{where}.fields.{f.name}.set_by", f"unknown transition {owner_t!r}"
-                    )
+                    where_set_by = f"{where}.fields.{f.name}.set_by"
+                    self.p.add(node, "set_by", where_set_by, f"unknown transition {owner_t!r}")
         return TicketType(
             name, prefix, str(spec.get("label") or name), initial, fields, states, tuple(transitions), create
         )
@@ -400,13 +408,20 @@ class _Parser:
             common = _COMMON.get(name)
             if common is not None and common.system:
                 self.p.add(raw, name, f_where, f"{name!r} is kept by erflow and cannot be redefined")
+            bounds = {}
+            for bound in ("min", "max"):
+                value = f.get(bound)
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                    self.p.add(f, bound, f"{f_where}.{bound}", "expected a number")
+                    value = None
+                bounds[bound] = value
             fields[name] = Field(
                 name,
                 kind,
                 str(f.get("label") or name),
                 values,
-                f.get("min"),
-                f.get("max"),
+                bounds["min"],
+                bounds["max"],
                 self._names(f, "set_by", f"{f_where}.set_by", f.get("set_by")),
             )
         return fields
@@ -474,13 +489,19 @@ class _Parser:
             if role not in roles:
                 self.p.add(t, "roles", f"{where}.roles", f"unknown role {role!r}")
         rules = []
-        for i, r in enumerate(t.get("rules") or []):
-            if not isinstance(r, dict) or "require" not in r:
-                self.p.add(t, "rules", f"{where}.rules[{i}]", "expected require: CONDITION, message: TEXT")
+        rules_raw = t.get("rules") or []
+        if not isinstance(rules_raw, list):
+            self.p.add(t, "rules", f"{where}.rules", "expected a list")
+            rules_raw = []
+        for i, r in enumerate(rules_raw):
+            r_where = f"{where}.rules[{i}]"
+            if not isinstance(r, dict) or r.get("require") is None:
+                self.p.add(t, "rules", r_where, "expected require: CONDITION, message: TEXT")
                 continue
-            require = checker.condition(r["require"], t, "rules", f"{where}.rules[{i}].require") or {}
-            when = checker.condition(r.get("when"), t, "rules", f"{where}.rules[{i}].when")
-            rules.append(Rule(require, str(r.get("message") or conditions.describe(require)), when))
+            require = checker.condition(r["require"], t, "rules", f"{r_where}.require")
+            when = checker.condition(r.get("when"), t, "rules", f"{r_where}.when")
+            if require is not None:
+                rules.append(Rule(require, str(r.get("message") or conditions.describe(require)), when))
         sets = t.get("set") or {}
         if not isinstance(sets, dict):
             self.p.add(t, "set", f"{where}.set", "expected a mapping of field: value")
@@ -571,32 +592,57 @@ class _RefChecker:
             self.p.add(node, key, where, f"unknown field {name!r}")
 
     def condition(self, raw: Any, node: Any, key: str, where: str) -> Mapping[str, Any] | None:
+        """The condition if it is well formed (problems reported), else None."""
         if raw is None:
             return None
+        return dict(raw) if self._valid(raw, node, key, where) else None
+
+    def _valid(self, raw: Any, node: Any, key: str, where: str) -> bool:
         if not isinstance(raw, dict) or not raw:
             self.p.add(node, key, where, "a condition is a mapping of field: expected value")
-            return None
+            return False
+        ok = True
         for k, v in raw.items():
             if k in ("all", "any"):
-                if not isinstance(v, list):
+                if not isinstance(v, list) or not v:
                     self.p.add(node, key, where, f"{k}: expected a list of conditions")
+                    ok = False
                     continue
-                for sub in v:
-                    self.condition(sub, node, key, f"{where}.{k}")
+                ok = all([self._valid(sub, node, key, f"{where}.{k}") for sub in v]) and ok
             elif k == "not":
-                self.condition(v, node, key, f"{where}.not")
+                ok = self._valid(v, node, key, f"{where}.not") and ok
             elif k.startswith("policy."):
                 if k[7:] not in self.policies:
                     self.p.add(node, key, where, f"unknown policy {k[7:]!r}")
+                    ok = False
             else:
                 self.field(k, node, key, where)
-                if isinstance(v, dict):
-                    for op in v:
-                        if op not in conditions.OPERATORS:
-                            self.p.add(
-                                node,
-                                key,
-                                where,
-                                f"unknown operator {op!r} (expected one of: {_OPERATOR_LIST})",
-                            )
-        return dict(raw)
+                ok = k in self.known and ok
+                ok = self._valid_expected(k, v, node, key, where) and ok
+        return ok
+
+    def _valid_expected(self, name: str, expected: Any, node: Any, key: str, where: str) -> bool:
+        if not isinstance(expected, dict):
+            if isinstance(expected, (list, dict)):
+                self.p.add(node, key, where, f"{name}: expected a value or a mapping of operators")
+                return False
+            return True
+        ok = True
+        for op, arg in expected.items():
+            problem = None
+            if op not in conditions.OPERATORS:
+                problem = f"unknown operator {op!r} (expected one of: {_OPERATOR_LIST})"
+            elif op == "set" and not isinstance(arg, bool):
+                problem = "set: expected true or false"
+            elif op == "in" and not isinstance(arg, list):
+                problem = "in: expected a list of values"
+            elif op in ("gt", "gte", "lt", "lte") and (
+                isinstance(arg, bool) or not isinstance(arg, (int, float))
+            ):
+                problem = f"{op}: expected a number"
+            elif op in ("not", "contains") and isinstance(arg, (list, dict)):
+                problem = f"{op}: expected a single value"
+            if problem:
+                self.p.add(node, key, where, problem)
+                ok = False
+        return ok

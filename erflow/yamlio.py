@@ -1,8 +1,9 @@
 """YAML in and out: the only place erflow parses or writes YAML.
 
 Loading is strict and bounded: a size and nesting limit checked before the parser sees the text
-(libyaml crashes the process on very deep nesting), no aliases or anchors, no duplicate keys, no
-custom tags, and only ``true``/``false`` are booleans (``yes``, ``no``, ``on``, ``off`` stay strings).
+(libyaml crashes the process on very deep nesting), no aliases (an anchor alone is harmless), no
+duplicate keys, no custom tags, and only ``true``/``false`` are booleans (``yes``, ``no``, ``on``,
+``off`` stay strings).
 Unquoted dates stay strings too. Every mapping remembers the line of each of its keys so that
 problems can be reported as ``file:line``.
 """
@@ -15,7 +16,7 @@ from typing import Any
 import yaml
 
 try:
-    from yaml import CParser as _Parser  # type: ignore[attr-defined]
+    from yaml._yaml import CParser as _Parser
 except ImportError:  # pragma: no cover - libyaml missing: the pure-Python reader and composer
     from yaml.composer import Composer
     from yaml.parser import Parser
@@ -31,6 +32,7 @@ except ImportError:  # pragma: no cover - libyaml missing: the pure-Python reade
 
 
 _Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_EventLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64
@@ -67,12 +69,18 @@ _Resolver.add_implicit_resolver(
 )
 _Resolver.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?$"),
+    # As PyYAML's own pattern (the exponent's sign is required), so that what the dumper writes
+    # unquoted reads back as the same type.
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?$"),
     list("-+0123456789"),
 )
 _Resolver.add_implicit_resolver(
     "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
 )
+
+
+class _AliasFound(Exception):
+    """A node reached twice: the document uses an alias."""
 
 
 class _Constructor(yaml.constructor.SafeConstructor):
@@ -82,7 +90,7 @@ class _Constructor(yaml.constructor.SafeConstructor):
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         if id(node) in self._seen and node in self.constructed_objects:
-            raise YamlError("aliases (*name) are not allowed", node.start_mark.line + 1)
+            raise _AliasFound()
         self._seen.add(id(node))
         if node.tag not in _ALLOWED_TAGS:
             raise YamlError(f"tag {node.tag!r} is not allowed", node.start_mark.line + 1)
@@ -117,7 +125,7 @@ _ALLOWED_TAGS = {
 _Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_mapping)  # type: ignore[type-var]
 
 
-class _StrictLoader(_Parser, _Constructor, _Resolver):  # type: ignore[misc]
+class _StrictLoader(_Parser, _Constructor, _Resolver):
     def __init__(self, stream: str) -> None:
         _Parser.__init__(self, stream)
         _Constructor.__init__(self)
@@ -125,38 +133,72 @@ class _StrictLoader(_Parser, _Constructor, _Resolver):  # type: ignore[misc]
 
 
 def _check_bounds(text: str) -> None:
+    """Refuse oversize or too deeply nested documents before the composer (recursive, in C) sees them.
+
+    A cheap per-line upper bound on the nesting depth clears ordinary documents; only a document
+    that might be deep is walked through the parser's event stream, which nests without recursion.
+    """
     if len(text) > MAX_BYTES:
         raise YamlError(f"document is {len(text)} characters, more than the limit of {MAX_BYTES}")
+    brackets = 0
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        brackets += line.count("[") + line.count("{")
+        bound = 2 * (len(line) - len(stripped)) + 2 + brackets
+        bound += stripped.count("- ") + stripped.count(": ") + stripped.count("? ")
+        if bound > MAX_DEPTH:
+            _check_depth_exactly(text)
+            return
+
+
+def _check_depth_exactly(text: str) -> None:
     depth = 0
-    for lineno, line in enumerate(text.splitlines(), 1):
-        indent = len(line) - len(line.lstrip(" "))
-        if indent > MAX_DEPTH * 8:
-            raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", lineno)
-        for ch in line:
-            if ch in "[{":
+    try:
+        for event in yaml.parse(text, Loader=_EventLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", lineno)
-            elif ch in "]}":
-                depth = max(0, depth - 1)
+                    line = event.start_mark.line + 1 if event.start_mark else None
+                    raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", line)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # malformed: the real parse reports it with its line
+
+
+def _alias_line(text: str) -> int | None:
+    try:
+        for event in yaml.parse(text, Loader=_EventLoader):
+            if isinstance(event, yaml.AliasEvent) and event.start_mark:
+                return int(event.start_mark.line) + 1
+    except yaml.YAMLError:
+        pass
+    return None
 
 
 def load(text: str) -> Any:
     """Parse one YAML document strictly; raise YamlError with a line number."""
     _check_bounds(text)
-    loader = _StrictLoader(text)
+    loader = None
     try:
+        loader = _StrictLoader(text)
         return loader.get_single_data()
+    except _AliasFound:
+        raise YamlError("aliases (*name) are not allowed", _alias_line(text)) from None
     except YamlError:
         raise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise YamlError(str(exc.problem or exc.context or "malformed YAML"), line) from None
-    except (yaml.YAMLError, RecursionError) as exc:
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise YamlError(f"unacceptable character #x{exc.character:04x}", line) from None
+    except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as exc:
         raise YamlError(f"malformed YAML: {exc}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def dump(data: Any) -> str:

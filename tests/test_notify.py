@@ -131,9 +131,7 @@ def test_intake_acknowledgement_renders_exactly_as_the_snapshot() -> None:
     assert mail.as_text() == INTAKE_TEXT
 
 
-def test_intake_acknowledgement_leaves_out_the_product_when_it_is_not_known_yet() -> (
-    None
-):
+def test_intake_acknowledgement_leaves_out_the_product_when_it_is_not_known_yet() -> None:
     context = {k: v for k, v in FULL.items() if k != "product"}
     mail = TemplateSet(DEFAULTS).render(
         "intake_acknowledgement",
@@ -143,19 +141,12 @@ def test_intake_acknowledgement_leaves_out_the_product_when_it_is_not_known_yet(
         to="ada@example.com",
         to_name="",
     )
-    assert (
-        "We’ve received your enhancement request (Export invoices to CSV)." in mail.body
-    )
+    assert "We’ve received your enhancement request (Export invoices to CSV)." in mail.body
 
 
 def test_declines_list_the_reason_as_a_bullet() -> None:
-    assert (
-        "\n\n• It duplicates the existing report builder.\n\n"
-        in render("board_declined").body
-    )
-    assert (
-        "\n\n• The expected monthly volume.\n\n" in render("leadership_returned").body
-    )
+    assert "\n\n• It duplicates the existing report builder.\n\n" in render("board_declined").body
+    assert "\n\n• The expected monthly volume.\n\n" in render("leadership_returned").body
 
 
 def test_variables_lists_the_fields_a_template_uses() -> None:
@@ -215,9 +206,7 @@ def test_template_code_in_customer_text_renders_literally() -> None:
         "{{ cycler.__init__.__globals__ }}",
     ],
 )
-def test_the_sandbox_blocks_python_internals_in_a_template(
-    tmp_path: Path, expression: str
-) -> None:
+def test_the_sandbox_blocks_python_internals_in_a_template(tmp_path: Path, expression: str) -> None:
     templates = write_template(tmp_path, "evil", f"Subject: x\n\n{expression}\n")
     with pytest.raises(InvalidData, match=r"^templates/evil\.j2: unsafe template code"):
         render("evil", templates)
@@ -232,13 +221,9 @@ def test_a_template_bug_at_render_time_is_invalid_data(tmp_path: Path) -> None:
 # --- no header injection --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "title", ["x\r\nBcc: evil@example.com", "x\n", "x\rBcc: a@b.c"]
-)
+@pytest.mark.parametrize("title", ["x\r\nBcc: evil@example.com", "x\n", "x\rBcc: a@b.c"])
 def test_a_title_with_line_breaks_adds_no_header(tmp_path: Path, title: str) -> None:
-    templates = write_template(
-        tmp_path, "echo", "Subject: Re: {{ title }} ({{ id }})\n\n{{ title }}\n"
-    )
+    templates = write_template(tmp_path, "echo", "Subject: Re: {{ title }} ({{ id }})\n\n{{ title }}\n")
     for mail in (
         render("echo", templates, title=title),
         render("board_declined", title=title),
@@ -255,9 +240,7 @@ def test_control_characters_in_the_subject_collapse_to_one_space(
     tmp_path: Path,
 ) -> None:
     templates = write_template(tmp_path, "s", "Subject:  {{ title }}  \n\nbody\n")
-    assert (
-        render("s", templates, title="a\t\x0b\x00\x1b b\u2028c\x85").subject == "a b c"
-    )
+    assert render("s", templates, title="a\t\x0b\x00\x1b b\u2028c\x85").subject == "a b c"
 
 
 @pytest.mark.parametrize(
@@ -294,9 +277,7 @@ def test_a_line_break_or_nul_in_an_address_is_invalid_data_naming_the_field(
         ("sender", "nobody"),
     ],
 )
-def test_an_invalid_address_is_invalid_data_naming_the_field(
-    field_name: str, value: str
-) -> None:
+def test_an_invalid_address_is_invalid_data_naming_the_field(field_name: str, value: str) -> None:
     arguments = {
         "ticket_id": "ER-1",
         "sender": SENDER,
@@ -304,9 +285,7 @@ def test_an_invalid_address_is_invalid_data_naming_the_field(
         "to_name": "",
     }
     arguments[field_name] = value
-    with pytest.raises(
-        InvalidData, match=f"email field '{field_name}' is not a valid address"
-    ):
+    with pytest.raises(InvalidData, match=f"email field '{field_name}' is not a valid address"):
         TemplateSet(DEFAULTS).render("delivered", FULL, **arguments)
 
 
@@ -363,9 +342,7 @@ def test_smtp_config_is_none_without_a_host() -> None:
     assert SmtpConfig.from_env({"ERFLOW_SMTP_HOST": ""}) is None
 
 
-@pytest.mark.parametrize(
-    ("tls", "port"), [("starttls", 587), ("ssl", 465), ("none", 25)]
-)
+@pytest.mark.parametrize(("tls", "port"), [("starttls", 587), ("ssl", 465), ("none", 25)])
 def test_smtp_config_defaults_the_port_from_the_tls_mode(tls: str, port: int) -> None:
     config = SmtpConfig.from_env({"ERFLOW_SMTP_HOST": "mail", "ERFLOW_SMTP_TLS": tls})
     assert config == SmtpConfig("mail", port, None, None, tls)
@@ -400,9 +377,7 @@ def test_smtp_config_reads_every_variable(tmp_path: Path) -> None:
         ("ERFLOW_SMTP_HOST", "mail example"),
     ],
 )
-def test_a_bad_smtp_variable_is_a_usage_error_naming_it(
-    variable: str, value: str
-) -> None:
+def test_a_bad_smtp_variable_is_a_usage_error_naming_it(variable: str, value: str) -> None:
     env = {"ERFLOW_SMTP_HOST": "mail", variable: value}
     with pytest.raises(UsageError) as caught:
         SmtpConfig.from_env(env)
@@ -424,9 +399,7 @@ def test_smtp_config_repr_never_shows_the_password() -> None:
 class Inbox:
     """An aiosmtpd handler that keeps every message it is given."""
 
-    messages: list[tuple[str, list[str], email.message.EmailMessage]] = field(
-        default_factory=list
-    )
+    messages: list[tuple[str, list[str], email.message.EmailMessage]] = field(default_factory=list)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content = envelope.content
@@ -458,12 +431,8 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         pytest.skip("the openssl command-line tool is not installed")
     directory = tmp_path_factory.mktemp("tls")
     cert, key = directory / "cert.pem", directory / "key.pem"
-    command = (
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-    )
-    command += (
-        " -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1,DNS:localhost"
-    )
+    command = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    command += " -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1,DNS:localhost"
     arguments = [*command.split(), "-keyout", str(key), "-out", str(cert)]
     subprocess.run(arguments, check=True, capture_output=True)
     return cert, key
@@ -475,9 +444,7 @@ def server_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
     return context
 
 
-def authenticate(
-    server: Any, session: Any, envelope: Any, mechanism: str, data: Any
-) -> AuthResult:
+def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
     ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
         USER.encode(),
         PASSWORD.encode(),
@@ -589,9 +556,7 @@ def test_implicit_tls_delivers_when_the_certificate_is_trusted(
     certificate: tuple[Path, Path],
 ) -> None:
     inbox, port = Inbox(), free_port()
-    controller = Controller(
-        inbox, hostname="127.0.0.1", port=port, ssl_context=server_context(certificate)
-    )
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=server_context(certificate))
     controller.start()
     try:
         with pytest.raises(DeliveryError, match="certificate"):
@@ -637,9 +602,7 @@ def test_a_refused_login_never_shows_the_password(smtp_server: Server) -> None:
             timeout=5,
         )
     error = caught.value
-    assert error.message.startswith(
-        f"cannot send email via 127.0.0.1:{smtp_server.port} (none):"
-    )
+    assert error.message.startswith(f"cannot send email via 127.0.0.1:{smtp_server.port} (none):")
     assert f"login as '{USER}' refused (535 " in error.message
     assert wrong not in str(error) and wrong not in repr(error)
     assert smtp_server.inbox.messages == []
