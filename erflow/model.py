@@ -60,6 +60,16 @@ def ordered(meta: dict[str, Any], type_fields: list[str]) -> dict[str, Any]:
     return result
 
 
+def brief(value: Any) -> str:
+    """A field value in a Notes heading: one short line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    text = " ".join(str(value).split())
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def timestamp(now: dt.datetime) -> str:
     return now.isoformat(timespec="seconds")
 

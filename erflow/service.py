@@ -473,7 +473,7 @@ def advance(
         head = f"{actor}: {transition} ({plan.from_state} → {plan.to_state})"
         changed = {k: v for k, v in plan.changes.items() if k not in ("state",)}
         if changed:
-            head += "; " + ", ".join(f"{k}={_show(v[1])}" for k, v in changed.items() if k != "owner")
+            head += "; " + ", ".join(f"{k}={model.brief(v[1])}" for k, v in changed.items() if k != "owner")
         ticket.add_entry("Notes", model.entry(ctx.now, head.rstrip("; "), note or ""))
         emails = render_emails(ctx, ticket, ticket_type, plan.emails)
         results = _log_emails(ctx, ticket, emails, sending)
@@ -495,15 +495,6 @@ def advance(
         )
         result.commit = _commit(ctx, [pending], change, emails if sending else ())
     return result
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    text = str(value)
-    return text if len(text) <= 40 and "\n" not in text else text.splitlines()[0][:37] + "..."
 
 
 def _permit(ctx: Context, action: str) -> str:
@@ -535,7 +526,7 @@ def set_fields(ctx: Context, raw_id: str, pairs: Mapping[str, str], note: str | 
         if not changes:
             raise Refused(f"{ticket.id}: nothing changes; the values are already set")
         summary = ", ".join(
-            f"{k}={_show(v[1]) if v[1] is not None else '(unset)'}" for k, v in changes.items()
+            f"{k}={model.brief(v[1]) if v[1] is not None else '(unset)'}" for k, v in changes.items()
         )
         ticket.add_entry("Notes", model.entry(ctx.now, f"{actor}: set {summary}", note or ""))
         change = Change(

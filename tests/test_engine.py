@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ACCOUNTING, BOARD, CONTRACTS, DEV, NICK, PM, QA, STRANGER, SUPPORT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,17 +20,6 @@ from erflow.fields import Field
 
 WF = workflow.load(Path(erflow.__file__).parent / "defaults" / "workflow.yaml")
 ER = WF.type("enhancement")
-
-SUPPORT = "support@example.com"
-PM = "destyn@example.com"
-BOARD = "board@example.com"
-NICK = "nick@example.com"  # leadership and board
-SALES = "sales@example.com"
-CONTRACTS = "contracts@example.com"
-ACCOUNTING = "accounting@example.com"
-DEV = "dev@example.com"
-QA = "qa@example.com"
-STRANGER = "mallory@elsewhere.example"
 
 
 def ticket(state: str, **values: Any) -> dict[str, Any]:
