@@ -27,7 +27,10 @@ def init_store(directory: Path, env: Mapping[str, str], actor: str | None = None
     """A new store: default workflow.yaml and templates, empty tickets/, git init, first commit."""
     root = directory.expanduser().resolve()
     if (root / store.WORKFLOW).exists():
-        raise Refused(f"{root} is already an erflow store ({store.WORKFLOW} exists)")
+        raise Refused(
+            f"{root} is already an erflow store ({store.WORKFLOW} exists)",
+            hint="pick another folder, or remove that one first",
+        )
     root.mkdir(parents=True, exist_ok=True)
     git = Git(root)
     if not (root / ".git").exists():
