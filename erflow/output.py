@@ -141,7 +141,7 @@ def change(result: ChangeResult) -> None:
         line.append("  (dry run: nothing written)", style="yellow")
     err.print(line)
     for mail in result.emails:
-        status = "sent" if mail.sent else "not sent: erflow email ID TEMPLATE --send, or use --send"
+        status = "sent" if mail.sent else "recorded, not sent; --send delivers"
         err.print(
             Text(
                 f"  email {mail.template} → {mail.to}: “{mail.subject}” ({status})",
