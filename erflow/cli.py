@@ -352,6 +352,19 @@ def note(
     _edit(json_out, service.add_note(_ctx(store), ticket_id, text, customer=customer))
 
 
+@app.command("log-time")
+def log_time(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    hours: Annotated[str, typer.Argument(metavar="HOURS", help="1.5, 1.5h, 90m or 1h30m.")],
+    billable: Annotated[bool, typer.Option("--billable", help="Billable to the customer.")] = False,
+    note: Annotated[str | None, typer.Option("--note", help="What the time was spent on.")] = None,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record time spent on a ticket (one commit); show lists the totals."""
+    _edit(json_out, service.log_time(_ctx(store), ticket_id, hours, billable=billable, note=note))
+
+
 @app.command()
 def assign(
     ticket_id: Annotated[str, typer.Argument(metavar="ID")],

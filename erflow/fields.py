@@ -133,5 +133,6 @@ COMMON_FIELDS: tuple[Field, ...] = (
     Field("links", "list", label="Links", system=True),
     Field("created", "datetime", system=True, label="Created"),
     Field("updated", "datetime", system=True, label="Updated"),
+    Field("state_entered", "datetime", system=True, label="In this state since"),
 )
 COMMON_NAMES = tuple(f.name for f in COMMON_FIELDS)

@@ -6,6 +6,7 @@ Pure data; reading and writing files is the store's job.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,14 +14,19 @@ from .fields import COMMON_NAMES
 
 # Body sections, in file order, after the request text. Entries are Markdown list items whose
 # continuation lines are indented, so no entry line can ever look like a section heading.
-SECTIONS = ("Notes", "Communications")
+# "Notes" and "Communications" are always written (their headings anchor the parse); an optional
+# section is written only when it has entries, and always between two anchored ones.
+SECTIONS = ("Notes", "Time", "Communications")
+OPTIONAL_SECTIONS = frozenset({"Time"})
 
 
 @dataclass
 class Ticket:
     meta: dict[str, Any]
     description: str = ""
-    sections: dict[str, list[str]] = field(default_factory=lambda: {s: [] for s in SECTIONS})
+    sections: dict[str, list[str]] = field(
+        default_factory=lambda: {s: [] for s in SECTIONS if s not in OPTIONAL_SECTIONS}
+    )
 
     @property
     def id(self) -> str:
@@ -48,6 +54,8 @@ class Ticket:
         parts = [self.description.rstrip("\n")]
         for name in SECTIONS:
             entries = self.sections.get(name, [])
+            if name in OPTIONAL_SECTIONS and not entries:
+                continue
             parts.append(f"## {name}\n" + ("\n" + "\n".join(entries) if entries else ""))
         return "\n\n".join(parts).lstrip("\n") + "\n"
 
@@ -83,3 +91,41 @@ def entry(now: dt.datetime, head: str, text: str = "") -> str:
     while lines and lines[-1] == "":
         lines.pop()
     return "\n".join(lines).replace("\n\n", "\n  \n")
+
+
+_TIME_ENTRY = re.compile(
+    r"^- \*\*[^*]+\*\* \S+: (?P<hours>\d+(?:\.\d+)?) h (?P<kind>billable|non-billable)\b"
+)
+_DURATION = re.compile(r"^(?:(?P<h>\d+(?:\.\d+)?)\s*h(?:ours?)?)?\s*(?:(?P<m>\d+)\s*m(?:in)?)?$")
+
+
+def parse_hours(text: str) -> float:
+    """Hours from ``1.5``, ``1.5h``, ``90m`` or ``1h30m``; more than 0 and at most 24."""
+    raw = text.strip().lower()
+    try:
+        hours = float(raw)
+    except ValueError:
+        match = _DURATION.match(raw)
+        if not raw or not match or not (match.group("h") or match.group("m")):
+            raise ValueError(f"{text!r} is not a duration (e.g. 1.5, 1.5h, 90m, 1h30m)") from None
+        hours = float(match.group("h") or 0) + int(match.group("m") or 0) / 60
+    if not 0 < hours <= 24:
+        raise ValueError(f"{text!r}: a time entry is more than 0 and at most 24 hours")
+    return round(hours, 2)
+
+
+def time_entry(now: dt.datetime, actor: str, hours: float, billable: bool, note: str = "") -> str:
+    kind = "billable" if billable else "non-billable"
+    return entry(now, f"{actor}: {hours:g} h {kind}", note)
+
+
+def time_totals(ticket: Ticket) -> tuple[float, float]:
+    """Hours logged on a ticket, and how many of them are billable."""
+    total = billable = 0.0
+    for line in ticket.sections.get("Time", []):
+        match = _TIME_ENTRY.match(line)
+        if match:
+            hours = float(match.group("hours"))
+            total += hours
+            billable += hours if match.group("kind") == "billable" else 0.0
+    return round(total, 2), round(billable, 2)

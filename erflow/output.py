@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import engine
+from . import engine, model
 from .service import ChangeResult, HistoryEntry, TicketView
 
 # Piped output is not wrapped at 80 columns: scripts and `less -S` get whole lines.
@@ -104,6 +104,9 @@ def ticket_view(view: TicketView) -> None:
             continue
         table.add_row(Text(declared.name), Text(_plain(value)))
     unset = [f.name for f in ticket_type.all_fields() if ticket.meta.get(f.name) in (None, [], "")]
+    hours, billable = model.time_totals(ticket)
+    if hours:
+        table.add_row(Text("time logged"), Text(f"{hours:g} h ({billable:g} h billable)"))
     out.print(table)
     if unset:
         out.print(Text("unset: " + ", ".join(unset), style="dim"))

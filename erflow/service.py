@@ -417,6 +417,7 @@ def new(ctx: Context, request: NewRequest, *, send: bool = False, dry_run: bool 
     meta.setdefault("links", [])
     meta["created"] = now
     meta["updated"] = now
+    meta["state_entered"] = now
     meta = {k: v for k, v in meta.items() if v is not None}
     missing = [
         name
@@ -470,6 +471,8 @@ def advance(
         typed = engine.parse_sets(ticket_type, dict(sets or {}))
         plan = engine.plan(ctx.workflow, ticket_type, ticket.meta, transition, actor, typed, note)
         ticket.meta = {k: v for k, v in plan.values.items() if v is not None}
+        if plan.to_state != plan.from_state:
+            ticket.meta["state_entered"] = model.timestamp(ctx.now)
         head = f"{actor}: {transition} ({plan.from_state} → {plan.to_state})"
         changed = {k: v for k, v in plan.changes.items() if k not in ("state",)}
         if changed:
@@ -555,6 +558,40 @@ def add_note(ctx: Context, raw_id: str, text: str, *, customer: bool = False) ->
         change = Change(ticket.id, "note", actor, None, ticket.state, ticket.state, text=text)
         commit = _commit(ctx, [pending], change)
     return ChangeResult(ticket.id, "note", commit)
+
+
+def log_time(
+    ctx: Context, raw_id: str, hours: str, *, billable: bool, note: str | None = None
+) -> ChangeResult:
+    """Record time spent on a ticket, billable or not, in its Time section (one commit)."""
+    actor = _permit(ctx, "log_time")
+    try:
+        amount = model.parse_hours(hours)
+    except ValueError as exc:
+        raise UsageError(f"log-time: {exc}") from None
+    with _writing(ctx):
+        pending = _load_for_change(ctx, raw_id)
+        ticket = pending.ticket
+        ticket.add_entry("Time", model.time_entry(ctx.now, actor, amount, billable, note or ""))
+        kind = "billable" if billable else "non-billable"
+        change = Change(
+            ticket.id,
+            "log-time",
+            actor,
+            None,
+            ticket.state,
+            ticket.state,
+            summary=f"{amount:g} h {kind}",
+            text=note or "",
+        )
+        commit = _commit(ctx, [pending], change)
+    total, billable_total = model.time_totals(ticket)
+    return ChangeResult(
+        ticket.id,
+        "log-time",
+        commit,
+        changes={"hours": [None, total], "billable_hours": [None, billable_total]},
+    )
 
 
 def assign(ctx: Context, raw_id: str, who: str) -> ChangeResult:

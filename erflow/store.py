@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import model, yamlio
 from .errors import Conflict, InvalidData, NotFound, located
-from .model import SECTIONS, Ticket
+from .model import OPTIONAL_SECTIONS, SECTIONS, Ticket
 
 WORKFLOW = "workflow.yaml"
 TICKETS = "tickets"
@@ -89,14 +89,28 @@ def parse(text: str, path: Path) -> Parsed:
 
 
 def _split_body(body: str) -> tuple[str, dict[str, list[str]]]:
-    sections: dict[str, list[str]] = {name: [] for name in SECTIONS}
+    """Split a body at its section headings: anchored ones from the end (the request text before
+    them may hold anything), optional ones inside the anchored section they follow."""
+    sections: dict[str, list[str]] = {name: [] for name in SECTIONS if name not in OPTIONAL_SECTIONS}
     rest = "\n" + body
+    following: list[str] = []  # optional sections met since the last anchored one, in file order
     for name in reversed(SECTIONS):
+        if name in OPTIONAL_SECTIONS:
+            following.insert(0, name)
+            continue
         heading = f"\n## {name}\n"
         at = rest.rfind(heading)
         if at < 0:
+            following = []
             continue
-        sections[name] = _entries(rest[at + len(heading) :])
+        tail = "\n" + rest[at + len(heading) :]
+        for optional in reversed(following):
+            inner = tail.rfind(f"\n## {optional}\n")
+            if inner >= 0:
+                sections[optional] = _entries(tail[inner + len(optional) + 5 :])
+                tail = tail[:inner]
+        sections[name] = _entries(tail)
+        following = []
         rest = rest[:at]
     return rest[1:].strip("\n"), sections
 
