@@ -287,7 +287,7 @@ class Generator:
         title = self._title()
         meta = ticket.meta
         meta.update(title=title, state=self.type.initial)
-        meta["owner"] = engine.owner_for(self.wf, self.type, self.type.initial, None)
+        meta["owner"] = engine.owner_for(self.wf, self.type, self.type.initial, meta)
         meta.update(customer=org, customer_name=f"{self.rng.choice(FIRST)} {self.rng.choice(LAST)}")
         meta["customer_email"] = self.value("customer_email", ticket, when)
         meta["priority"] = self.rng.choice(("low", "normal", "normal", "high", "urgent"))

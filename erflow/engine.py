@@ -4,7 +4,7 @@ a transition would apply. No files, git, clock or templates here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +12,7 @@ from . import conditions
 from .conditions import is_set
 from .errors import NotFound, NotPermitted, Refused, UsageError
 from .fields import Field
-from .workflow import EmailSpec, TicketType, Transition, Workflow
+from .workflow import Assign, EmailSpec, LinkedTicket, TicketType, Transition, Workflow
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Plan:
     values: dict[str, Any]
     changes: dict[str, list[Any]] = field(default_factory=dict)
     emails: list[EmailSpec] = field(default_factory=list)
+    linked: list[LinkedTicket] = field(default_factory=list)
 
 
 def parse_sets(ticket_type: TicketType, pairs: Mapping[str, str]) -> dict[str, Any]:
@@ -182,6 +183,8 @@ def plan(
     actor: str,
     sets: Mapping[str, Any],
     note: str | None,
+    *,
+    workload: WorkloadSource | None = None,
 ) -> Plan:
     """The plan for one transition, or NotPermitted / Refused listing every reason."""
     state = str(current.get("state"))
@@ -207,8 +210,10 @@ def plan(
     if labels or "labels" in values:
         values["labels"] = labels
     values["state"] = judged.to
-    if judged.to != state:
-        owner = owner_for(workflow, ticket_type, judged.to, values.get("owner"))
+    if judged.to != state or transition.assign:
+        owner = owner_for(
+            workflow, ticket_type, judged.to, values, assign=transition.assign, workload=workload
+        )
         if owner is not None:
             values["owner"] = owner
     emails = [
@@ -216,19 +221,69 @@ def plan(
         for spec in transition.emails
         if spec.when is None or conditions.holds(spec.when, values, workflow.policies)
     ]
-    return Plan(transition, state, judged.to, values, diff(current, values), emails)
+    linked = [
+        spec
+        for spec in transition.create
+        if spec.when is None or conditions.holds(spec.when, values, workflow.policies)
+    ]
+    return Plan(transition, state, judged.to, values, diff(current, values), emails, linked)
 
 
-def owner_for(workflow: Workflow, ticket_type: TicketType, state: str, current_owner: Any) -> str | None:
-    """Who owns a ticket entering ``state``: its owner if they hold the state's role, else the only
-    person with that role, else the role itself as a queue. None when the state names no owner."""
+@dataclass(frozen=True)
+class Workload:
+    """Per person: how many open tickets they own, and when they were last given one."""
+
+    open: Mapping[str, int] = field(default_factory=dict)
+    latest: Mapping[str, str] = field(default_factory=dict)
+
+
+WorkloadSource = Callable[[], Workload]
+
+
+def owner_for(
+    workflow: Workflow,
+    ticket_type: TicketType,
+    state: str,
+    values: Mapping[str, Any],
+    *,
+    assign: Sequence[Assign] = (),
+    workload: WorkloadSource | None = None,
+) -> str | None:
+    """Who owns a ticket entering ``state`` (or taking a transition that assigns).
+
+    The first ``assign`` branch whose condition holds (the transition's, else the state's) decides;
+    without one, the state's owner role with the rule ``keep``: the owner stays if they hold the
+    role, else the only person with the role, else the role itself as a queue. None when nothing
+    names an owner.
+    """
     role = ticket_type.states[state].owner
+    for spec in assign or ticket_type.states[state].assign:
+        if spec.when is None or conditions.holds(spec.when, values, workflow.policies):
+            return _assignee(workflow, spec, role, values.get("owner"), workload)
     if role is None:
         return None
-    if isinstance(current_owner, str) and role in workflow.roles_of(current_owner):
-        return current_owner
-    people = workflow.people_with_role(role)
-    return people[0].email if len(people) == 1 else role
+    return _assignee(workflow, Assign(role=role), role, values.get("owner"), workload)
+
+
+def _assignee(
+    workflow: Workflow, spec: Assign, state_role: str | None, current: Any, workload: WorkloadSource | None
+) -> str | None:
+    if spec.person:
+        return spec.person
+    role = spec.role or state_role
+    if role is None:
+        return None
+    holders = [p.email for p in workflow.people_with_role(role)]
+    if spec.rule == "queue" or not holders:
+        return role
+    if spec.rule == "keep":
+        if isinstance(current, str) and current in holders:
+            return current
+        return holders[0] if len(holders) == 1 else role
+    load = workload() if workload else Workload()
+    if spec.rule == "fewest_open":
+        return min(holders, key=lambda p: load.open.get(p, 0))
+    return min(holders, key=lambda p: load.latest.get(p, ""))  # round_robin: least recently given one
 
 
 def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:

@@ -36,6 +36,7 @@ class Change:
     to_state: str | None = None
     summary: str = ""
     text: str = ""
+    created: tuple[str, ...] = ()
 
     def message(self, extra_tickets: Sequence[str] = ()) -> str:
         move = f": {self.from_state} -> {self.to_state}" if self.transition else ""
@@ -43,7 +44,9 @@ class Change:
         if self.summary:
             subject += f" ({self.summary})"
         subject = " ".join(subject.split())[:200]
-        trailers = [f"Erflow-Ticket: {t}" for t in (self.ticket, *extra_tickets)]
+        trailers = [
+            f"Erflow-Ticket: {t}" for t in dict.fromkeys((self.ticket, *extra_tickets, *self.created))
+        ]
         trailers.append(f"Erflow-Action: {self.action}")
         if self.transition:
             trailers.append(f"Erflow-Transition: {self.transition}")
@@ -51,6 +54,7 @@ class Change:
             trailers.append(f"Erflow-From: {self.from_state}")
         if self.to_state is not None:
             trailers.append(f"Erflow-To: {self.to_state}")
+        trailers += [f"Erflow-Created: {t}" for t in self.created]
         trailers.append(f"Erflow-Actor: {self.actor}")
         body = self.text.strip()
         return subject + "\n\n" + (body + "\n\n" if body else "") + "\n".join(trailers) + "\n"

@@ -19,6 +19,21 @@ from .fields import COMMON_NAMES
 SECTIONS = ("Notes", "Time", "Communications")
 OPTIONAL_SECTIONS = frozenset({"Time"})
 
+# Relations between tickets, each with the inverse the other ticket gets.
+LINK_INVERSE = {
+    "parent": "child",
+    "child": "parent",
+    "blocks": "blocked_by",
+    "blocked_by": "blocks",
+    "duplicates": "duplicated_by",
+    "duplicated_by": "duplicates",
+    "relates": "relates",
+    "implements": "implemented_by",
+    "implemented_by": "implements",
+    "creates": "created_by",
+    "created_by": "creates",
+}
+
 
 @dataclass
 class Ticket:

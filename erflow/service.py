@@ -21,24 +21,12 @@ from . import engine, model, store, workflow
 from .conditions import is_set
 from .errors import Conflict, ErflowError, InvalidData, NotFound, NotPermitted, Refused, UsageError
 from .history import Change, Git
-from .model import Ticket
+from .model import LINK_INVERSE, Ticket
 from .store import Store
-from .workflow import EmailSpec, TicketType, Workflow
+from .workflow import EmailSpec, LinkedTicket, TicketType, Workflow
 
 if TYPE_CHECKING:
     from .notify import Email, SmtpConfig, TemplateSet
-
-LINK_INVERSE = {
-    "parent": "child",
-    "child": "parent",
-    "blocks": "blocked_by",
-    "blocked_by": "blocks",
-    "duplicates": "duplicated_by",
-    "duplicated_by": "duplicates",
-    "relates": "relates",
-    "implements": "implemented_by",
-    "implemented_by": "implements",
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,15 +397,35 @@ def new(ctx: Context, request: NewRequest, *, send: bool = False, dry_run: bool 
         if ticket_type.owners_of(name):
             owners = ", ".join(sorted(ticket_type.owners_of(name)))
             raise Refused(f"{name!r} is set by the transition {owners}, not at creation")
+    sending = _sending(ctx, send)
+    with _writing(ctx):
+        ticket, specs = _fresh_ticket(ctx, ticket_type, title, values, description or "", f"{actor}: created")
+        emails = render_emails(ctx, ticket, ticket_type, specs)
+        results = _log_emails(ctx, ticket, emails, sending)
+        result = ChangeResult(ticket.id, "new", None, None, None, ticket.state, results, dry_run=dry_run)
+        if dry_run:
+            return result
+        pending = _Pending(ticket, ticket_type, ctx.store.path_for(ticket.id), None)
+        change = Change(ticket.id, "new", actor, None, None, ticket.state, summary=title)
+        result.commit = _commit(ctx, [pending], change, emails if sending else ())
+    return result
+
+
+def _fresh_ticket(
+    ctx: Context, ticket_type: TicketType, title: str, values: Mapping[str, Any], description: str, head: str
+) -> tuple[Ticket, list[EmailSpec]]:
+    """A new ticket in the type's initial state (id allocated, nothing written), and the emails its
+    creation sends. Call it under the store lock."""
     now = model.timestamp(ctx.now)
-    meta: dict[str, Any] = {"id": "", "type": ticket_type.name, "title": title, "state": ticket_type.initial}
-    meta["owner"] = engine.owner_for(wf, ticket_type, ticket_type.initial, None)
-    meta.update(values)
-    meta.setdefault("labels", [])
-    meta.setdefault("links", [])
-    meta["created"] = now
-    meta["updated"] = now
-    meta["state_entered"] = now
+    initial = ticket_type.initial
+    meta: dict[str, Any] = {"id": ctx.store.allocate_id(ticket_type.prefix), "type": ticket_type.name}
+    meta.update(title=title, state=initial, labels=[], links=[])
+    meta.update({k: v for k, v in values.items() if v is not None})
+    meta.update(created=now, updated=now, state_entered=now)
+    if "owner" not in values:
+        meta["owner"] = engine.owner_for(
+            ctx.workflow, ticket_type, initial, meta, workload=lambda: workload(ctx)
+        )
     meta = {k: v for k, v in meta.items() if v is not None}
     missing = [
         name
@@ -428,23 +436,38 @@ def new(ctx: Context, request: NewRequest, *, send: bool = False, dry_run: bool 
     ]
     if missing:
         raise Refused(f"a new {ticket_type.name} needs: {', '.join(missing)}", missing=missing)
+    ticket = Ticket(meta, description.strip("\n"))
+    ticket.add_entry("Notes", model.entry(ctx.now, f"{head} in {initial}"))
     specs = [s for s in ticket_type.create.emails if s.when is None or _holds(ctx, s.when, meta)]
-    sending = _sending(ctx, send)
-    with _writing(ctx):
-        meta["id"] = ctx.store.allocate_id(ticket_type.prefix)
-        ticket = Ticket(meta, (description or "").strip("\n"))
-        ticket.add_entry("Notes", model.entry(ctx.now, f"{actor}: created in {ticket_type.initial}"))
-        emails = render_emails(ctx, ticket, ticket_type, specs)
-        results = _log_emails(ctx, ticket, emails, sending)
-        result = ChangeResult(
-            ticket.id, "new", None, None, None, ticket_type.initial, results, dry_run=dry_run
-        )
-        if dry_run:
-            return result
-        pending = _Pending(ticket, ticket_type, ctx.store.path_for(ticket.id), None)
-        change = Change(ticket.id, "new", actor, None, None, ticket_type.initial, summary=title)
-        result.commit = _commit(ctx, [pending], change, emails if sending else ())
-    return result
+    return ticket, specs
+
+
+def workload(ctx: Context) -> engine.Workload:
+    """Open tickets per owner, and when each owner was last given a ticket (for assignment rules)."""
+    counts: dict[str, int] = {}
+    latest: dict[str, str] = {}
+    for path in ctx.store.paths():
+        try:
+            meta = ctx.store.read_path(path).ticket.meta
+        except ErflowError:
+            continue
+        owner = meta.get("owner")
+        ticket_type = ctx.workflow.types.get(str(meta.get("type")))
+        state = ticket_type.states.get(str(meta.get("state"))) if ticket_type else None
+        if not isinstance(owner, str) or state is None:
+            continue
+        if not state.terminal:
+            counts[owner] = counts.get(owner, 0) + 1
+        entered = _utc(meta.get("state_entered") or meta.get("created"))
+        latest[owner] = max(latest.get(owner, ""), entered)
+    return engine.Workload(counts, latest)
+
+
+def _utc(value: Any) -> str:
+    try:
+        return dt.datetime.fromisoformat(str(value)).astimezone(dt.timezone.utc).isoformat()
+    except ValueError:
+        return ""
 
 
 def _holds(ctx: Context, condition: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
@@ -469,17 +492,32 @@ def advance(
         pending = _load_for_change(ctx, raw_id)
         ticket, ticket_type = pending.ticket, pending.type
         typed = engine.parse_sets(ticket_type, dict(sets or {}))
-        plan = engine.plan(ctx.workflow, ticket_type, ticket.meta, transition, actor, typed, note)
+        plan = engine.plan(
+            ctx.workflow,
+            ticket_type,
+            ticket.meta,
+            transition,
+            actor,
+            typed,
+            note,
+            workload=lambda: workload(ctx),
+        )
         ticket.meta = {k: v for k, v in plan.values.items() if v is not None}
         if plan.to_state != plan.from_state:
             ticket.meta["state_entered"] = model.timestamp(ctx.now)
         head = f"{actor}: {transition} ({plan.from_state} → {plan.to_state})"
-        changed = {k: v for k, v in plan.changes.items() if k not in ("state",)}
+        changed = {k: v for k, v in plan.changes.items() if k not in ("state", "owner")}
         if changed:
-            head += "; " + ", ".join(f"{k}={model.brief(v[1])}" for k, v in changed.items() if k != "owner")
-        ticket.add_entry("Notes", model.entry(ctx.now, head.rstrip("; "), note or ""))
+            head += "; " + ", ".join(f"{k}={model.brief(v[1])}" for k, v in changed.items())
+        ticket.add_entry("Notes", model.entry(ctx.now, head, note or ""))
+        linked = _create_linked(ctx, pending, plan.linked, f"{actor}: created by {ticket.id} {transition}")
         emails = render_emails(ctx, ticket, ticket_type, plan.emails)
         results = _log_emails(ctx, ticket, emails, sending)
+        for item, specs in linked:
+            item_emails = render_emails(ctx, item.ticket, item.type, specs)
+            results += _log_emails(ctx, item.ticket, item_emails, sending)
+            emails += item_emails
+        created = [item.ticket.id for item, _ in linked]
         result = ChangeResult(
             ticket.id,
             "advance",
@@ -488,16 +526,59 @@ def advance(
             plan.from_state,
             plan.to_state,
             results,
+            created=created,
             changes=plan.changes,
             dry_run=dry_run,
         )
         if dry_run:
             return result
         change = Change(
-            ticket.id, "advance", actor, transition, plan.from_state, plan.to_state, text=note or ""
+            ticket.id,
+            "advance",
+            actor,
+            transition,
+            plan.from_state,
+            plan.to_state,
+            text=note or "",
+            created=tuple(created),
         )
-        result.commit = _commit(ctx, [pending], change, emails if sending else ())
+        everything = [pending, *(item for item, _ in linked)]
+        result.commit = _commit(ctx, everything, change, emails if sending else ())
     return result
+
+
+def _create_linked(
+    ctx: Context, source: _Pending, specs: Sequence[LinkedTicket], head: str
+) -> list[tuple[_Pending, list[EmailSpec]]]:
+    """The tickets a transition creates, linked both ways to the ticket it moves."""
+    made = []
+    parent = source.ticket
+    for spec in specs:
+        target = ctx.workflow.type(spec.type)
+        values: dict[str, Any] = {
+            n: parent.meta[n] for n in spec.copy if n != "title" and is_set(parent.meta.get(n))
+        }
+        values.update(
+            {new: parent.meta[old] for new, old in spec.map.items() if is_set(parent.meta.get(old))}
+        )
+        values.update(spec.sets)
+        for name, value in values.items():
+            declared = target.field(name)
+            problem = declared.problem(value) if declared else f"no field {name!r}"
+            if problem:
+                where = f"{ctx.store.workflow_path}: creating a {spec.type} from {parent.id}"
+                raise InvalidData(f"{where}: {problem}", hint="fix the create: of that transition")
+        description = parent.description if spec.description else ""
+        ticket, emails = _fresh_ticket(
+            ctx, target, str(parent.meta.get("title", "")), values, description, head
+        )
+        parent.meta["links"] = [*(parent.meta.get("links") or []), f"{spec.link} {ticket.id}"]
+        ticket.meta["links"] = [*(ticket.meta.get("links") or []), f"{LINK_INVERSE[spec.link]} {parent.id}"]
+        parent.add_entry(
+            "Notes", model.entry(ctx.now, f"created {ticket.id} ({spec.type}), linked {spec.link}")
+        )
+        made.append((_Pending(ticket, target, ctx.store.path_for(ticket.id), None), emails))
+    return made
 
 
 def _permit(ctx: Context, action: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from . import conditions, yamlio
 from .errors import InvalidData, NotFound, located
 from .fields import COMMON_FIELDS, FIELD_TYPES, Field
+from .model import LINK_INVERSE
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
@@ -43,6 +44,33 @@ class Branch:
     when: Mapping[str, Any] | None = None
 
 
+ASSIGN_RULES = ("keep", "queue", "fewest_open", "round_robin")
+
+
+@dataclass(frozen=True)
+class Assign:
+    """Who gets a ticket: a person, or a role by a rule; ``when`` makes it one branch of a route."""
+
+    person: str | None = None
+    role: str | None = None  # None: the owner role of the state entered
+    rule: str = "keep"
+    when: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class LinkedTicket:
+    """A ticket of another type that a transition creates and links to the ticket it moves."""
+
+    type: str
+    link: str  # the relation from the moving ticket to the new one
+    copy: tuple[str, ...] = ()
+    map: Mapping[str, str] = field(default_factory=dict)  # new ticket's field -> this ticket's field
+    sets: Mapping[str, Any] = field(default_factory=dict)
+    description: bool = True
+    when: Mapping[str, Any] | None = None
+    line: int = 0
+
+
 @dataclass(frozen=True)
 class Transition:
     name: str
@@ -58,6 +86,8 @@ class Transition:
     emails: tuple[EmailSpec, ...] = ()
     fresh: bool = False
     note: str = "optional"  # "optional" or "required"
+    assign: tuple[Assign, ...] = ()
+    create: tuple[LinkedTicket, ...] = ()
     line: int = 0
 
     def targets(self, source: str) -> list[str]:
@@ -75,6 +105,7 @@ class State:
     stage: str = ""
     terminal: bool = False
     waiting: str | None = None
+    assign: tuple[Assign, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -207,6 +238,7 @@ def load_with_problems(path: Path) -> tuple[Workflow | None, list[str]]:
 class _Parser:
     def __init__(self, problems: _Problems) -> None:
         self.p = problems
+        self.people: set[str] = set()
 
     def _map(self, parent: Any, key: str, where: str) -> yamlio.LineDict:
         value = parent.get(key) if isinstance(parent, dict) else None
@@ -276,6 +308,7 @@ class _Parser:
                 if role != ANYONE and role not in roles:
                     self.p.add(perm_raw, action, f"permissions.{action}", f"unknown role {role!r}")
             permissions[action] = names
+        self.people = set(people)
         types: dict[str, TicketType] = {}
         types_raw = self._map(raw, "types", "types")
         if not types_raw:
@@ -295,7 +328,31 @@ class _Parser:
                 )
             prefixes[ticket_type.prefix] = type_name
             types[type_name] = ticket_type
+        self.check_linked(types)
         return Workflow(path, dict(settings), dict(policies), roles, people, permissions, types)
+
+    def check_linked(self, types: Mapping[str, TicketType]) -> None:
+        for ticket_type in types.values():
+            for transition in ticket_type.transitions:
+                for spec in transition.create:
+                    where = f"types.{ticket_type.name}.transitions.{transition.name}.create"
+                    target = types.get(spec.type)
+                    if target is None:
+                        self.p.items.append(
+                            located(self.p.path, spec.line, f"{where}: unknown type {spec.type!r}")
+                        )
+                        continue
+                    for name in [*spec.copy, *spec.map, *spec.sets]:
+                        declared = target.field(name)
+                        if declared is None or (declared.system and name not in ("title",)):
+                            problem = f"{where}: type {spec.type} has no field {name!r} to fill"
+                            self.p.items.append(located(self.p.path, spec.line, problem))
+                    for name, value in spec.sets.items():
+                        declared = target.field(name)
+                        if declared is not None and declared.problem(value):
+                            self.p.items.append(
+                                located(self.p.path, spec.line, f"{where}: {declared.problem(value)}")
+                            )
 
     def ticket_type(
         self, name: str, spec: yamlio.LineDict, roles: set[str], policies: Mapping[str, Any]
@@ -313,6 +370,7 @@ class _Parser:
                 "expected 1-8 capital letters or digits, starting with a letter",
             )
         fields = self.fields(spec, where)
+        checker = _RefChecker(self.p, set(fields) | set(_COMMON), policies)
         states: dict[str, State] = {}
         states_raw = self._map(spec, "states", f"{where}.states")
         for state_name, s in states_raw.items():
@@ -325,7 +383,7 @@ class _Parser:
                 s = yamlio.LineDict()
                 s.lines, s.line = {}, states_raw.line_of(state_name)
             else:
-                self._unknown_keys(s, {"owner", "label", "stage", "terminal", "waiting"}, s_where)
+                self._unknown_keys(s, {"owner", "label", "stage", "terminal", "waiting", "assign"}, s_where)
             owner = s.get("owner")
             if owner is not None and not isinstance(owner, str):
                 self.p.add(s, "owner", f"{s_where}.owner", "expected one role name")
@@ -339,14 +397,13 @@ class _Parser:
                 str(s.get("stage") or ""),
                 bool(s.get("terminal", False)),
                 s.get("waiting"),
+                self.assign(s, s_where, roles, owner, checker),
             )
         if not states:
             self.p.add(spec, "states", f"{where}.states", "no states defined")
         initial = str(spec.get("initial", next(iter(states), "")))
         if states and initial not in states:
             self.p.add(spec, "initial", f"{where}.initial", f"unknown state {initial!r}")
-        known = set(fields) | set(_COMMON)
-        checker = _RefChecker(self.p, known, policies)
         transitions = []
         t_raw = spec.get("transitions") or []
         if not isinstance(t_raw, list):
@@ -451,6 +508,8 @@ class _Parser:
                 "emails",
                 "fresh",
                 "note",
+                "assign",
+                "create",
             },
             where,
         )
@@ -529,8 +588,110 @@ class _Parser:
             emails=self.emails(t, where, checker),
             fresh=bool(t.get("fresh", False)),
             note=note,
+            assign=self.assign(t, where, roles, None, checker),
+            create=self.linked(t, where, checker),
             line=t.line,
         )
+
+    def assign(
+        self, node: yamlio.LineDict, where: str, roles: set[str], owner: str | None, checker: _RefChecker
+    ) -> tuple[Assign, ...]:
+        """``assign:`` as one mapping, or a route: a list of them, the first whose ``when`` holds."""
+        raw = node.get("assign")
+        if raw is None:
+            return ()
+        items = raw if isinstance(raw, list) else [raw]
+        result = []
+        for i, item in enumerate(items):
+            a_where = f"{where}.assign" + (f"[{i}]" if isinstance(raw, list) else "")
+            if not isinstance(item, dict):
+                self.p.add(node, "assign", a_where, "expected {person: EMAIL} or {role: ROLE, rule: RULE}")
+                continue
+            unknown = set(item) - {"person", "role", "rule", "when"}
+            if unknown:
+                self.p.add(node, "assign", a_where, f"unknown key {sorted(unknown)[0]!r}")
+            person = item.get("person")
+            role = item.get("role")
+            rule = str(item.get("rule", "keep"))
+            if person is not None and (role is not None or "rule" in item):
+                self.p.add(node, "assign", a_where, "give a person, or a role and a rule, not both")
+            if person is not None and str(person).lower() not in self.people:
+                self.p.add(node, "assign", a_where, f"unknown person {person!r}")
+            if role is not None and role not in roles:
+                self.p.add(node, "assign", a_where, f"unknown role {role!r}")
+            if rule not in ASSIGN_RULES:
+                self.p.add(
+                    node,
+                    "assign",
+                    a_where,
+                    f"unknown rule {rule!r} (expected one of: {', '.join(ASSIGN_RULES)})",
+                )
+            if person is None and role is None and owner is None and node is not None and "from" not in node:
+                self.p.add(node, "assign", a_where, "a rule needs a role (the state has no owner role)")
+            when = checker.condition(item.get("when"), node, "assign", f"{a_where}.when")
+            result.append(Assign(str(person).lower() if person else None, role, rule, when))
+        if isinstance(raw, list) and result and result[-1].when is not None:
+            self.p.add(
+                node, "assign", f"{where}.assign", "the last branch must have no when: (it is the default)"
+            )
+        return tuple(result)
+
+    def linked(self, node: yamlio.LineDict, where: str, checker: _RefChecker) -> tuple[LinkedTicket, ...]:
+        """``create:`` on a transition; the other type's fields are checked once every type is known."""
+        raw = node.get("create")
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.p.add(
+                node, "create", f"{where}.create", "expected a list of {type: TYPE, link: RELATION, ...}"
+            )
+            return ()
+        result = []
+        for i, item in enumerate(raw):
+            c_where = f"{where}.create[{i}]"
+            if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+                self.p.add(
+                    node, "create", c_where, "expected {type: TYPE, link: RELATION, copy: [...], set: {...}}"
+                )
+                continue
+            unknown = set(item) - {"type", "link", "copy", "map", "set", "description", "when"}
+            if unknown:
+                self.p.add(node, "create", c_where, f"unknown key {sorted(unknown)[0]!r}")
+            link = str(item.get("link", "relates"))
+            if link not in LINK_INVERSE:
+                self.p.add(
+                    node,
+                    "create",
+                    c_where,
+                    f"unknown relation {link!r} (expected one of: {', '.join(LINK_INVERSE)})",
+                )
+            copy = self._names(node, "create", f"{c_where}.copy", item.get("copy"))
+            for name in copy:
+                checker.field(name, node, "create", f"{c_where}.copy")
+            mapping = item.get("map") or {}
+            if not isinstance(mapping, dict):
+                self.p.add(node, "create", f"{c_where}.map", "expected new_field: this_field")
+                mapping = {}
+            for source in mapping.values():
+                checker.field(str(source), node, "create", f"{c_where}.map")
+            sets = item.get("set") or {}
+            if not isinstance(sets, dict):
+                self.p.add(node, "create", f"{c_where}.set", "expected field: value")
+                sets = {}
+            when = checker.condition(item.get("when"), node, "create", f"{c_where}.when")
+            result.append(
+                LinkedTicket(
+                    item["type"],
+                    link,
+                    copy,
+                    {str(k): str(v) for k, v in mapping.items()},
+                    dict(sets),
+                    bool(item.get("description", True)),
+                    when,
+                    node.line_of("create"),
+                )
+            )
+        return tuple(result)
 
     def requires(self, node: yamlio.LineDict, where: str, checker: _RefChecker) -> tuple[Requirement, ...]:
         raw = node.get("requires") or []

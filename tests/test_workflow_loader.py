@@ -400,7 +400,8 @@ BROKEN = [
         "        from: open\n        form: open\n",
         ("form:", 1),
         "types.t.transitions[0].form: unknown key (expected one of: "
-        "add_labels, emails, fresh, from, label, name, note, remove_labels, requires, roles, rules, set, to)",
+        "add_labels, assign, create, emails, fresh, from, label, name, note, remove_labels, "
+        "requires, roles, rules, set, to)",
     ),
     (
         "same-name-twice",
