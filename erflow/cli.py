@@ -252,7 +252,7 @@ def list_(
     elif csv_out:
         write_csv(listing.tickets, LIST_COLUMNS)
     else:
-        ticket_table(listing.tickets)
+        ticket_table(listing.tickets, listing.sla)
 
 
 @app.command()
@@ -466,6 +466,30 @@ def check(
         )
     if problems:
         raise typer.Exit(6)
+
+
+@app.command()
+def sweep(
+    now: Annotated[
+        str | None, typer.Option("--now", help="Act as of this instant (ISO 8601 with offset).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what is due; change nothing.")] = False,
+    send: Annotated[bool, typer.Option("--send", help="Deliver the emails over SMTP.")] = False,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run due timers (reminders, auto-close, SLA escalation), each once; safe to run from cron."""
+    from .output import sweep_table, write_json
+
+    env = dict(os.environ, ERFLOW_NOW=now) if now else os.environ
+    ctx = service.open_context(store, env, Path.cwd())
+    actions = service.sweep(ctx, dry_run=dry_run, send=send)
+    if json_out:
+        write_json(
+            {"now": ctx.now.isoformat(), "dry_run": dry_run, "actions": [a.as_json() for a in actions]}
+        )
+    else:
+        sweep_table(actions, dry_run)
 
 
 @app.command()

@@ -93,6 +93,7 @@ def evaluate(
     note: str | None = None,
     *,
     check_note: bool = False,
+    system: bool = False,
 ) -> Evaluation:
     """Judge one transition; collect every reason it cannot be taken."""
     sets = sets or {}
@@ -100,7 +101,9 @@ def evaluate(
     merged = _merged(transition, current, sets)
     reasons: list[str] = []
     permitted = True
-    role_problem = _role_reason(workflow, actor, transition.roles, f"take {transition.name}")
+    role_problem = (
+        None if system else _role_reason(workflow, actor, transition.roles, f"take {transition.name}")
+    )
     if role_problem:
         reasons.append(role_problem)
         permitted = False
@@ -185,13 +188,17 @@ def plan(
     note: str | None,
     *,
     workload: WorkloadSource | None = None,
+    system: bool = False,
 ) -> Plan:
+    """``system``: the workflow itself acts (a timer): roles are not checked, gates and rules are."""
     """The plan for one transition, or NotPermitted / Refused listing every reason."""
     state = str(current.get("state"))
     if ticket_type.states.get(state) is None:
         raise Refused(f"state {state!r} is not a state of type {ticket_type.name}")
     transition = find_transition(ticket_type, state, name)
-    judged = evaluate(workflow, ticket_type, current, transition, actor, sets, note, check_note=True)
+    judged = evaluate(
+        workflow, ticket_type, current, transition, actor, sets, note, check_note=True, system=system
+    )
     if judged.reasons:
         error = NotPermitted if not judged.permitted else Refused
         raise error(

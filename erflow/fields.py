@@ -134,5 +134,8 @@ COMMON_FIELDS: tuple[Field, ...] = (
     Field("created", "datetime", system=True, label="Created"),
     Field("updated", "datetime", system=True, label="Updated"),
     Field("state_entered", "datetime", system=True, label="In this state since"),
+    Field("responded", "datetime", system=True, label="First response"),
+    Field("sla_paused_minutes", "number", system=True, label="SLA paused (minutes)"),
+    Field("timers_fired", "list", system=True, label="Timers fired"),
 )
 COMMON_NAMES = tuple(f.name for f in COMMON_FIELDS)

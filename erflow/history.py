@@ -37,6 +37,7 @@ class Change:
     summary: str = ""
     text: str = ""
     created: tuple[str, ...] = ()
+    timer: str | None = None
 
     def message(self, extra_tickets: Sequence[str] = ()) -> str:
         move = f": {self.from_state} -> {self.to_state}" if self.transition else ""
@@ -55,6 +56,8 @@ class Change:
         if self.to_state is not None:
             trailers.append(f"Erflow-To: {self.to_state}")
         trailers += [f"Erflow-Created: {t}" for t in self.created]
+        if self.timer:
+            trailers.append(f"Erflow-Timer: {self.timer}")
         trailers.append(f"Erflow-Actor: {self.actor}")
         body = self.text.strip()
         return subject + "\n\n" + (body + "\n\n" if body else "") + "\n".join(trailers) + "\n"

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import engine, model
-from .service import ChangeResult, HistoryEntry, TicketView
+from .service import ChangeResult, HistoryEntry, SweepAction, TicketView
 
 # Piped output is not wrapped at 80 columns: scripts and `less -S` get whole lines.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
@@ -58,7 +58,11 @@ def message(text: str, style: str = "") -> None:
     err.print(Text(text, style=style))
 
 
-def ticket_table(rows: Sequence[dict[str, Any]]) -> None:
+_SLA_STYLE = {"breached": "bold red", "at_risk": "yellow", "paused": "dim", "met": "green"}
+
+
+def ticket_table(rows: Sequence[dict[str, Any]], sla: dict[str, str] | None = None) -> None:
+    """The list table; an SLA column appears when any listed ticket has an SLA."""
     table = Table(show_edge=False, header_style="bold")
     for column in LIST_COLUMNS:
         table.add_column(
@@ -67,8 +71,14 @@ def ticket_table(rows: Sequence[dict[str, Any]]) -> None:
             no_wrap=column in _NO_WRAP,
             ratio=3 if column == "title" else None,
         )
+    if sla:
+        table.add_column("SLA", no_wrap=True)
     for row in rows:
-        table.add_row(*(Text(_cell(row, c)) for c in LIST_COLUMNS))
+        cells = [Text(_cell(row, c)) for c in LIST_COLUMNS]
+        if sla:
+            status = sla.get(str(row.get("id")), "")
+            cells.append(Text(status.replace("_", " "), style=_SLA_STYLE.get(status, "")))
+        table.add_row(*cells)
     out.print(table)
     err.print(Text(f"{len(rows)} ticket{'s' if len(rows) != 1 else ''}", style="dim"))
 
@@ -107,6 +117,13 @@ def ticket_view(view: TicketView) -> None:
     hours, billable = model.time_totals(ticket)
     if hours:
         table.add_row(Text("time logged"), Text(f"{hours:g} h ({billable:g} h billable)"))
+    for clock in view.sla:
+        when = "stopped " + clock.stopped.isoformat() if clock.stopped else "due " + clock.due.isoformat()
+        line = Text(
+            f"{clock.status.replace('_', ' ')} ({clock.target}, {when})",
+            style=_SLA_STYLE.get(clock.status, ""),
+        )
+        table.add_row(Text(f"SLA {clock.kind}"), line)
     out.print(table)
     if unset:
         out.print(Text("unset: " + ", ".join(unset), style="dim"))
@@ -176,4 +193,25 @@ def history_table(entries: Sequence[HistoryEntry]) -> None:
             )
         style = "red" if e.action == "edit outside erflow" else ""
         table.add_row(Text(e.date), Text(e.actor), Text(what, style=style), Text(move), Text(changes[:300]))
+    out.print(table)
+
+
+def sweep_table(actions: Sequence[SweepAction], dry_run: bool) -> None:
+    if not actions:
+        err.print(Text("nothing due", style="dim"))
+        return
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("Ticket", "Timer", "Due", "Does", "Result"):
+        table.add_column(column, overflow="fold")
+    for action in actions:
+        if dry_run:
+            result = Text("due (dry run)", style="yellow")
+        elif action.done:
+            moved = (
+                f" {action.from_state} → {action.to_state}" if action.from_state != action.to_state else ""
+            )
+            result = Text(f"done{moved} [{(action.commit or '')[:10]}]", style="green")
+        else:
+            result = Text(f"not done: {action.reason}", style="red")
+        table.add_row(Text(action.ticket), Text(action.name), Text(action.due), Text(action.actions), result)
     out.print(table)

@@ -27,6 +27,7 @@ from .workflow import EmailSpec, LinkedTicket, TicketType, Workflow
 
 if TYPE_CHECKING:
     from .notify import Email, SmtpConfig, TemplateSet
+    from .timers import SlaClock
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,6 +147,7 @@ class TicketView:
     ticket: Ticket
     type: TicketType
     options: list[engine.Evaluation]
+    sla: list[SlaClock] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         data = dict(self.ticket.meta)
@@ -490,61 +492,87 @@ def advance(
     sending = _sending(ctx, send) and not dry_run
     with _writing(ctx):
         pending = _load_for_change(ctx, raw_id)
-        ticket, ticket_type = pending.ticket, pending.type
-        typed = engine.parse_sets(ticket_type, dict(sets or {}))
+        typed = engine.parse_sets(pending.type, dict(sets or {}))
         plan = engine.plan(
-            ctx.workflow,
-            ticket_type,
-            ticket.meta,
-            transition,
-            actor,
-            typed,
-            note,
+            ctx.workflow, pending.type, pending.ticket.meta, transition, actor, typed, note,
             workload=lambda: workload(ctx),
-        )
-        ticket.meta = {k: v for k, v in plan.values.items() if v is not None}
-        if plan.to_state != plan.from_state:
-            ticket.meta["state_entered"] = model.timestamp(ctx.now)
-        head = f"{actor}: {transition} ({plan.from_state} → {plan.to_state})"
-        changed = {k: v for k, v in plan.changes.items() if k not in ("state", "owner")}
-        if changed:
-            head += "; " + ", ".join(f"{k}={model.brief(v[1])}" for k, v in changed.items())
-        ticket.add_entry("Notes", model.entry(ctx.now, head, note or ""))
-        linked = _create_linked(ctx, pending, plan.linked, f"{actor}: created by {ticket.id} {transition}")
-        emails = render_emails(ctx, ticket, ticket_type, plan.emails)
-        results = _log_emails(ctx, ticket, emails, sending)
-        for item, specs in linked:
-            item_emails = render_emails(ctx, item.ticket, item.type, specs)
-            results += _log_emails(ctx, item.ticket, item_emails, sending)
-            emails += item_emails
-        created = [item.ticket.id for item, _ in linked]
+        )  # fmt: skip
+        applied = _apply_plan(ctx, pending, plan, actor, note, sending)
         result = ChangeResult(
-            ticket.id,
-            "advance",
-            None,
-            transition,
-            plan.from_state,
-            plan.to_state,
-            results,
-            created=created,
-            changes=plan.changes,
-            dry_run=dry_run,
-        )
+            pending.ticket.id, "advance", None, transition, plan.from_state, plan.to_state, applied.results,
+            created=applied.created, changes=plan.changes, dry_run=dry_run,
+        )  # fmt: skip
         if dry_run:
             return result
         change = Change(
-            ticket.id,
-            "advance",
-            actor,
-            transition,
-            plan.from_state,
-            plan.to_state,
-            text=note or "",
-            created=tuple(created),
-        )
-        everything = [pending, *(item for item, _ in linked)]
-        result.commit = _commit(ctx, everything, change, emails if sending else ())
+            pending.ticket.id, "advance", actor, transition, plan.from_state, plan.to_state, text=note or "",
+            created=tuple(applied.created),
+        )  # fmt: skip
+        result.commit = _commit(ctx, [pending, *applied.linked], change, applied.outgoing(sending))
     return result
+
+
+@dataclass
+class _Applied:
+    """What applying a plan to a ticket (in memory) produced."""
+
+    emails: list[Email]
+    results: list[EmailResult]
+    linked: list[_Pending]
+
+    @property
+    def created(self) -> list[str]:
+        return [item.ticket.id for item in self.linked]
+
+    def outgoing(self, sending: bool) -> list[Email]:
+        return self.emails if sending else []
+
+
+def _apply_plan(
+    ctx: Context, pending: _Pending, plan: engine.Plan, actor: str, note: str | None, sending: bool
+) -> _Applied:
+    """Apply a plan to the ticket in memory: values, state clocks, the Notes entry, linked tickets,
+    and the emails due (rendered and logged). Nothing is written."""
+    ticket, ticket_type = pending.ticket, pending.type
+    entered_before = ticket.meta.get("state_entered")
+    ticket.meta = {k: v for k, v in plan.values.items() if v is not None}
+    if plan.to_state != plan.from_state:
+        _clock_state_change(ctx, ticket, ticket_type, plan.from_state, entered_before)
+    head = f"{actor}: {plan.transition.name} ({plan.from_state} → {plan.to_state})"
+    changed = {k: v for k, v in plan.changes.items() if k not in ("state", "owner")}
+    if changed:
+        head += "; " + ", ".join(f"{k}={model.brief(v[1])}" for k, v in changed.items())
+    ticket.add_entry("Notes", model.entry(ctx.now, head, note or ""))
+    linked = _create_linked(
+        ctx, pending, plan.linked, f"{actor}: created by {ticket.id} {plan.transition.name}"
+    )
+    emails = render_emails(ctx, ticket, ticket_type, plan.emails)
+    results = _log_emails(ctx, ticket, emails, sending)
+    for item, specs in linked:
+        item_emails = render_emails(ctx, item.ticket, item.type, specs)
+        results += _log_emails(ctx, item.ticket, item_emails, sending)
+        emails += item_emails
+    return _Applied(emails, results, [item for item, _ in linked])
+
+
+def _clock_state_change(
+    ctx: Context, ticket: Ticket, ticket_type: TicketType, left: str, entered_before: Any
+) -> None:
+    """On a change of state: the first response, time paused for the SLA, and state_entered."""
+    from . import timers
+    from .businesstime import Clock
+
+    meta = ticket.meta
+    sla = ticket_type.sla
+    if sla is not None and left in sla.pause:
+        since = timers.instant(entered_before, ctx.workflow.calendar)
+        if since is not None:
+            paused = Clock(ctx.workflow.calendar, sla.business).elapsed(since, ctx.now)
+            total = float(meta.get("sla_paused_minutes") or 0) + paused.total_seconds() / 60
+            meta["sla_paused_minutes"] = int(total)
+    if left == ticket_type.initial and "responded" not in meta:
+        meta["responded"] = model.timestamp(ctx.now)
+    meta["state_entered"] = model.timestamp(ctx.now)
 
 
 def _create_linked(
@@ -761,6 +789,126 @@ def email(
 
 
 # ---------------------------------------------------------------------------------------------
+# sweep: timers and SLA escalations
+
+
+@dataclass
+class SweepAction:
+    ticket: str
+    name: str  # the timer, or sla_response / sla_resolution
+    due: str
+    actions: str
+    done: bool = False
+    commit: str | None = None
+    reason: str | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    emails: list[EmailResult] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ticket": self.ticket,
+            "timer": self.name,
+            "due": self.due,
+            "actions": self.actions,
+            "done": self.done,
+            "commit": self.commit,
+            "reason": self.reason,
+            "from": self.from_state,
+            "to": self.to_state,
+            "emails": [e.as_json() for e in self.emails],
+        }
+
+
+SWEEP_ACTOR = "erflow@localhost"
+
+
+def sweep(ctx: Context, *, dry_run: bool = False, send: bool = False) -> list[SweepAction]:
+    """Run every timer and SLA escalation due at ``ctx.now``, each once, one commit each.
+
+    Safe to run again and again: what fired is recorded in the ticket, so a second sweep at the same
+    instant finds nothing to do. A timer's transition is checked against its gates and rules (not
+    roles: the workflow itself acts); when they are not met, nothing happens and the reason is told.
+    """
+    from . import timers
+
+    sending = _sending(ctx, send) and not dry_run
+    done: list[SweepAction] = []
+    for path in ctx.store.paths():
+        try:
+            ticket = ctx.store.read_path(path).ticket
+        except ErflowError:
+            continue  # named by list and check; one bad file never stops the others
+        ticket_type = ctx.workflow.types.get(ticket.type)
+        if ticket_type is None:
+            continue
+        for item in timers.due(ctx.workflow, ticket_type, ticket.meta, ctx.now):
+            action = SweepAction(ticket.id, item.name, model.timestamp(item.due), item.actions.describe())
+            if not dry_run:
+                _fire(ctx, action, item.key, sending)
+            done.append(action)
+    return done
+
+
+def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
+    from . import timers
+
+    actor = ctx.actor or SWEEP_ACTOR
+    with _writing(ctx):
+        try:
+            pending = _load_for_change(ctx, action.ticket)
+        except Conflict as exc:
+            action.reason = exc.message
+            return
+        ticket, ticket_type = pending.ticket, pending.type
+        still = [d for d in timers.due(ctx.workflow, ticket_type, ticket.meta, ctx.now) if d.key == key]
+        if not still:
+            action.reason = "no longer due (changed since)"
+            return
+        actions = still[0].actions
+        action.from_state = action.to_state = ticket.state
+        ticket.add_entry(
+            "Notes",
+            model.entry(ctx.now, f"{actor}: timer {action.name} ({action.actions})", actions.note or ""),
+        )
+        if actions.assign:
+            owner = engine.owner_for(
+                ctx.workflow, ticket_type, ticket.state, ticket.meta, assign=actions.assign,
+                workload=lambda: workload(ctx),
+            )  # fmt: skip
+            if owner is not None:
+                ticket.meta["owner"] = owner
+        labels = list(ticket.meta.get("labels") or [])
+        ticket.meta["labels"] = labels + [label for label in actions.add_labels if label not in labels]
+        emails = render_emails(ctx, ticket, ticket_type, [actions.email] if actions.email else [])
+        action.emails = _log_emails(ctx, ticket, emails, sending)
+        linked: list[_Pending] = []
+        if actions.transition is not None:
+            why = f"timer {action.name}"
+            try:
+                plan = engine.plan(
+                    ctx.workflow, ticket_type, ticket.meta, actions.transition, actor, {}, why,
+                    workload=lambda: workload(ctx), system=True,
+                )  # fmt: skip
+            except (Refused, NotFound) as exc:
+                action.reason = exc.message
+                return
+            applied = _apply_plan(ctx, pending, plan, actor, why, sending)
+            emails += applied.emails
+            action.emails += applied.results
+            linked = applied.linked
+            action.to_state = plan.to_state
+        timers.record(ticket.meta, key)
+        transition = actions.transition
+        change = Change(
+            ticket.id, "sweep", actor, transition, action.from_state, action.to_state,
+            summary=f"timer {action.name}", created=tuple(p.ticket.id for p in linked), timer=action.name,
+        )  # fmt: skip
+        action.commit = _commit(ctx, [pending, *linked], change, emails if sending else [])
+        action.done = True
+
+
+# ---------------------------------------------------------------------------------------------
 # Use cases that read
 
 
@@ -768,7 +916,12 @@ def show(ctx: Context, raw_id: str) -> TicketView:
     path = ctx.store.find(raw_id)
     ticket = ctx.store.read_path(path).ticket
     ticket_type = _type_of(ctx.workflow, ticket, ctx.store.relative(path))
-    return TicketView(ticket, ticket_type, engine.options(ctx.workflow, ticket_type, ticket.meta, ctx.actor))
+    from .timers import sla_clocks
+
+    options = engine.options(ctx.workflow, ticket_type, ticket.meta, ctx.actor)
+    return TicketView(
+        ticket, ticket_type, options, sla_clocks(ctx.workflow, ticket_type, ticket.meta, ctx.now)
+    )
 
 
 def transitions(ctx: Context, raw_id: str) -> list[engine.Evaluation]:
@@ -812,6 +965,7 @@ def _text(value: Any) -> str:
 class Listing:
     tickets: list[dict[str, Any]]
     problems: list[str]
+    sla: dict[str, str] = field(default_factory=dict)  # ticket id -> worst SLA status, where it has one
 
 
 def list_tickets(ctx: Context, filters: Filters) -> Listing:
@@ -829,7 +983,16 @@ def list_tickets(ctx: Context, filters: Filters) -> Listing:
         if filters.match(meta):
             found.append(meta)
     found.sort(key=lambda m: (str(m.get("created", "")), str(m.get("id", ""))))
-    return Listing(found, problems)
+    from .timers import sla_clocks, worst
+
+    flags: dict[str, str] = {}
+    for meta in found:
+        ticket_type = ctx.workflow.types.get(str(meta.get("type")))
+        if ticket_type is not None and ticket_type.sla is not None:
+            status = worst(sla_clocks(ctx.workflow, ticket_type, meta, ctx.now))
+            if status:
+                flags[str(meta.get("id"))] = status
+    return Listing(found, problems, flags)
 
 
 @dataclass

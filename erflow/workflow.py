@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import conditions, yamlio
+from .businesstime import WEEKDAYS, Calendar, Duration, parse_duration
 from .errors import InvalidData, NotFound, located
 from .fields import COMMON_FIELDS, FIELD_TYPES, Field
 from .model import LINK_INVERSE
@@ -109,6 +111,59 @@ class State:
 
 
 @dataclass(frozen=True)
+class Actions:
+    """What a timer or an SLA escalation does to a ticket, in this order: note, assign, labels,
+    email, then the transition."""
+
+    note: str | None = None
+    assign: tuple[Assign, ...] = ()
+    add_labels: tuple[str, ...] = ()
+    email: EmailSpec | None = None
+    transition: str | None = None
+
+    def describe(self) -> str:
+        parts = ["note" if self.note else "", "assign" if self.assign else ""]
+        parts += [f"label {','.join(self.add_labels)}" if self.add_labels else ""]
+        parts += [f"email {self.email.template}" if self.email else "", self.transition or ""]
+        return ", ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Timer:
+    """``after`` a duration since ``since`` in one of ``states``, or ``every`` week at a time."""
+
+    name: str
+    actions: Actions
+    states: tuple[str, ...] = ()  # empty: any state that is not terminal
+    after: Duration | None = None
+    since: str = "state_entered"
+    every: tuple[int, dt.time] | None = None  # weekday (Monday 0) and time, in the calendar's zone
+    window: Duration = Duration(1)
+    business: bool = False
+    when: Mapping[str, Any] | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class SlaTarget:
+    response: Duration | None
+    resolution: Duration | None
+    when: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Sla:
+    """Response and resolution targets; the resolution clock pauses in ``pause`` states."""
+
+    targets: tuple[SlaTarget, ...]
+    business: bool = True
+    at_risk: float = 0.8
+    pause: tuple[str, ...] = ()
+    escalate: Actions = Actions()
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class CreateSpec:
     requires: tuple[Requirement, ...] = ()
     emails: tuple[EmailSpec, ...] = ()
@@ -124,6 +179,8 @@ class TicketType:
     states: Mapping[str, State]
     transitions: tuple[Transition, ...]
     create: CreateSpec = CreateSpec()
+    sla: Sla | None = None
+    timers: tuple[Timer, ...] = ()
 
     def field(self, name: str) -> Field | None:
         return self.fields.get(name) or _COMMON.get(name)
@@ -160,6 +217,7 @@ class Workflow:
     people: Mapping[str, Person]
     permissions: Mapping[str, tuple[str, ...]]
     types: Mapping[str, TicketType]
+    calendar: Calendar = Calendar()
 
     def type(self, name: str) -> TicketType:
         found = self.types.get(name)
@@ -274,7 +332,9 @@ class _Parser:
 
     def workflow(self, path: Path, raw: yamlio.LineDict) -> Workflow:
         self._unknown_keys(
-            raw, {"version", "settings", "policies", "roles", "people", "permissions", "types"}, ""
+            raw,
+            {"version", "settings", "policies", "roles", "people", "permissions", "types", "calendar"},
+            "",
         )
         if raw.get("version", 1) != 1:
             self.p.add(raw, "version", "version", "only version 1 is understood")
@@ -329,7 +389,22 @@ class _Parser:
             prefixes[ticket_type.prefix] = type_name
             types[type_name] = ticket_type
         self.check_linked(types)
-        return Workflow(path, dict(settings), dict(policies), roles, people, permissions, types)
+        calendar = self.calendar(raw)
+        return Workflow(path, dict(settings), dict(policies), roles, people, permissions, types, calendar)
+
+    def calendar(self, raw: yamlio.LineDict) -> Calendar:
+        node = self._map(raw, "calendar", "calendar")
+        self._unknown_keys(node, {"timezone", "days", "hours", "holidays"}, "calendar")
+        try:
+            return Calendar.parse(
+                str(node.get("timezone", "UTC")),
+                node.get("days") or WEEKDAYS[:5],
+                str(node.get("hours", "09:00-17:00")),
+                node.get("holidays") or [],
+            )
+        except (ValueError, TypeError) as exc:
+            self.p.add(node, None, "calendar", str(exc))
+            return Calendar()
 
     def check_linked(self, types: Mapping[str, TicketType]) -> None:
         for ticket_type in types.values():
@@ -359,7 +434,20 @@ class _Parser:
     ) -> TicketType:
         where = f"types.{name}"
         self._unknown_keys(
-            spec, {"prefix", "label", "source", "initial", "fields", "states", "transitions", "create"}, where
+            spec,
+            {
+                "prefix",
+                "label",
+                "source",
+                "initial",
+                "fields",
+                "states",
+                "transitions",
+                "create",
+                "sla",
+                "timers",
+            },
+            where,
         )
         prefix = str(spec.get("prefix", ""))
         if not PREFIX.match(prefix):
@@ -436,9 +524,208 @@ class _Parser:
                 if not any(t.name == owner_t for t in transitions):
                     where_set_by = f"{where}.fields.{f.name}.set_by"
                     self.p.add(node, "set_by", where_set_by, f"unknown transition {owner_t!r}")
+        label = str(spec.get("label") or name)
+        sla = self.sla(spec, where, states, transitions, roles, checker)
+        timers = self.timers(spec, where, states, transitions, roles, checker)
         return TicketType(
-            name, prefix, str(spec.get("label") or name), initial, fields, states, tuple(transitions), create
+            name, prefix, label, initial, fields, states, tuple(transitions), create, sla, timers
         )
+
+    def _duration(self, node: Any, key: str, where: str) -> Duration | None:
+        raw = node.get(key) if isinstance(node, dict) else None
+        if raw is None:
+            return None
+        try:
+            return parse_duration(str(raw))
+        except ValueError as exc:
+            self.p.add(node, key, f"{where}.{key}", str(exc))
+            return None
+
+    def _clock(self, node: yamlio.LineDict, where: str, default: str) -> bool:
+        clock = str(node.get("clock", default))
+        if clock not in ("business", "calendar"):
+            self.p.add(node, "clock", f"{where}.clock", "expected business or calendar")
+        return clock == "business"
+
+    def actions(
+        self,
+        node: yamlio.LineDict,
+        where: str,
+        states: Mapping[str, State],
+        transitions: list[Transition],
+        sources: tuple[str, ...],
+        roles: set[str],
+        checker: _RefChecker,
+    ) -> Actions:
+        note = node.get("note")
+        email = None
+        if node.get("email") is not None:
+            if isinstance(node["email"], str):
+                email = EmailSpec(node["email"], None, str(node.get("to") or "customer"))
+            else:
+                self.p.add(node, "email", f"{where}.email", "expected a template name (and to: beside it)")
+        transition = node.get("transition")
+        if transition is not None:
+            leaving = {t.name for t in transitions for s in sources if s in t.sources} if sources else set()
+            if not any(t.name == transition for t in transitions):
+                self.p.add(node, "transition", f"{where}.transition", f"unknown transition {transition!r}")
+            elif sources and transition not in leaving:
+                self.p.add(
+                    node,
+                    "transition",
+                    f"{where}.transition",
+                    f"{transition!r} leaves none of {', '.join(sources)}",
+                )
+        actions = Actions(
+            str(note) if note is not None else None,
+            self.assign(node, where, roles, "-", checker),
+            self._names(node, "add_labels", f"{where}.add_labels", node.get("add_labels")),
+            email,
+            str(transition) if transition is not None else None,
+        )
+        if not actions.describe():
+            self.p.add(node, None, where, "does nothing: give note, assign, add_labels, email or transition")
+        return actions
+
+    def sla(
+        self,
+        spec: yamlio.LineDict,
+        where: str,
+        states: Mapping[str, State],
+        transitions: list[Transition],
+        roles: set[str],
+        checker: _RefChecker,
+    ) -> Sla | None:
+        node = spec.get("sla")
+        if node is None:
+            return None
+        s_where = f"{where}.sla"
+        if not isinstance(node, yamlio.LineDict):
+            self.p.add(spec, "sla", s_where, "expected a mapping with targets")
+            return None
+        self._unknown_keys(node, {"clock", "at_risk", "pause", "targets", "escalate"}, s_where)
+        targets = []
+        raw_targets = node.get("targets")
+        if not isinstance(raw_targets, list) or not raw_targets:
+            self.p.add(
+                node, "targets", f"{s_where}.targets", "expected a list of {when:, response:, resolution:}"
+            )
+            raw_targets = []
+        for i, item in enumerate(raw_targets):
+            t_where = f"{s_where}.targets[{i}]"
+            if not isinstance(item, yamlio.LineDict):
+                self.p.add(node, "targets", t_where, "expected {when:, response:, resolution:}")
+                continue
+            self._unknown_keys(item, {"when", "response", "resolution"}, t_where)
+            when = checker.condition(item.get("when"), item, "when", f"{t_where}.when")
+            targets.append(
+                SlaTarget(
+                    self._duration(item, "response", t_where),
+                    self._duration(item, "resolution", t_where),
+                    when,
+                )
+            )
+        at_risk = node.get("at_risk", 0.8)
+        if isinstance(at_risk, bool) or not isinstance(at_risk, (int, float)) or not 0 < at_risk < 1:
+            self.p.add(node, "at_risk", f"{s_where}.at_risk", "expected a share between 0 and 1, e.g. 0.8")
+            at_risk = 0.8
+        pause_raw = node.get("pause")
+        pause = (
+            self._names(node, "pause", f"{s_where}.pause", pause_raw)
+            if pause_raw is not None
+            else tuple(n for n, st in states.items() if st.waiting)
+        )
+        for state in pause:
+            if state not in states:
+                self.p.add(node, "pause", f"{s_where}.pause", f"unknown state {state!r}")
+        escalate_raw = node.get("escalate")
+        escalate = Actions()
+        if escalate_raw is not None:
+            if isinstance(escalate_raw, yamlio.LineDict):
+                self._unknown_keys(
+                    escalate_raw, {"note", "assign", "add_labels", "email", "to"}, f"{s_where}.escalate"
+                )
+                escalate = self.actions(
+                    escalate_raw, f"{s_where}.escalate", states, transitions, (), roles, checker
+                )
+            else:
+                self.p.add(node, "escalate", f"{s_where}.escalate", "expected a mapping of actions")
+        return Sla(
+            tuple(targets), self._clock(node, s_where, "business"), float(at_risk), pause, escalate, node.line
+        )
+
+    def timers(
+        self,
+        spec: yamlio.LineDict,
+        where: str,
+        states: Mapping[str, State],
+        transitions: list[Transition],
+        roles: set[str],
+        checker: _RefChecker,
+    ) -> tuple[Timer, ...]:
+        raw = spec.get("timers")
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.p.add(spec, "timers", f"{where}.timers", "expected a list of timers")
+            return ()
+        result = []
+        names: set[str] = set()
+        for i, node in enumerate(raw):
+            t_where = f"{where}.timers[{i}]"
+            if not isinstance(node, yamlio.LineDict):
+                self.p.add(spec, "timers", t_where, "expected a mapping")
+                continue
+            self._unknown_keys(
+                node,
+                {"name", "state", "states", "after", "since", "every", "window", "clock", "when",
+                 "note", "assign", "add_labels", "email", "to", "transition"},
+                t_where,
+            )  # fmt: skip
+            name = str(node.get("name", ""))
+            if not NAME.match(name):
+                self.p.add(node, "name", f"{t_where}.name", "expected a lower_snake_case name")
+            if name in names:
+                self.p.add(node, "name", f"{t_where}.name", f"two timers named {name!r}")
+            names.add(name)
+            timer_states = self._names(
+                node, "states", f"{t_where}.states", node.get("states") or node.get("state")
+            )
+            for state in timer_states:
+                if state not in states:
+                    self.p.add(
+                        node, "states" if "states" in node else "state", t_where, f"unknown state {state!r}"
+                    )
+            after = self._duration(node, "after", t_where)
+            every = self._every(node, t_where)
+            if (after is None) == (every is None):
+                self.p.add(node, None, t_where, "give after: DURATION or every: 'mon 09:00', one of them")
+            since = str(node.get("since", "state_entered"))
+            if since not in ("state_entered", "created", "updated") and since not in checker.known:
+                self.p.add(node, "since", f"{t_where}.since", f"unknown field {since!r}")
+            when = checker.condition(node.get("when"), node, "when", f"{t_where}.when")
+            actions = self.actions(node, t_where, states, transitions, timer_states, roles, checker)
+            window = self._duration(node, "window", t_where) or Duration(1)
+            business = self._clock(node, t_where, "calendar")
+            result.append(
+                Timer(name, actions, timer_states, after, since, every, window, business, when, node.line)
+            )
+        return tuple(result)
+
+    def _every(self, node: yamlio.LineDict, where: str) -> tuple[int, dt.time] | None:
+        raw = node.get("every")
+        if raw is None:
+            return None
+        parts = str(raw).lower().split()
+        try:
+            day = WEEKDAYS.index(parts[0][:3])
+            hour, minute = (int(x) for x in (parts[1] if len(parts) > 1 else "00:00").split(":"))
+            return day, dt.time(hour, minute)
+        except (ValueError, IndexError):
+            self.p.add(
+                node, "every", f"{where}.every", f"{raw!r} is not a weekday and time such as 'mon 09:00'"
+            )
+            return None
 
     def fields(self, spec: yamlio.LineDict, where: str) -> dict[str, Field]:
         fields: dict[str, Field] = {}

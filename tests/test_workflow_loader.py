@@ -392,7 +392,7 @@ BROKEN = [
         "    prefix: T\n    bogus: 1\n",
         ("bogus", 1),
         "types.t.bogus: unknown key (expected one of: "
-        "create, fields, initial, label, prefix, source, states, transitions)",
+        "create, fields, initial, label, prefix, sla, source, states, timers, transitions)",
     ),
     (
         "unknown-transition-key",
@@ -494,7 +494,7 @@ def test_an_unknown_top_level_key_is_reported_on_its_line(tmp_path: Path) -> Non
     assert problem.startswith("workflow.yaml:2: ")
     assert problem.endswith(
         "extras: unknown key (expected one of: "
-        "people, permissions, policies, roles, settings, types, version)"
+        "calendar, people, permissions, policies, roles, settings, types, version)"
     )
 
 
