@@ -16,7 +16,7 @@ import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from email.headerregistry import Address
 from pathlib import Path
 
@@ -55,7 +55,7 @@ _MAX_LINE = 998  # octets per line allowed by RFC 5322
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).astimezone()
+    return datetime.now(timezone.utc).astimezone()
 
 
 def _check_line(value: str, what: str) -> None:
@@ -189,9 +189,26 @@ class TemplateSet:
     ) -> Email:
         parsed = self._parse(name)
         values = dict(context)
+        subject = _one_line(self._render_part(name, parsed.subject, values, ticket_id))
+        body = self._render_part(name, parsed.body, values, ticket_id)
+        if not subject:
+            raise InvalidData(located(self._path(name), 1, "the Subject renders empty"))
+        return Email(
+            template=name,
+            ticket_id=ticket_id,
+            sender=sender,
+            to=to,
+            to_name=to_name,
+            subject=subject,
+            body=body,
+        )
+
+    def _render_part(
+        self, name: str, template: jinja2.Template, values: dict[str, object], ticket_id: str
+    ) -> str:
+        """Render with every failure named: a missing field refuses (exit 3), unsafe code is invalid."""
         try:
-            subject = _one_line(parsed.subject.render(values))
-            body = parsed.body.render(values)
+            return template.render(values)
         except SecurityError as exc:
             raise InvalidData(located(self._path(name), None, f"unsafe template code: {exc}")) from None
         except jinja2.UndefinedError as exc:
@@ -204,17 +221,6 @@ class TemplateSet:
             ) from None
         except _TEMPLATE_BUGS as exc:  # e.g. a filter given a value it cannot handle
             raise InvalidData(located(self._path(name), None, f"cannot render: {exc}")) from None
-        if not subject:
-            raise InvalidData(located(self._path(name), 1, "the Subject renders empty"))
-        return Email(
-            template=name,
-            ticket_id=ticket_id,
-            sender=sender,
-            to=to,
-            to_name=to_name,
-            subject=subject,
-            body=body,
-        )
 
     def problems(self) -> list[str]:
         found: list[str] = []
@@ -240,16 +246,7 @@ class TemplateSet:
         """The template split into Subject and body and compiled, or every syntax error."""
         if name in self._cache:
             return self._cache[name], []
-        if not name or "/" in name or "\\" in name or name.startswith("."):
-            raise NotFound(f"template '{name}' not found in {self.directory}")
-        try:
-            source, _, _ = self._loader.get_source(self._env, f"{name}.j2")
-        except jinja2.TemplateNotFound:
-            raise NotFound(f"template '{name}' not found in {self.directory}") from None
-        except UnicodeDecodeError as exc:
-            data = (self.directory / f"{name}.j2").read_bytes()
-            line = data[: exc.start].count(b"\n") + 1
-            raise InvalidData(located(self._path(name), line, "not valid UTF-8")) from None
+        source = self._source(name)
         path = self._path(name)
         match = _SUBJECT.match(source)
         if not match or not match.group(1).strip():
@@ -266,6 +263,19 @@ class TemplateSet:
         self._cache[name] = parsed
         return parsed, []
 
+    def _source(self, name: str) -> str:
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise NotFound(f"template '{name}' not found in {self.directory}")
+        try:
+            source, _, _ = self._loader.get_source(self._env, f"{name}.j2")
+        except jinja2.TemplateNotFound:
+            raise NotFound(f"template '{name}' not found in {self.directory}") from None
+        except UnicodeDecodeError as exc:
+            data = (self.directory / f"{name}.j2").read_bytes()
+            line = data[: exc.start].count(b"\n") + 1
+            raise InvalidData(located(self._path(name), line, "not valid UTF-8")) from None
+        return str(source)
+
     def _compile(
         self, source: str, path: str, offset: int, errors: list[str]
     ) -> tuple[jinja2.Template, set[str]] | None:
@@ -276,6 +286,28 @@ class TemplateSet:
         except jinja2.TemplateSyntaxError as exc:
             errors.append(located(path, exc.lineno + offset, exc.message or "syntax error"))
             return None
+
+
+class DocumentSet(TemplateSet):
+    """Document templates (templates/documents/NAME.j2): Markdown made from a ticket, such as a
+    knowledge article or an invoice. The same sandbox and strictness as emails; no Subject line."""
+
+    def _path(self, name: str) -> str:
+        return f"templates/documents/{name}.j2"
+
+    def _load(self, name: str) -> tuple[_Parsed | None, list[str]]:
+        if name in self._cache:
+            return self._cache[name], []
+        errors: list[str] = []
+        body = self._compile(self._source(name), self._path(name), 0, errors)
+        if body is None:
+            return None, errors
+        parsed = _Parsed(body[0], body[0], frozenset(body[1]))
+        self._cache[name] = parsed
+        return parsed, []
+
+    def render_text(self, name: str, context: Mapping[str, object], *, ticket_id: str) -> str:
+        return self._render_part(name, self._parse(name).body, dict(context), ticket_id)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from .errors import Conflict, ErflowError, InvalidData, NotFound, NotPermitted, 
 from .history import Change, Git
 from .model import LINK_INVERSE, Ticket
 from .store import Store
-from .workflow import EmailSpec, LinkedTicket, TicketType, Workflow
+from .workflow import EmailSpec, LinkedTicket, TicketType, Transition, Workflow
 
 if TYPE_CHECKING:
     from .notify import Email, SmtpConfig, TemplateSet
@@ -202,7 +202,13 @@ def _type_of(wf: Workflow, ticket: Ticket, where: str) -> TicketType:
     return ticket_type
 
 
-def _commit(ctx: Context, pending: Sequence[_Pending], change: Change, outgoing: Sequence[Email] = ()) -> str:
+def _commit(
+    ctx: Context,
+    pending: Sequence[_Pending],
+    change: Change,
+    outgoing: Sequence[Email] = (),
+    documents: Sequence[tuple[Path, str]] = (),
+) -> str:
     """Write every file and commit them as one, then deliver the emails (if any).
 
     The commit comes first so that no customer gets an email for a change that did not land; if
@@ -210,14 +216,22 @@ def _commit(ctx: Context, pending: Sequence[_Pending], change: Change, outgoing:
     """
     config = _smtp(ctx) if outgoing else None
     parent = ctx.git.head()
+    dirty = ctx.git.dirty([ctx.store.relative(path) for path, _ in documents])
+    if dirty:
+        raise Conflict(
+            f"{dirty[0]} has changes not committed by erflow", hint="commit or discard them, then retry"
+        )
+    originals = {path: path.read_bytes() if path.is_file() else None for path, _ in documents}
     for item in pending:
         item.ticket.meta["updated"] = model.timestamp(ctx.now)
         ctx.store.write(item.ticket, list(item.type.fields), item.path)
-    rel = [ctx.store.relative(p.path) for p in pending]
+    for path, text in documents:
+        store.write_atomic(path, text)
+    rel = [ctx.store.relative(p.path) for p in pending] + [ctx.store.relative(p) for p, _ in documents]
     try:
         commit = ctx.git.commit(rel, change.message([p.ticket.id for p in pending[1:]]), ctx.author())
     except BaseException:
-        _restore(ctx, pending)
+        _restore(ctx, pending, originals)
         ctx.git.unstage(rel)
         raise
     if config is not None:
@@ -229,21 +243,26 @@ def _commit(ctx: Context, pending: Sequence[_Pending], change: Change, outgoing:
             if parent is None:  # the repository's first commit: nothing to go back to
                 raise
             ctx.git.uncommit(commit, parent, rel)
-            _restore(ctx, pending)
+            _restore(ctx, pending, originals)
             raise
     return commit
 
 
-def _restore(ctx: Context, pending: Sequence[_Pending]) -> None:
+def _restore(ctx: Context, pending: Sequence[_Pending], documents: Mapping[Path, bytes | None]) -> None:
     """Put the files back as they were before this change (a new file goes, with empty folders)."""
-    for item in pending:
-        if item.original is not None:
-            store.write_atomic(item.path, item.original.decode("utf-8"))
+    originals = {item.path: item.original for item in pending} | dict(documents)
+    for path, original in originals.items():
+        if original is not None:
+            store.write_atomic(path, original.decode("utf-8"))
             continue
         with contextlib.suppress(FileNotFoundError):
-            item.path.unlink()
-        folder = item.path.parent
-        while folder != ctx.store.tickets_dir and folder.is_dir() and not any(folder.iterdir()):
+            path.unlink()
+        folder = path.parent
+        while (
+            folder not in (ctx.store.tickets_dir, ctx.store.root)
+            and folder.is_dir()
+            and not any(folder.iterdir())
+        ):
             folder.rmdir()
             folder = folder.parent
 
@@ -508,7 +527,9 @@ def advance(
             pending.ticket.id, "advance", actor, transition, plan.from_state, plan.to_state, text=note or "",
             created=tuple(applied.created),
         )  # fmt: skip
-        result.commit = _commit(ctx, [pending, *applied.linked], change, applied.outgoing(sending))
+        result.commit = _commit(
+            ctx, [pending, *applied.linked], change, applied.outgoing(sending), applied.documents
+        )
     return result
 
 
@@ -519,6 +540,7 @@ class _Applied:
     emails: list[Email]
     results: list[EmailResult]
     linked: list[_Pending]
+    documents: list[tuple[Path, str]] = field(default_factory=list)
 
     @property
     def created(self) -> list[str]:
@@ -552,7 +574,28 @@ def _apply_plan(
         item_emails = render_emails(ctx, item.ticket, item.type, specs)
         results += _log_emails(ctx, item.ticket, item_emails, sending)
         emails += item_emails
-    return _Applied(emails, results, [item for item, _ in linked])
+    documents = _render_documents(ctx, ticket, ticket_type, plan.transition)
+    return _Applied(emails, results, [item for item, _ in linked], documents)
+
+
+def _render_documents(
+    ctx: Context, ticket: Ticket, ticket_type: TicketType, transition: Transition
+) -> list[tuple[Path, str]]:
+    """The files a transition writes (knowledge articles, invoices...), rendered, not yet written."""
+    from .notify import DocumentSet
+
+    made = []
+    for spec in transition.documents:
+        if spec.when is not None and not _holds(ctx, spec.when, ticket.meta):
+            continue
+        documents = DocumentSet(ctx.store.templates_dir / "documents")
+        text = documents.render_text(
+            spec.template, email_context(ctx, ticket, ticket_type), ticket_id=ticket.id
+        )
+        path = ctx.store.root / spec.path.replace("{id}", ticket.id)
+        made.append((path, text))
+        ticket.add_entry("Notes", model.entry(ctx.now, f"wrote {ctx.store.relative(path)} ({spec.template})"))
+    return made
 
 
 def _clock_state_change(
@@ -883,6 +926,7 @@ def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
         emails = render_emails(ctx, ticket, ticket_type, [actions.email] if actions.email else [])
         action.emails = _log_emails(ctx, ticket, emails, sending)
         linked: list[_Pending] = []
+        documents: list[tuple[Path, str]] = []
         if actions.transition is not None:
             why = f"timer {action.name}"
             try:
@@ -897,6 +941,7 @@ def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
             emails += applied.emails
             action.emails += applied.results
             linked = applied.linked
+            documents = applied.documents
             action.to_state = plan.to_state
         timers.record(ticket.meta, key)
         transition = actions.transition
@@ -904,7 +949,7 @@ def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
             ticket.id, "sweep", actor, transition, action.from_state, action.to_state,
             summary=f"timer {action.name}", created=tuple(p.ticket.id for p in linked), timer=action.name,
         )  # fmt: skip
-        action.commit = _commit(ctx, [pending, *linked], change, emails if sending else [])
+        action.commit = _commit(ctx, [pending, *linked], change, emails if sending else [], documents)
         action.done = True
 
 
@@ -1069,12 +1114,23 @@ def check(ctx: Context) -> list[str]:
     from .notify import TemplateSet
 
     templates = TemplateSet(ctx.store.templates_dir)
-    template_problems = templates.problems()
+    from .notify import DocumentSet
+
+    documents = DocumentSet(ctx.store.templates_dir / "documents")
+    template_problems = templates.problems() + documents.problems()
     problems += template_problems
     if wf is None:
         return problems
     broken = {name for name in templates.names() if any(f"/{name}.j2:" in p for p in template_problems)}
     problems += _check_template_references(ctx, wf, templates, broken)
+    for ticket_type in wf.types.values():
+        for transition in ticket_type.transitions:
+            for doc in transition.documents:
+                if not documents.exists(doc.template):
+                    where = f"{store.WORKFLOW}:{transition.line}: types.{ticket_type.name}"
+                    problems.append(
+                        f"{where}: document template {doc.template!r} not found in templates/documents/"
+                    )
     for path in ctx.store.paths():
         rel = ctx.store.relative(path)
         try:

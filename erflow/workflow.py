@@ -74,6 +74,15 @@ class LinkedTicket:
 
 
 @dataclass(frozen=True)
+class Document:
+    """A file a transition writes into the store from a document template (``{id}`` in the path)."""
+
+    template: str
+    path: str
+    when: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class Transition:
     name: str
     label: str
@@ -90,6 +99,7 @@ class Transition:
     note: str = "optional"  # "optional" or "required"
     assign: tuple[Assign, ...] = ()
     create: tuple[LinkedTicket, ...] = ()
+    documents: tuple[Document, ...] = ()
     line: int = 0
 
     def targets(self, source: str) -> list[str]:
@@ -245,6 +255,24 @@ class Workflow:
 
 _COMMON = {f.name: f for f in COMMON_FIELDS}
 _OPERATOR_LIST = ", ".join(sorted(conditions.OPERATORS))
+
+
+_RESERVED = ("tickets", "templates", ".git", ".erflow", "workflow.yaml")
+
+
+def document_path_problem(path: str) -> str | None:
+    """Why a document path is unsafe or ambiguous, or None: relative, inside the store, not in a
+    folder erflow owns, one file per ticket."""
+    parts = path.replace("\\", "/").split("/")
+    if not path or path.startswith("/") or ":" in path or "\x00" in path:
+        return "expected a relative path such as knowledge/{id}.md"
+    if any(part in ("", ".", "..") for part in parts):
+        return "a path may not hold empty, '.' or '..' parts"
+    if parts[0] in _RESERVED:
+        return f"{parts[0]} is erflow's own; pick another folder"
+    if "{id}" not in path:
+        return "the path must hold {id}, so that each ticket gets its own file"
+    return None
 
 
 class _Problems:
@@ -797,6 +825,7 @@ class _Parser:
                 "note",
                 "assign",
                 "create",
+                "documents",
             },
             where,
         )
@@ -877,6 +906,7 @@ class _Parser:
             note=note,
             assign=self.assign(t, where, roles, None, checker),
             create=self.linked(t, where, checker),
+            documents=self.documents(t, where, checker),
             line=t.line,
         )
 
@@ -921,6 +951,28 @@ class _Parser:
             self.p.add(
                 node, "assign", f"{where}.assign", "the last branch must have no when: (it is the default)"
             )
+        return tuple(result)
+
+    def documents(self, node: yamlio.LineDict, where: str, checker: _RefChecker) -> tuple[Document, ...]:
+        """``documents:``: files written from templates/documents/, at a path inside the store."""
+        raw = node.get("documents")
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.p.add(node, "documents", f"{where}.documents", "expected a list of {template:, path:}")
+            return ()
+        result = []
+        for i, item in enumerate(raw):
+            d_where = f"{where}.documents[{i}]"
+            if not isinstance(item, dict) or not isinstance(item.get("template"), str):
+                self.p.add(node, "documents", d_where, "expected {template: NAME, path: 'folder/{id}.md'}")
+                continue
+            path = str(item.get("path", ""))
+            problem = document_path_problem(path)
+            if problem:
+                self.p.add(node, "documents", f"{d_where}.path", problem)
+            when = checker.condition(item.get("when"), node, "documents", f"{d_where}.when")
+            result.append(Document(item["template"], path, when))
         return tuple(result)
 
     def linked(self, node: yamlio.LineDict, where: str, checker: _RefChecker) -> tuple[LinkedTicket, ...]:
