@@ -493,6 +493,31 @@ def sweep(
 
 
 @app.command()
+def report(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="sla, workload or billing.")],
+    ticket_type: Annotated[
+        list[str] | None, typer.Option("--type", help="Only this type (repeatable).")
+    ] = None,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+    csv_out: CsvOpt = False,
+) -> None:
+    """A report over the store: sla (every SLA clock), workload (per owner), billing."""
+    from . import reports
+    from .output import message, report_table, write_csv, write_json
+
+    result = reports.run(_ctx(store), name, ticket_type or [])
+    for problem in result.problems:
+        message(f"erflow: skipped {problem}", "yellow")
+    if json_out:
+        write_json(result.as_json())
+    elif csv_out:
+        write_csv(result.rows, result.columns)
+    else:
+        report_table(result.rows, result.columns)
+
+
+@app.command()
 def graph(
     ticket_type: Annotated[str | None, typer.Option("--type", help="Only this type.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="mermaid or dot.")] = "mermaid",

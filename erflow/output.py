@@ -215,3 +215,18 @@ def sweep_table(actions: Sequence[SweepAction], dry_run: bool) -> None:
             result = Text(f"not done: {action.reason}", style="red")
         table.add_row(Text(action.ticket), Text(action.name), Text(action.due), Text(action.actions), result)
     out.print(table)
+
+
+def report_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    table = Table(show_edge=False, header_style="bold")
+    for column in columns:
+        table.add_column(column.replace("_", " ").capitalize(), overflow="fold")
+    for row in rows:
+        cells = []
+        for column in columns:
+            text = _plain(row.get(column))
+            style = _SLA_STYLE.get(text, "") if column == "status" else ""
+            cells.append(Text(text.replace("_", " ") if column == "status" else text, style=style))
+        table.add_row(*cells)
+    out.print(table)
+    err.print(Text(f"{len(rows)} row{'s' if len(rows) != 1 else ''}", style="dim"))

@@ -324,3 +324,34 @@ def test_check_names_a_broken_timer_sla_or_calendar(docs: Cli, change: str, brok
     result = docs("check")
     assert result.exit_code == 6
     assert "workflow.yaml:" in result.stdout
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+
+def test_report_sla_lists_every_clock_worst_first(docs: Cli) -> None:
+    late = new_doc(docs, "severity=critical")
+    fine = new_doc(docs)
+    data = docs.json("report", "sla", env=at("2026-11-02T11:30:00+00:00"))
+    assert data["columns"][:2] == ["id", "type"]
+    rows = [(r["id"], r["clock"], r["status"]) for r in data["rows"]]
+    assert rows[0] == (late, "response", "breached")
+    assert (fine, "response", "running") in rows
+    assert {r["target"] for r in data["rows"] if r["id"] == late} == {"2h", "1d"}
+    csv = docs.ok("report", "sla", "--csv", env=at("2026-11-02T11:30:00+00:00")).stdout.splitlines()
+    assert csv[0] == "id,type,state,owner,clock,target,due,elapsed_minutes,paused_minutes,status"
+    assert len(csv) == 1 + len(rows)
+
+
+def test_report_workload_counts_open_tickets_and_hours_per_owner(docs: Cli) -> None:
+    first = new_doc(docs)
+    new_doc(docs)
+    docs.ok("log-time", first, "2", "--billable", user=AGENT)
+    (row,) = docs.json("report", "workload")["rows"]
+    assert row == {"owner": AGENT, "open": 2, "hours_logged": 2.0, "billable_hours": 2.0, "roles": "agent"}
+
+
+def test_an_unknown_report_is_not_found(docs: Cli) -> None:
+    result = docs("report", "horoscope")
+    assert result.exit_code == 4
+    assert "sla" in result.stderr

@@ -1,0 +1,150 @@
+"""Reports over the store: rows of plain values that output.py shows as a table, JSON or CSV.
+
+Each report reads the tickets once and returns a Report; none prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import model, timers
+from .errors import ErflowError, NotFound
+from .service import Context, Filters, list_tickets
+
+
+@dataclass
+class Report:
+    name: str
+    columns: list[str]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"report": self.name, "columns": self.columns, "rows": self.rows}
+
+
+def sla(ctx: Context, types: Sequence[str]) -> Report:
+    """Every SLA clock of every ticket whose type has an SLA: target, due, time used, paused, status."""
+    report = Report(
+        "sla",
+        [
+            "id",
+            "type",
+            "state",
+            "owner",
+            "clock",
+            "target",
+            "due",
+            "elapsed_minutes",
+            "paused_minutes",
+            "status",
+        ],
+    )
+    listing = list_tickets(ctx, Filters(types=types))
+    report.problems = listing.problems
+    for meta in listing.tickets:
+        ticket_type = ctx.workflow.types[str(meta["type"])]
+        for clock in timers.sla_clocks(ctx.workflow, ticket_type, meta, ctx.now):
+            data = clock.as_json()
+            report.rows.append(
+                {
+                    "id": meta["id"],
+                    "type": meta["type"],
+                    "state": meta["state"],
+                    "owner": meta.get("owner"),
+                    "clock": data["kind"],
+                    "target": data["target"],
+                    "due": data["due"],
+                    "elapsed_minutes": data["elapsed_minutes"],
+                    "paused_minutes": data["paused_minutes"],
+                    "status": data["status"],
+                }
+            )
+    order = {"breached": 0, "at_risk": 1, "running": 2, "paused": 3, "met": 4}
+    report.rows.sort(key=lambda r: (order.get(str(r["status"]), 9), str(r["due"])))
+    return report
+
+
+def workload(ctx: Context, types: Sequence[str]) -> Report:
+    """Open tickets and logged hours per owner (a person, or a role's queue), with their roles."""
+    report = Report("workload", ["owner", "roles", "open", "hours_logged", "billable_hours"])
+    per: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for path in ctx.store.paths():
+        try:
+            ticket = ctx.store.read_path(path).ticket
+        except ErflowError as exc:
+            problems.append(exc.message)
+            continue
+        ticket_type = ctx.workflow.types.get(ticket.type)
+        if ticket_type is None or (types and ticket.type not in types):
+            continue
+        state = ticket_type.states.get(ticket.state)
+        owner = str(ticket.meta.get("owner") or "(nobody)")
+        row = per.setdefault(owner, {"owner": owner, "open": 0, "hours_logged": 0.0, "billable_hours": 0.0})
+        if state is not None and not state.terminal:
+            row["open"] += 1
+        hours, billable = model.time_totals(ticket)
+        row["hours_logged"] = round(row["hours_logged"] + hours, 2)
+        row["billable_hours"] = round(row["billable_hours"] + billable, 2)
+    for row in per.values():
+        person = ctx.workflow.people.get(row["owner"])
+        row["roles"] = (
+            ", ".join(person.roles) if person else ("queue" if row["owner"] in ctx.workflow.roles else "")
+        )
+    report.rows = sorted(per.values(), key=lambda r: (-int(r["open"]), str(r["owner"])))
+    report.problems = problems
+    return report
+
+
+def billing(ctx: Context, types: Sequence[str]) -> Report:
+    """Tickets ready for billing (or billable and closed), with estimate, quote and billable hours."""
+    report = Report(
+        "billing",
+        [
+            "id",
+            "type",
+            "title",
+            "customer",
+            "state",
+            "estimate_hours",
+            "quote_amount",
+            "billable_hours",
+            "hours_logged",
+        ],
+    )
+    for path in ctx.store.paths():
+        try:
+            ticket = ctx.store.read_path(path).ticket
+        except ErflowError as exc:
+            report.problems.append(exc.message)
+            continue
+        if types and ticket.type not in types:
+            continue
+        hours, billable = model.time_totals(ticket)
+        labels = ticket.meta.get("labels") or []
+        if ticket.state != "ready_for_billing" and not (billable and "billable" in labels):
+            continue
+        row = {c: ticket.meta.get(c) for c in report.columns}
+        row.update(billable_hours=billable, hours_logged=hours)
+        report.rows.append(row)
+    report.rows.sort(key=lambda r: (str(r["customer"] or ""), str(r["id"])))
+    return report
+
+
+REPORTS: dict[str, Callable[[Context, Sequence[str]], Report]] = {
+    "sla": sla,
+    "workload": workload,
+    "billing": billing,
+}
+
+
+def run(ctx: Context, name: str, types: Sequence[str]) -> Report:
+    builder = REPORTS.get(name)
+    if builder is None:
+        raise NotFound(f"no report {name!r}", hint=f"reports: {', '.join(REPORTS)}")
+    for type_name in types:
+        ctx.workflow.type(type_name)
+    return builder(ctx, types)
