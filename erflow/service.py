@@ -1086,15 +1086,21 @@ def history(ctx: Context, raw_id: str) -> list[HistoryEntry]:
             except (ErflowError, UnicodeDecodeError):
                 current = {}
         changes = engine.diff(previous, current)
+        ticket_id = str(current.get("id") or previous.get("id") or "")
+        primary = item.trailer("ticket", ticket_id) == ticket_id
+        action = item.trailer("action", "edit outside erflow")
+        if ticket_id in item.trailers.get("created", []):
+            action = "new"  # made by another ticket's transition, in the same commit
         entries.append(
             HistoryEntry(
                 commit=item.commit,
                 date=item.date,
                 actor=item.trailer("actor", item.author_email),
-                action=item.trailer("action", "edit outside erflow"),
-                transition=item.trailer("transition", None),
-                from_state=item.trailer("from", previous.get("state")),
-                to_state=item.trailer("to", current.get("state")),
+                action=action,
+                # The trailers describe the commit's first ticket; the others' moves come from their files.
+                transition=item.trailer("transition", None) if primary else None,
+                from_state=item.trailer("from", previous.get("state")) if primary else previous.get("state"),
+                to_state=item.trailer("to", current.get("state")) if primary else current.get("state"),
                 changes=changes,
                 message=item.message.splitlines()[0] if item.message else "",
             )

@@ -902,11 +902,6 @@ def test_check_names_a_template_that_uses_a_field_the_type_lacks(run: Cli, store
     assert "favourite_colour" in problems[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="NOT IMPLEMENTED: the default workflow has only the enhancement type; the contract's bug (BUG-), "
-    "support (SR-) and doc_change (DOC-) types are missing",
-)
 @pytest.mark.parametrize("ticket_type", ["bug", "support", "doc_change"])
 def test_default_workflow_has_the_other_request_types(run: Cli, store: Path, ticket_type: str) -> None:
     run.ok("graph", "--type", ticket_type)

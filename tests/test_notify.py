@@ -111,7 +111,7 @@ def write_template(directory: Path, name: str, text: str) -> TemplateSet:
 
 def test_the_eleven_seed_templates_are_shipped_and_well_formed() -> None:
     templates = TemplateSet(DEFAULTS)
-    assert templates.names() == sorted(SUBJECTS)
+    assert set(SUBJECTS) <= set(templates.names())  # the other request types add their own
     assert templates.problems() == []
 
 
