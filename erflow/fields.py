@@ -135,6 +135,7 @@ COMMON_FIELDS: tuple[Field, ...] = (
     Field("updated", "datetime", system=True, label="Updated"),
     Field("state_entered", "datetime", system=True, label="In this state since"),
     Field("responded", "datetime", system=True, label="First response"),
+    Field("resolved", "datetime", system=True, label="Resolved"),
     Field("sla_paused_minutes", "number", system=True, label="SLA paused (minutes)"),
     Field("timers_fired", "list", system=True, label="Timers fired"),
 )

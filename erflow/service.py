@@ -615,6 +615,11 @@ def _clock_state_change(
             meta["sla_paused_minutes"] = int(total)
     if left == ticket_type.initial and "responded" not in meta:
         meta["responded"] = model.timestamp(ctx.now)
+    entered = ticket_type.states.get(str(meta.get("state")))
+    if entered is not None and (entered.terminal or (sla is not None and entered.name in sla.stop)):
+        meta.setdefault("resolved", model.timestamp(ctx.now))
+    else:
+        meta.pop("resolved", None)  # reopened: the resolution clock runs again
     meta["state_entered"] = model.timestamp(ctx.now)
 
 

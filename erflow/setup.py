@@ -36,11 +36,12 @@ def init_store(directory: Path, env: Mapping[str, str], actor: str | None = None
     if not (root / ".git").exists():
         git.init()
     shutil.copyfile(DEFAULTS / store.WORKFLOW, root / store.WORKFLOW)
-    templates = root / store.TEMPLATES
-    templates.mkdir(exist_ok=True)
-    for template in sorted((DEFAULTS / store.TEMPLATES).glob("*.j2")):
-        if not (templates / template.name).exists():
-            shutil.copyfile(template, templates / template.name)
+    source = DEFAULTS / store.TEMPLATES
+    for template in sorted(source.rglob("*.j2")):  # emails, and documents/ for document templates
+        target = root / store.TEMPLATES / template.relative_to(source)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(template, target)
     (root / store.TICKETS).mkdir(exist_ok=True)
     (root / store.TICKETS / ".gitkeep").touch()
     ignore = root / ".gitignore"

@@ -146,7 +146,8 @@ def sla_clocks(
     target = target_for(workflow, sla, meta)
     if target is None:
         return []
-    clock = Clock(workflow.calendar, sla.business)
+    business = sla.business if target.business is None else target.business
+    clock = Clock(workflow.calendar, business)
     state = ticket_type.states.get(str(meta.get("state")))
     entered = instant(meta.get("state_entered"), workflow.calendar) or created
     clocks = []
@@ -158,7 +159,9 @@ def sla_clocks(
             _clock("response", target.response, clock, created, stopped, now, dt.timedelta(0), sla, False)
         )
     if target.resolution is not None:
-        stopped = entered if state is not None and state.terminal else None
+        stopped = instant(meta.get("resolved"), workflow.calendar)
+        if stopped is None and state is not None and (state.terminal or state.name in sla.stop):
+            stopped = entered
         paused = dt.timedelta(minutes=float(meta.get("sla_paused_minutes") or 0))
         pausing = stopped is None and state is not None and state.name in sla.pause
         if pausing:

@@ -159,6 +159,7 @@ class SlaTarget:
     response: Duration | None
     resolution: Duration | None
     when: Mapping[str, Any] | None = None
+    business: bool | None = None  # None: the SLA's clock
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ class Sla:
     business: bool = True
     at_risk: float = 0.8
     pause: tuple[str, ...] = ()
+    stop: tuple[str, ...] = ()  # states that stop the resolution clock, besides terminal ones
     escalate: Actions = Actions()
     line: int = 0
 
@@ -631,7 +633,7 @@ class _Parser:
         if not isinstance(node, yamlio.LineDict):
             self.p.add(spec, "sla", s_where, "expected a mapping with targets")
             return None
-        self._unknown_keys(node, {"clock", "at_risk", "pause", "targets", "escalate"}, s_where)
+        self._unknown_keys(node, {"clock", "at_risk", "pause", "stop", "targets", "escalate"}, s_where)
         targets = []
         raw_targets = node.get("targets")
         if not isinstance(raw_targets, list) or not raw_targets:
@@ -644,15 +646,11 @@ class _Parser:
             if not isinstance(item, yamlio.LineDict):
                 self.p.add(node, "targets", t_where, "expected {when:, response:, resolution:}")
                 continue
-            self._unknown_keys(item, {"when", "response", "resolution"}, t_where)
+            self._unknown_keys(item, {"when", "response", "resolution", "clock"}, t_where)
             when = checker.condition(item.get("when"), item, "when", f"{t_where}.when")
-            targets.append(
-                SlaTarget(
-                    self._duration(item, "response", t_where),
-                    self._duration(item, "resolution", t_where),
-                    when,
-                )
-            )
+            business = self._clock(item, t_where, "business") if "clock" in item else None
+            response = self._duration(item, "response", t_where)
+            targets.append(SlaTarget(response, self._duration(item, "resolution", t_where), when, business))
         at_risk = node.get("at_risk", 0.8)
         if isinstance(at_risk, bool) or not isinstance(at_risk, (int, float)) or not 0 < at_risk < 1:
             self.p.add(node, "at_risk", f"{s_where}.at_risk", "expected a share between 0 and 1, e.g. 0.8")
@@ -663,9 +661,11 @@ class _Parser:
             if pause_raw is not None
             else tuple(n for n, st in states.items() if st.waiting)
         )
-        for state in pause:
-            if state not in states:
-                self.p.add(node, "pause", f"{s_where}.pause", f"unknown state {state!r}")
+        stop = self._names(node, "stop", f"{s_where}.stop", node.get("stop"))
+        for key, named in (("pause", pause), ("stop", stop)):
+            for state in named:
+                if state not in states:
+                    self.p.add(node, key, f"{s_where}.{key}", f"unknown state {state!r}")
         escalate_raw = node.get("escalate")
         escalate = Actions()
         if escalate_raw is not None:
@@ -678,9 +678,8 @@ class _Parser:
                 )
             else:
                 self.p.add(node, "escalate", f"{s_where}.escalate", "expected a mapping of actions")
-        return Sla(
-            tuple(targets), self._clock(node, s_where, "business"), float(at_risk), pause, escalate, node.line
-        )
+        business = self._clock(node, s_where, "business")
+        return Sla(tuple(targets), business, float(at_risk), pause, stop, escalate, node.line)
 
     def timers(
         self,

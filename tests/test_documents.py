@@ -59,7 +59,7 @@ AGENT = "a1@example.com"
 def desk(run: Cli, store: Path) -> Cli:
     (store / "workflow.yaml").write_text(WORKFLOW, encoding="utf-8")
     folder = store / "templates" / "documents"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     (folder / "kb_article.j2").write_text(KB, encoding="utf-8")
     (folder / "invoice.j2").write_text(INVOICE, encoding="utf-8")
     run.commit_all("a desk that writes documents")
