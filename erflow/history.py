@@ -136,10 +136,15 @@ class Git:
         out = self.run("status", "--porcelain", "-z", "--untracked-files=all", "--", *paths)
         return [item[3:] for item in out.split("\0") if item]
 
-    def commit(self, paths: Sequence[str], message: str, author: tuple[str, str]) -> str:
-        """Commit exactly these paths, authored by ``author``; return the new commit id."""
+    def commit(
+        self, paths: Sequence[str], message: str, author: tuple[str, str], date: str | None = None
+    ) -> str:
+        """Commit exactly these paths, authored by ``author`` at ``date`` (erflow's clock, so that the
+        history agrees with the ticket's own entries); return the new commit id."""
         name, email = author
         env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email}
+        if date:
+            env["GIT_AUTHOR_DATE"] = date
         if not self.config("user.email"):
             env.update(GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=email)
         self.run("add", "-A", "--", *paths)

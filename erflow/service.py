@@ -229,7 +229,8 @@ def _commit(
         store.write_atomic(path, text)
     rel = [ctx.store.relative(p.path) for p in pending] + [ctx.store.relative(p) for p, _ in documents]
     try:
-        commit = ctx.git.commit(rel, change.message([p.ticket.id for p in pending[1:]]), ctx.author())
+        message = change.message([p.ticket.id for p in pending[1:]])
+        commit = ctx.git.commit(rel, message, ctx.author(), model.timestamp(ctx.now))
     except BaseException:
         _restore(ctx, pending, originals)
         ctx.git.unstage(rel)

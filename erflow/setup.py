@@ -65,23 +65,37 @@ class DemoReport:
 
 
 class _Walker:
-    """Plays the people of the SOP, one command each, and records what happened."""
+    """Plays the people of the SOPs, one command each, and records what happened.
+
+    The story starts sixteen days ago at 09:00 and each step takes an hour of the working day, so that
+    the history, the ages and the timers read like a real fortnight.
+    """
 
     def __init__(self, root: Path, env: Mapping[str, str]) -> None:
         self.root = root
         self.env = env
         self.report = DemoReport(root)
-        self.now = service.resolve_now(env)
+        start = service.resolve_now(env) - dt.timedelta(days=16)
+        self.now = start.replace(hour=9, minute=0, second=0)
 
     def ctx(self, actor: str) -> service.Context:
-        return service.Context(store.Store(self.root), actor, self.now, self.env)
+        context = service.Context(store.Store(self.root), actor, self.now, self.env)
+        self.now += dt.timedelta(hours=1)
+        if self.now.hour >= 17:
+            self.now = (self.now + dt.timedelta(days=1)).replace(hour=9)
+        return context
+
+    def later(self, days: int) -> None:
+        self.now += dt.timedelta(days=days)
+
+    def owner(self, ticket_id: str) -> str:
+        return str(store.Store(self.root).read(ticket_id).meta.get("owner"))
 
     def new(self, actor: str, request: service.NewRequest) -> str:
         result = service.new(self.ctx(actor), request)
         self.report.tickets.append(result.id)
-        self._say(
-            f"{result.id}  {actor:<24} new {request.type}: {request.title!r} → {result.to_state}", result
-        )
+        head = f"{result.id}  {actor:<24} new {request.type}: {request.title!r} → {result.to_state}"
+        self._say(f"{head}, owner {self.owner(result.id)}", result)
         return result.id
 
     def advance(
@@ -89,6 +103,8 @@ class _Walker:
     ) -> None:
         result = service.advance(self.ctx(actor), ticket_id, transition, sets, note)
         self._say(f"{ticket_id}  {actor:<24} {transition}: {result.from_state} → {result.to_state}", result)
+        for created in result.created:
+            self.report.steps.append(f"{'':<10}  created {created}, linked, owner {self.owner(created)}")
 
     def refused(self, actor: str, ticket_id: str, transition: str, **sets: str) -> None:
         try:
@@ -100,6 +116,23 @@ class _Walker:
             )
             return
         raise AssertionError(f"demo: {transition} should have been refused")  # pragma: no cover
+
+    def log_time(self, actor: str, ticket_id: str, hours: str) -> None:
+        service.log_time(self.ctx(actor), ticket_id, hours, billable=True, note="Fixing the export")
+        self.report.steps.append(f"{ticket_id}  {actor:<24} log-time {hours} h billable")
+
+    def sweep(self) -> None:
+        when = self.now.isoformat(timespec="minutes")
+        actions = service.sweep(self.ctx(service.SWEEP_ACTOR))
+        self.report.steps.append(f"{'':<10}  erflow sweep --now {when}: {len(actions)} due")
+        for action in actions:
+            moved = (
+                f": {action.from_state} → {action.to_state}" if action.from_state != action.to_state else ""
+            )
+            status = "" if action.done else f" (not done: {action.reason})"
+            self.report.steps.append(f"{action.ticket}  {'(timer)':<24} {action.name}{moved}{status}")
+            for mail in action.emails:
+                self.report.steps.append(f"{'':<10}  email {mail.template} to {mail.to}: “{mail.subject}”")
 
     def _say(self, line: str, result: service.ChangeResult) -> None:
         self.report.steps.append(line)
@@ -254,4 +287,67 @@ def demo(directory: Path, env: Mapping[str, str]) -> DemoReport:
         ),
     )
     walk.advance(support, d, "submit")
+    _other_types(walk)
     return walk.report
+
+
+def _other_types(walk: _Walker) -> None:
+    """The other seeds' request types: a critical bug, a support request that turns out to be a
+    defect, and a document change whose customer goes quiet, moved on by the timers."""
+    support, pm, dev, oncall = (
+        "support@example.com",
+        "destyn@example.com",
+        "dev@example.com",
+        "oncall-a@example.com",
+    )
+    walk.report.steps.append("— A critical bug: straight to on-call, fixed, the loop closed —")
+    bug = walk.new(
+        support,
+        service.NewRequest(
+            "bug", "Checkout fails for every card payment", "No card payment went through after the release.",
+            "Raj Patel", "raj@globex.example", "Globex", {"severity": "critical"},
+        ),
+    )  # fmt: skip
+    walk.advance(oncall, bug, "escalate_on_call")
+    walk.advance(oncall, bug, "resolve", resolution_notes="Rolled back the payment gateway configuration")
+    walk.advance(pm, bug, "close")
+
+    walk.report.steps.append("— A support request: classified, estimated, invoiced, paid, worked; a defect —")
+    request = walk.new(
+        support,
+        service.NewRequest(
+            "support", "Nightly export fails", "The nightly invoice export stops halfway.",
+            "Jane Doe", "jane@acme.example", "Acme Corp", {"priority": "high"},
+        ),
+    )  # fmt: skip
+    walk.advance(pm, request, "classify", classification="Bug Fix", product="Billing Portal")
+    walk.advance(pm, request, "scope_confirmed", scope_summary="Exports of any size complete overnight")
+    walk.advance("jesus@example.com", request, "estimated", estimate_hours="6")
+    walk.advance(
+        pm, request, "invoice_sent", hourly_rate="150", invoice_reference="INV-2291", invoice_amount="900"
+    )
+    walk.advance("accounting@example.com", request, "payment_received", payment_reference="Wire 7781")
+    walk.advance(dev, request, "start_work")
+    walk.log_time(dev, request, "5")
+    walk.advance(
+        dev, request, "resolve", resolution="defect", defect_severity="high",
+        resolution_notes="The export times out on large accounts",
+    )  # fmt: skip
+
+    walk.report.steps.append("— A document change: eligible, configured, then the customer goes quiet —")
+    doc = walk.new(
+        support,
+        service.NewRequest(
+            "doc_change", "Document Survey: Acme Corp", "Add our financing addendum.", "Jane Doe",
+            "jane@acme.example", "Acme Corp",
+            {"subscription": "Pro", "document_count": "1", "requester_role": "org_admin",
+             "wants_to_test": "true"},
+        ),
+    )  # fmt: skip
+    walk.advance(support, doc, "check_eligibility")
+    walk.advance(support, doc, "needs_configuration")
+    walk.advance("ana@example.com", doc, "ready_to_test")
+    walk.later(3)
+    walk.sweep()
+    walk.later(1)
+    walk.sweep()
