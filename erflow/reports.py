@@ -5,12 +5,13 @@ Each report reads the tickets once and returns a Report; none prints.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import model, timers
 from .errors import ErflowError, NotFound
+from .model import Ticket
 from .service import Context, Filters, list_tickets
 
 
@@ -71,17 +72,9 @@ def workload(ctx: Context, types: Sequence[str]) -> Report:
     """Open tickets and logged hours per owner (a person, or a role's queue), with their roles."""
     report = Report("workload", ["owner", "roles", "open", "hours_logged", "billable_hours"])
     per: dict[str, dict[str, Any]] = {}
-    problems: list[str] = []
-    for path in ctx.store.paths():
-        try:
-            ticket = ctx.store.read_path(path).ticket
-        except ErflowError as exc:
-            problems.append(exc.message)
-            continue
+    for ticket in _tickets(ctx, types, report):
         ticket_type = ctx.workflow.types.get(ticket.type)
-        if ticket_type is None or (types and ticket.type not in types):
-            continue
-        state = ticket_type.states.get(ticket.state)
+        state = ticket_type.states.get(ticket.state) if ticket_type else None
         owner = str(ticket.meta.get("owner") or "(nobody)")
         row = per.setdefault(owner, {"owner": owner, "open": 0, "hours_logged": 0.0, "billable_hours": 0.0})
         if state is not None and not state.terminal:
@@ -95,7 +88,6 @@ def workload(ctx: Context, types: Sequence[str]) -> Report:
             ", ".join(person.roles) if person else ("queue" if row["owner"] in ctx.workflow.roles else "")
         )
     report.rows = sorted(per.values(), key=lambda r: (-int(r["open"]), str(r["owner"])))
-    report.problems = problems
     return report
 
 
@@ -115,14 +107,7 @@ def billing(ctx: Context, types: Sequence[str]) -> Report:
             "hours_logged",
         ],
     )
-    for path in ctx.store.paths():
-        try:
-            ticket = ctx.store.read_path(path).ticket
-        except ErflowError as exc:
-            report.problems.append(exc.message)
-            continue
-        if types and ticket.type not in types:
-            continue
+    for ticket in _tickets(ctx, types, report):
         hours, billable = model.time_totals(ticket)
         labels = ticket.meta.get("labels") or []
         if ticket.state != "ready_for_billing" and not (billable and "billable" in labels):
@@ -132,6 +117,18 @@ def billing(ctx: Context, types: Sequence[str]) -> Report:
         report.rows.append(row)
     report.rows.sort(key=lambda r: (str(r["customer"] or ""), str(r["id"])))
     return report
+
+
+def _tickets(ctx: Context, types: Sequence[str], report: Report) -> Iterator[Ticket]:
+    """Every readable ticket of these types (all when none); an unreadable file is named, not fatal."""
+    for path in ctx.store.paths():
+        try:
+            ticket = ctx.store.read_path(path).ticket
+        except ErflowError as exc:
+            report.problems.append(exc.message)
+            continue
+        if not types or ticket.type in types:
+            yield ticket
 
 
 REPORTS: dict[str, Callable[[Context, Sequence[str]], Report]] = {

@@ -112,3 +112,12 @@ def test_support_invoice_and_knowledge_article_are_written_as_documents(run: Cli
     assert "Large exports need the nightly job." in article
     assert "Raised the export timeout" in article
     run.ok("check")
+
+
+def test_report_billing_lists_billable_work_with_its_estimate_and_hours(run: Cli, store: Path) -> None:
+    request = request_in_progress(run)
+    run.ok("log-time", request, "5", "--billable", user=DEV)
+    run.ok("log-time", request, "1", user=DEV)
+    (row,) = [r for r in run.json("report", "billing")["rows"] if r["id"] == request]
+    assert (row["estimate_hours"], row["billable_hours"], row["hours_logged"]) == (6, 5.0, 6.0)
+    assert row["customer"] == "Acme Corp"
