@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import engine, model, store, workflow
+from . import conditions, engine, model, store, workflow
 from .conditions import is_set
 from .errors import Conflict, ErflowError, InvalidData, NotFound, NotPermitted, Refused, UsageError
 from .history import Change, Git
@@ -493,9 +493,7 @@ def _utc(value: Any) -> str:
 
 
 def _holds(ctx: Context, condition: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
-    from .conditions import holds
-
-    return holds(condition, values, ctx.workflow.policies)
+    return conditions.holds(condition, values, ctx.workflow.policies)
 
 
 def advance(

@@ -350,6 +350,18 @@ class _Parser:
         self.p.add(node, key, where, "expected a name or a list of names")
         return ()
 
+    def _list(
+        self, node: yamlio.LineDict, key: str, where: str, expected: str = "expected a list"
+    ) -> list[Any]:
+        """An optional list under ``key`` (empty when absent); a non-list is a problem, read as empty."""
+        raw = node.get(key)
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            self.p.add(node, key, f"{where}.{key}", expected)
+            return []
+        return raw
+
     def _unknown_keys(self, node: yamlio.LineDict, allowed: set[str], where: str) -> None:
         for key in node:
             if key not in allowed:
@@ -690,15 +702,9 @@ class _Parser:
         roles: set[str],
         checker: _RefChecker,
     ) -> tuple[Timer, ...]:
-        raw = spec.get("timers")
-        if raw is None:
-            return ()
-        if not isinstance(raw, list):
-            self.p.add(spec, "timers", f"{where}.timers", "expected a list of timers")
-            return ()
         result = []
         names: set[str] = set()
-        for i, node in enumerate(raw):
+        for i, node in enumerate(self._list(spec, "timers", where, "expected a list of timers")):
             t_where = f"{where}.timers[{i}]"
             if not isinstance(node, yamlio.LineDict):
                 self.p.add(spec, "timers", t_where, "expected a mapping")
@@ -954,14 +960,10 @@ class _Parser:
 
     def documents(self, node: yamlio.LineDict, where: str, checker: _RefChecker) -> tuple[Document, ...]:
         """``documents:``: files written from templates/documents/, at a path inside the store."""
-        raw = node.get("documents")
-        if raw is None:
-            return ()
-        if not isinstance(raw, list):
-            self.p.add(node, "documents", f"{where}.documents", "expected a list of {template:, path:}")
-            return ()
         result = []
-        for i, item in enumerate(raw):
+        for i, item in enumerate(
+            self._list(node, "documents", where, "expected a list of {template:, path:}")
+        ):
             d_where = f"{where}.documents[{i}]"
             if not isinstance(item, dict) or not isinstance(item.get("template"), str):
                 self.p.add(node, "documents", d_where, "expected {template: NAME, path: 'folder/{id}.md'}")
@@ -976,16 +978,9 @@ class _Parser:
 
     def linked(self, node: yamlio.LineDict, where: str, checker: _RefChecker) -> tuple[LinkedTicket, ...]:
         """``create:`` on a transition; the other type's fields are checked once every type is known."""
-        raw = node.get("create")
-        if raw is None:
-            return ()
-        if not isinstance(raw, list):
-            self.p.add(
-                node, "create", f"{where}.create", "expected a list of {type: TYPE, link: RELATION, ...}"
-            )
-            return ()
         result = []
-        for i, item in enumerate(raw):
+        expected = "expected a list of {type: TYPE, link: RELATION, ...}"
+        for i, item in enumerate(self._list(node, "create", where, expected)):
             c_where = f"{where}.create[{i}]"
             if not isinstance(item, dict) or not isinstance(item.get("type"), str):
                 self.p.add(
@@ -1032,13 +1027,9 @@ class _Parser:
         return tuple(result)
 
     def requires(self, node: yamlio.LineDict, where: str, checker: _RefChecker) -> tuple[Requirement, ...]:
-        raw = node.get("requires") or []
-        if not isinstance(raw, list):
-            self.p.add(node, "requires", f"{where}.requires", "expected a list")
-            return ()
         plain: list[str] = []
         result: list[Requirement] = []
-        for i, item in enumerate(raw):
+        for i, item in enumerate(self._list(node, "requires", where)):
             if isinstance(item, str):
                 checker.field(item, node, "requires", f"{where}.requires[{i}]")
                 plain.append(item)
@@ -1057,12 +1048,8 @@ class _Parser:
         return (Requirement(tuple(plain)),) + tuple(result) if plain else tuple(result)
 
     def emails(self, node: yamlio.LineDict, where: str, checker: _RefChecker) -> tuple[EmailSpec, ...]:
-        raw = node.get("emails") or []
-        if not isinstance(raw, list):
-            self.p.add(node, "emails", f"{where}.emails", "expected a list")
-            return ()
         result = []
-        for i, item in enumerate(raw):
+        for i, item in enumerate(self._list(node, "emails", where)):
             if isinstance(item, str):
                 result.append(EmailSpec(item))
             elif isinstance(item, dict) and isinstance(item.get("template"), str):

@@ -248,6 +248,18 @@ def describe(result: Result) -> str:
     return f"exit {result.exit_code}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
 
 
+def check_refuses_edit(run: Cli, old: str, new: str) -> Result:
+    """Replace ``old`` by ``new`` in the store's workflow.yaml; `check` must exit 6 naming the file."""
+    path = run.root / "workflow.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    result = run("check")
+    assert result.exit_code == 6, describe(result)
+    assert "workflow.yaml:" in result.stdout
+    return result
+
+
 def one_line_error(result: Result) -> str:
     """Assert the contract's error form: exactly one line on stderr, no traceback; return it."""
     assert result.exit_code != 0, describe(result)

@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import Cli, commit_info, commits_since
+from conftest import Cli, check_refuses_edit, commit_info, commits_since
 
 WORKFLOW = textwrap.dedent(
     """\
@@ -202,10 +202,4 @@ def test_a_dry_run_that_would_create_a_defect_writes_nothing(desk: Cli) -> None:
     ],
 )
 def test_check_names_a_broken_assign_or_create(desk: Cli, change: str, problem: str) -> None:
-    path = desk.root / "workflow.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert change in text
-    path.write_text(text.replace(change, problem, 1), encoding="utf-8")
-    result = desk("check")
-    assert result.exit_code == 6
-    assert "workflow.yaml:" in result.stdout
+    check_refuses_edit(desk, change, problem)

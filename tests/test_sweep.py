@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Cli, commit_info, commits_since
+from conftest import Cli, check_refuses_edit, commit_info, commits_since
 
 from erflow.businesstime import Calendar, Duration, parse_duration
 
@@ -317,13 +317,7 @@ def test_durations_are_read(text: str, duration: Duration) -> None:
     ],
 )
 def test_check_names_a_broken_timer_sla_or_calendar(docs: Cli, change: str, broken: str) -> None:
-    path = docs.root / "workflow.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert change in text
-    path.write_text(text.replace(change, broken, 1), encoding="utf-8")
-    result = docs("check")
-    assert result.exit_code == 6
-    assert "workflow.yaml:" in result.stdout
+    check_refuses_edit(docs, change, broken)
 
 
 # --- reports ---------------------------------------------------------------------------------
