@@ -11,6 +11,8 @@ from typing import Any
 FIELD_TYPES = frozenset({"text", "enum", "number", "date", "datetime", "bool", "email", "url", "list"})
 
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+# ASCII dot-atom @ ASCII host: an address the email code always accepts as it is.
+_PLAIN_EMAIL = re.compile(r"^[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+\Z")
 _URL = re.compile(r"^https?://[^\s]+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})$")
@@ -79,7 +81,7 @@ class Field:
             return f"{name}: must be one line (no line breaks or tabs)"
         if kind == "enum" and value not in self.values:
             return f"{name}: {value!r} is not one of {', '.join(self.values)}"
-        if kind == "email" and not _EMAIL.match(value):
+        if kind == "email" and (not _EMAIL.match(value) or _undeliverable(value)):
             return f"{name}: {value!r} is not an email address"
         if kind == "url" and not _URL.match(value):
             return f"{name}: {value!r} is not an http(s) URL"
@@ -116,6 +118,15 @@ class Field:
                 if unknown:
                     return f"{name}: {', '.join(unknown)} not among {', '.join(self.values)}"
         return None
+
+
+def _undeliverable(value: str) -> bool:
+    """True when the email code would refuse the address: refused here, at input, instead."""
+    if _PLAIN_EMAIL.match(value):
+        return False  # the common case, without the cost of the email parser
+    from .notify import address_problem  # imported here: jinja2 is paid for only by unusual addresses
+
+    return address_problem(value) is not None
 
 
 # Keys every ticket has, in the order they are written. ``system`` keys are erflow's alone.

@@ -69,9 +69,25 @@ def _addr_spec(value: str, what: str) -> Address:
         address = Address(addr_spec=value)
     except (ValueError, IndexError, email.errors.HeaderParseError):
         address = None
-    if address is None or not address.username or not address.domain:
+    # The parser drops comments and decodes encoded words: what it gives back must be what was given.
+    if address is None or not address.username or not address.domain or address.addr_spec != value:
         raise InvalidData(f"email field '{what}' is not a valid address: {value!r}")
     return address
+
+
+def address_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a recipient's address (a bare addr-spec), or None."""
+    try:
+        _addr_spec(value, "to")
+    except InvalidData:
+        return "not an address an email can be sent to"
+    return None
+
+
+def _no_encoded_words(text: str) -> str:
+    """Customer text for a header, kept from being read as RFC 2047: Python's email package decodes
+    '=?utf-8?q?...=0A?=' typed by a customer into a real line break, which would start a new header."""
+    return text.replace("=?", "= ?")
 
 
 def _mailbox(value: str, what: str) -> Address:
@@ -128,8 +144,9 @@ class Email:
         msg = email.message.EmailMessage(policy=email.policy.default)
         msg["From"] = _mailbox(self.sender, "sender")
         to = _addr_spec(self.to, "to")
-        msg["To"] = Address(display_name=self.to_name, username=to.username, domain=to.domain)
-        msg["Subject"] = self.subject
+        name = _no_encoded_words(self.to_name)
+        msg["To"] = Address(display_name=name, username=to.username, domain=to.domain)
+        msg["Subject"] = _no_encoded_words(self.subject)
         msg["Date"] = email.utils.format_datetime(self.date)
         msg["Message-ID"] = self.message_id
         msg["X-Erflow-Ticket"] = self.ticket_id
@@ -141,7 +158,19 @@ class Email:
         else:
             cte = "8bit" if eight_bit else "quoted-printable"
         msg.set_content(self.body, charset="utf-8", cte=cte)
+        _check_headers(msg)
         return msg
+
+
+def _check_headers(msg: email.message.EmailMessage) -> None:
+    """The last guard: the message as written has exactly the headers erflow set, no line more."""
+    try:
+        head = msg.as_bytes(policy=msg.policy.clone(linesep="\n")).split(b"\n\n", 1)[0]
+    except (email.errors.MessageError, ValueError) as exc:  # a newer Python refuses to write it
+        raise InvalidData(f"email header cannot be written safely: {exc}") from None
+    written = [line.split(b":", 1)[0].decode("ascii", "replace") for line in head.split(b"\n")]
+    if [n for n in written if n and n[0] not in " \t"] != list(msg.keys()):
+        raise InvalidData("email header value would add a header line; refused")
 
 
 @dataclass(frozen=True)

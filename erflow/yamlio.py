@@ -1,9 +1,9 @@
 """YAML in and out: the only place erflow parses or writes YAML.
 
 Loading is strict and bounded: a size and nesting limit checked before the parser sees the text
-(libyaml crashes the process on very deep nesting), no aliases (an anchor alone is harmless), no
-duplicate keys, no custom tags, and only ``true``/``false`` are booleans (``yes``, ``no``, ``on``,
-``off`` stay strings).
+(libyaml crashes the process on very deep nesting), no byte-order mark, no aliases (an anchor alone
+is harmless), no duplicate keys, no custom tags, and only ``true``/``false`` are booleans (``yes``,
+``no``, ``on``, ``off`` stay strings).
 Unquoted dates stay strings too. Every mapping remembers the line of each of its keys so that
 problems can be reported as ``file:line``.
 """
@@ -178,6 +178,8 @@ def _alias_line(text: str) -> int | None:
 
 def load(text: str) -> Any:
     """Parse one YAML document strictly; raise YamlError with a line number."""
+    if text.startswith("\ufeff"):
+        raise YamlError("starts with a byte-order mark; save it as UTF-8 without BOM", 1)
     _check_bounds(text)
     loader = None
     try:
@@ -192,7 +194,9 @@ def load(text: str) -> Any:
         line = mark.line + 1 if mark else None
         raise YamlError(str(exc.problem or exc.context or "malformed YAML"), line) from None
     except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
+        # libyaml's position counts UTF-8 bytes, not characters: find the character itself.
+        at = text.find(chr(exc.character)) if isinstance(exc.character, int) else -1
+        line = text.count("\n", 0, at) + 1 if at >= 0 else None
         raise YamlError(f"unacceptable character #x{exc.character:04x}", line) from None
     except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as exc:
         raise YamlError(f"malformed YAML: {exc}") from None
