@@ -469,6 +469,68 @@ def check(
 
 
 @app.command()
+def audit(
+    store: StoreOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Ignore the last run's cache; replay all.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Replay the git history: report every change not made by erflow through a legal transition by a
+    permitted actor (exit 3 if any)."""
+    from .output import audit_table, message, write_json
+
+    root = find_root(store, os.environ, Path.cwd())
+    ctx = service.Context(Store(root), "", service.resolve_now(os.environ), os.environ)
+    result = service.audit(ctx, full=full)
+    if json_out:
+        write_json(result.as_json())
+    else:
+        audit_table(result)
+    count = len(result.violations)
+    resumed = f" ({result.new_commits} new since the last audit)" if result.resumed_from else ""
+    message(
+        f"{count} violation{'s' if count != 1 else ''} in {result.commits} commits{resumed}"
+        if count
+        else f"ok: {result.commits} commits verified{resumed}",
+        "red" if count else "green",
+    )
+    if count:
+        raise typer.Exit(3)
+
+
+@app.command()
+def sync(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
+    """Pull (merging ticket files field by field, notes by time), then push."""
+    from .output import message, write_json
+
+    result = service.sync(_ctx(store))
+    if json_out:
+        write_json(result.as_json())
+    for conflict in result.conflicts:
+        message(f"conflict resolved by rule: {conflict['describe']}", "yellow")
+    if not json_out:
+        merged = f", merged as {result.merge[:10]}" if result.merge else ""
+        message(
+            f"synced with {result.remote}/{result.branch}: {result.fetched} in{merged}, {result.pushed} out",
+            "green",
+        )
+
+
+@app.command("merge-file", hidden=True)
+def merge_file(
+    base: Annotated[Path, typer.Argument()],
+    ours: Annotated[Path, typer.Argument()],
+    theirs: Annotated[Path, typer.Argument()],
+    path: Annotated[str, typer.Argument()],
+) -> None:
+    """git's merge driver for ticket files (installed by init and sync): merge THEIRS into OURS."""
+    from . import sync as syncing
+    from .output import message
+
+    for conflict in syncing.merge_file(base, ours, theirs, path, Path.cwd()):
+        message(f"erflow: {conflict['describe']}", "yellow")
+
+
+@app.command()
 def sweep(
     now: Annotated[
         str | None, typer.Option("--now", help="Act as of this instant (ISO 8601 with offset).")

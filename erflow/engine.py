@@ -136,11 +136,17 @@ def evaluate(
 
 def _merged(transition: Transition, current: Mapping[str, Any], sets: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(current)
-    if transition.fresh:
-        for name in transition.required_fields() | _condition_fields(transition):
-            merged.pop(name, None)
+    for name in fresh_fields(transition):
+        merged.pop(name, None)
     merged.update(sets)
     return merged
+
+
+def fresh_fields(transition: Transition) -> set[str]:
+    """The fields a ``fresh`` transition must be given anew (old values do not count); else none."""
+    if not transition.fresh:
+        return set()
+    return transition.required_fields() | _condition_fields(transition)
 
 
 def _condition_fields(transition: Transition) -> set[str]:

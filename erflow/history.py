@@ -6,9 +6,11 @@ branch safely, honours hooks and signing) rather than writing objects itself.
 
 from __future__ import annotations
 
+import codecs
 import os
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,11 +82,19 @@ class LogEntry:
     message: str
     blob: str | None  # the file's blob after the commit ("0"*40 when deleted)
     trailers: dict[str, list[str]] = field(default_factory=dict)
+    merge: bool = False  # a merge commit (its blob is the merged file)
 
     def trailer(self, key: str, default: Any) -> Any:
         """The first ``Erflow-<key>`` trailer's value, or ``default``."""
         values = self.trailers.get(key)
         return values[0] if values else default
+
+
+def _environment(extra: Mapping[str, str] | None) -> dict[str, str]:
+    """git's environment: erflow's, plus ``extra``, in the C locale unless told otherwise."""
+    full = {**os.environ, **(extra or {})}
+    full.setdefault("LC_ALL", "C")
+    return full
 
 
 class Git:
@@ -94,9 +104,7 @@ class Git:
     def run(
         self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None, check: bool = True
     ) -> str:
-        full_env = dict(os.environ)
-        full_env.update(env or {})
-        full_env.setdefault("LC_ALL", "C")
+        full_env = _environment(env)
         try:
             proc = subprocess.run(
                 ["git", *args],
@@ -137,20 +145,30 @@ class Git:
         return [item[3:] for item in out.split("\0") if item]
 
     def commit(
-        self, paths: Sequence[str], message: str, author: tuple[str, str], date: str | None = None
+        self,
+        paths: Sequence[str],
+        message: str,
+        author: tuple[str, str],
+        date: str | None = None,
+        on_child: Callable[[int], None] | None = None,
     ) -> str:
         """Commit exactly these paths, authored by ``author`` at ``date`` (erflow's clock, so that the
-        history agrees with the ticket's own entries); return the new commit id."""
+        history agrees with the ticket's own entries); return the new commit id.
+
+        ``on_child``, a callable, is given the pid of each git process (``add``, then ``commit``) before
+        git runs (see ``run_watched``): should erflow be killed, its journal tells which git may still
+        be finishing the commit (a ``Callable[[int], None]``; typed ``Any`` to keep this module's imports)."""
         name, email = author
         env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email}
         if date:
             env["GIT_AUTHOR_DATE"] = date
         if not self.config("user.email"):
             env.update(GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=email)
-        self.run("add", "-A", "--", *paths)
+        self.run_watched(["add", "-A", "--", *paths], on_child=on_child)
         before = self.head()
         try:
-            self.run("commit", "-q", "--no-edit", "-F", "-", "--", *paths, input=message, env=env)
+            args = ["commit", "-q", "--no-edit", "-F", "-", "--", *paths]
+            self.run_watched(args, input=message, env=env, on_child=on_child)
         except GitError as exc:
             if (self.root / ".git" / "index.lock").exists():
                 raise Conflict(
@@ -161,6 +179,72 @@ class Git:
         if after is None or after == before:
             raise GitError("git commit made no commit")
         return after
+
+    def run_watched(
+        self,
+        args: Sequence[str],
+        *,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        on_child: Callable[[int], None] | None = None,
+    ) -> str:
+        """``run``, telling ``on_child`` the git process's pid before git may start.
+
+        On POSIX, git is started behind a gate: a shell that waits for one line on its stdin, then
+        becomes git (same pid). The line is sent only once ``on_child`` has returned, so should erflow
+        be killed before that, the shell reads end-of-file and git never runs. If ``on_child`` fails,
+        git is not started either (the error is raised)."""
+        from .journal import GATE
+
+        full_env = _environment(env)
+        argv = ["git", *args]
+        gated = on_child is not None and os.name == "posix"
+        if gated:
+            argv = ["/bin/sh", "-c", 'read -r go && exec "$@"', GATE, *argv]
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=self.root,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                env=full_env,
+            )
+        except FileNotFoundError:
+            raise UsageError("git is not installed or not on PATH") from None
+        with proc:
+            try:
+                if on_child is not None:
+                    on_child(proc.pid)
+            except BaseException:
+                proc.communicate("")  # the gate stays shut: the shell exits, git never runs
+                raise
+            try:
+                stdout, stderr = proc.communicate(("go\n" if gated else "") + (input or ""))
+            except BaseException:
+                proc.wait()  # interrupted: let git end first, so that HEAD says whether it committed
+                raise
+        if gated and proc.returncode == 127:  # the shell found no git to become
+            raise UsageError("git is not installed or not on PATH")
+        if proc.returncode != 0:
+            detail = (stderr or stdout).strip().splitlines()
+            raise GitError(
+                f"git {args[0]} failed: {detail[-1] if detail else 'exit ' + str(proc.returncode)}"
+            )
+        return stdout
+
+    def commit_of(self, rev: str) -> tuple[tuple[str, ...], str] | None:
+        """A commit's parents and its message as stored; None when ``rev`` names no commit."""
+        try:
+            raw = self.run("cat-file", "commit", rev)
+        except GitError:
+            return None
+        header, _, message = raw.partition("\n\n")
+        parents = tuple(line.split()[1] for line in header.splitlines() if line.startswith("parent "))
+        return parents, message
 
     def unstage(self, paths: Sequence[str]) -> None:
         if self.head() is not None:
@@ -191,18 +275,20 @@ class Git:
     def log(self, path: str, *, follow: bool = False) -> list[LogEntry]:
         """Every commit that touched ``path``, oldest first, with the file's blob after each.
         ``follow`` also follows the file across renames (slower: git cannot use its path filters)."""
-        fmt = _SEP + "%H%x00%aI%x00%ae%x00%B" + _END
+        fmt = _SEP + "%H%x00%P%x00%aI%x00%ae%x00%B" + _END
         renames = "--follow" if follow else "--no-renames"
-        out = self.run("log", renames, "--raw", "--no-abbrev", f"--format={fmt}", "--", path)
+        merges = "--diff-merges=first-parent"  # a merge shows the merged file
+        out = self.run("log", renames, "--raw", "--no-abbrev", merges, f"--format={fmt}", "--", path)
         entries: list[LogEntry] = []
         for chunk in out.split(_SEP)[1:]:
             header, _, raw = chunk.partition(_END)
-            commit, date, email, message = header.split("\x00", 3)
+            commit, parents, date, email, message = header.split("\x00", 4)
             blob = None
             for line in raw.strip().splitlines():
                 if line.startswith(":"):
                     blob = line.split()[3]
-            entries.append(LogEntry(commit, date, email, message, blob, parse_trailers(message)))
+            merge = len(parents.split()) > 1
+            entries.append(LogEntry(commit, date, email, message, blob, parse_trailers(message), merge))
         entries.reverse()
         return entries
 
@@ -231,3 +317,98 @@ class Git:
             result[blob_id] = data[pos : pos + size]
             pos += size + 1
         return result
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file a commit changed, against its first parent."""
+
+    path: str
+    old: str | None  # blob id before (None: added)
+    new: str | None  # blob id after (None: deleted)
+
+
+@dataclass
+class CommitRecord:
+    """A commit as the audit reads it."""
+
+    commit: str
+    parents: tuple[str, ...]
+    author_email: str
+    date: str
+    message: str
+    signature: str  # git's %G?: G good, B bad, N none, E cannot check, U/X/Y/R good with a caveat
+    changes: list[FileChange]
+
+    @property
+    def trailers(self) -> dict[str, list[str]]:
+        return parse_trailers(self.message)
+
+
+_NULL_BLOB = "0" * 40
+
+
+def read_commits(git: Git, since: str | None, *, signatures: bool) -> Iterator[CommitRecord]:
+    """Every commit reachable from HEAD (and not from ``since``), parents before children, each with
+    the files it changed against its first parent (merges included); read as git writes them, so
+    that a history of half a million commits is never held in memory at once."""
+    if git.head() is None:
+        return
+    fmt = _SEP + "%H%x00%P%x00%ae%x00%aI%x00" + ("%G?" if signatures else "N") + "%x00%B" + _END
+    revision = f"{since}..HEAD" if since else "HEAD"
+    args = [
+        "git", "log", "--reverse", "--topo-order", "--no-renames", "--raw", "-z", "--no-abbrev",
+        "--diff-merges=first-parent", f"--format={fmt}", revision,
+    ]  # fmt: skip
+    env = _environment(None)
+    with (
+        tempfile.TemporaryFile() as errors,  # a file, not a pipe: git never blocks on what it says there
+        subprocess.Popen(args, cwd=git.root, stdout=subprocess.PIPE, stderr=errors, env=env) as proc,
+    ):
+        assert proc.stdout is not None
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        pending = ""
+        for chunk in iter(lambda: proc.stdout.read(1 << 16), b""):  # type: ignore[union-attr]
+            pending += decoder.decode(chunk)
+            *complete, pending = pending.split(_SEP)
+            yield from (_commit_record(part) for part in complete if part)
+        pending += decoder.decode(b"", final=True)
+        if pending:
+            yield _commit_record(pending)
+        proc.wait()
+        errors.seek(0)
+        said = errors.read().decode("utf-8", "replace").strip()
+    if proc.returncode != 0:
+        raise GitError(f"git log failed: {said.splitlines()[-1] if said else proc.returncode}")
+
+
+def _commit_record(chunk: str) -> CommitRecord:
+    header, _, raw = chunk.partition(_END)
+    commit, parents, email, date, signature, message = header.split("\x00", 5)
+    fields = raw.strip("\x00\n").split("\x00")
+    changes = []
+    for status_line, path in zip(fields[0::2], fields[1::2], strict=False):
+        parts = status_line.lstrip("\n").split()
+        if len(parts) < 5 or not parts[0].startswith(":"):
+            continue
+        old, new = parts[2], parts[3]
+        changes.append(
+            FileChange(path, None if old == _NULL_BLOB else old, None if new == _NULL_BLOB else new)
+        )
+    return CommitRecord(commit, tuple(parents.split()), email, date, message, signature.strip(), changes)
+
+
+def is_ancestor(git: Git, older: str, newer: str) -> bool:
+    return _succeeds(git, "merge-base", "--is-ancestor", older, newer)
+
+
+def _succeeds(git: Git, *args: str) -> bool:
+    try:
+        git.run(*args)
+    except GitError:
+        return False
+    return True
+
+
+def merge_base(git: Git, one: str, other: str) -> str | None:
+    return git.run("merge-base", one, other, check=False).strip() or None

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import engine, model
+from .audit import AuditResult
 from .service import ChangeResult, HistoryEntry, SweepAction, TicketView
 
 # Piped output is not wrapped at 80 columns: scripts and `less -S` get whole lines.
@@ -230,3 +231,14 @@ def report_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None
         table.add_row(*cells)
     out.print(table)
     err.print(Text(f"{len(rows)} row{'s' if len(rows) != 1 else ''}", style="dim"))
+
+
+def audit_table(result: AuditResult) -> None:
+    if not result.violations:
+        return
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("Commit", "Ticket", "Reason"):
+        table.add_column(column, overflow="fold")
+    for v in result.violations:
+        table.add_row(Text(v.commit[:10]), Text(v.ticket), Text(v.reason))
+    out.print(table)

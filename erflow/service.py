@@ -26,7 +26,9 @@ from .store import Store
 from .workflow import EmailSpec, LinkedTicket, TicketType, Transition, Workflow
 
 if TYPE_CHECKING:
+    from .audit import AuditResult
     from .notify import Email, SmtpConfig, TemplateSet
+    from .sync import SyncResult
     from .timers import SlaClock
 
 
@@ -170,6 +172,7 @@ class _Pending:
 
 @contextlib.contextmanager
 def _writing(ctx: Context) -> Iterator[None]:
+    """Hold the store lock for a whole change, after finishing whatever change a killed erflow left."""
     try:
         git_dir = ctx.git.git_dir()
     except ErflowError:
@@ -177,7 +180,77 @@ def _writing(ctx: Context) -> Iterator[None]:
             f"{ctx.store.root} is not in a git work tree", hint="erflow init makes one"
         ) from None
     with ctx.store.lock(git_dir):
+        _recover(ctx, git_dir)
+        if ctx.git.dirty([store.WORKFLOW]):
+            raise Conflict(
+                f"{store.WORKFLOW} has changes not committed",
+                hint="commit it first (the audit judges each change by the committed workflow); "
+                "nothing was changed",
+            )
         yield
+
+
+def _recover(ctx: Context, git_dir: Path) -> None:
+    """Finish the change a journal left behind describes (erflow/journal.py): its process was killed,
+    or failed, midway. Called under the store lock, so that process is gone.
+
+    - The commit did not land (HEAD is still the change's parent): every file goes back as it was
+      (a new one goes, with its empty folders), unstaged, with any stray temp file beside it.
+    - It landed (HEAD is a commit on that parent with the change's message): it is kept, unless it
+      had emails to send, whose delivery was never confirmed: then it is taken back, as a failed
+      send is (``Git.uncommit``, then the files put back).
+    - Anything else (someone committed on top since): Conflict, and nothing is changed.
+
+    The journal goes once those files are as HEAD has them; until then every change refuses.
+    """
+    from . import journal
+
+    found = journal.load(git_dir)
+    if found is None:
+        return
+    where = journal.location(git_dir)
+    paths = list(found.files)
+    head = ctx.git.head()
+    if head == found.parent:
+        _restore(ctx, found.files)
+        if paths:  # (no paths would unstage everything)
+            ctx.git.unstage(paths)
+    elif head is not None and _landed(ctx, head, found.parent, found.message, found.commit):
+        if found.emails and found.parent is not None and paths:
+            ctx.git.uncommit(head, found.parent, paths)
+            _restore(ctx, found.files)
+        for path in paths:
+            _remove_strays(ctx.store.root / path)
+    else:
+        made_on = found.parent[:12] if found.parent else "an empty repository"
+        raise Conflict(
+            f"{where}: an erflow change made on {made_on} was interrupted, and HEAD has moved on since",
+            hint="the journal lists the change's files as they were before it; compare them with git log "
+            "and git status, put them right, then delete the journal; nothing was changed",
+        )
+    left = ctx.git.dirty(paths)
+    if left:
+        raise Conflict(
+            f"{left[0]}: could not finish undoing an interrupted erflow change ({where})",
+            hint="retry; if it persists, put the file right with git, then delete the journal",
+        )
+    journal.clear(git_dir)
+
+
+def _landed(ctx: Context, head: str, parent: str | None, message: str, commit: str | None) -> bool:
+    """Whether ``head`` is the commit a journal's change was making (git may tidy the message's
+    whitespace, so lines are compared without it)."""
+    if head == commit:
+        return True
+    found = ctx.git.commit_of(head)
+    if found is None:
+        return False
+    parents, made = found
+
+    def lines(text: str) -> list[str]:
+        return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+    return parents == ((parent,) if parent else ()) and lines(made) == lines(message)
 
 
 def _load_for_change(ctx: Context, raw_id: str) -> _Pending:
@@ -213,7 +286,14 @@ def _commit(
 
     The commit comes first so that no customer gets an email for a change that did not land; if
     delivery then fails, erflow takes its own commit back, so a failed send changes nothing.
+
+    Before the first file is touched, a journal (erflow/journal.py) records the change, and it goes
+    only once the change is complete: a process killed at any point (erflow/faults.py names the
+    points) leaves the next change what it needs to undo or keep this one (``_recover``), which is
+    also how a failure here is undone.
     """
+    from . import faults, journal
+
     config = _smtp(ctx) if outgoing else None
     parent = ctx.git.head()
     dirty = ctx.git.dirty([ctx.store.relative(path) for path, _ in documents])
@@ -221,40 +301,53 @@ def _commit(
         raise Conflict(
             f"{dirty[0]} has changes not committed by erflow", hint="commit or discard them, then retry"
         )
-    originals = {path: path.read_bytes() if path.is_file() else None for path, _ in documents}
-    for item in pending:
-        item.ticket.meta["updated"] = model.timestamp(ctx.now)
-        ctx.store.write(item.ticket, list(item.type.fields), item.path)
-    for path, text in documents:
-        store.write_atomic(path, text)
-    rel = [ctx.store.relative(p.path) for p in pending] + [ctx.store.relative(p) for p, _ in documents]
+    originals = {ctx.store.relative(item.path): item.original for item in pending}
+    for path, _ in documents:
+        originals[ctx.store.relative(path)] = path.read_bytes() if path.is_file() else None
+    rel = list(originals)
+    message = change.message([p.ticket.id for p in pending[1:]])
+    git_dir = ctx.git.git_dir()
+    begun = journal.Journal(parent, message, originals, emails=len(outgoing))
+    journal.save(git_dir, begun)
     try:
-        message = change.message([p.ticket.id for p in pending[1:]])
-        commit = ctx.git.commit(rel, message, ctx.author(), model.timestamp(ctx.now))
-    except BaseException:
-        _restore(ctx, pending, originals)
-        ctx.git.unstage(rel)
-        raise
-    if config is not None:
-        from .notify import send
+        faults.point("journal-written")
+        for item in pending:
+            item.ticket.meta["updated"] = model.timestamp(ctx.now)
+            ctx.store.write(item.ticket, list(item.type.fields), item.path)
+        for path, text in documents:
+            store.write_atomic(path, text)
+        faults.point("files-written")
+        commit = ctx.git.commit(
+            rel, message, ctx.author(), model.timestamp(ctx.now),
+            on_child=lambda pid: journal.save(git_dir, begun.at("committing", git_pid=pid)),
+        )  # fmt: skip
+        committed = begun.at("committed", commit=commit)
+        journal.save(git_dir, committed)
+        faults.point("committed")
+        if config is not None:
+            from .notify import send
 
-        try:
+            journal.save(git_dir, committed.at("sending"))
+            faults.point("sending")
             send(outgoing, config)
-        except BaseException:
-            if parent is None:  # the repository's first commit: nothing to go back to
-                raise
-            ctx.git.uncommit(commit, parent, rel)
-            _restore(ctx, pending, originals)
-            raise
+    except BaseException:
+        # Undo what did not land; take back a commit whose emails did not all go. Should that fail
+        # too, the journal stays for the next change to finish, and this error is the one told.
+        with contextlib.suppress(ErflowError):
+            _recover(ctx, git_dir)
+        raise
+    journal.clear(git_dir)
     return commit
 
 
-def _restore(ctx: Context, pending: Sequence[_Pending], documents: Mapping[Path, bytes | None]) -> None:
-    """Put the files back as they were before this change (a new file goes, with empty folders)."""
-    originals = {item.path: item.original for item in pending} | dict(documents)
-    for path, original in originals.items():
+def _restore(ctx: Context, originals: Mapping[str, bytes | None]) -> None:
+    """Put the files (paths relative to the store root) back as they were before a change: a new file
+    goes, with the folders it leaves empty; so does any temp file a killed write left beside one."""
+    for rel, original in originals.items():
+        path = ctx.store.root / rel
+        _remove_strays(path)
         if original is not None:
-            store.write_atomic(path, original.decode("utf-8"))
+            store.write_atomic(path, original)
             continue
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -266,6 +359,19 @@ def _restore(ctx: Context, pending: Sequence[_Pending], documents: Mapping[Path,
         ):
             folder.rmdir()
             folder = folder.parent
+
+
+def _remove_strays(path: Path) -> None:
+    """Remove the temp files ``.<name>.*.tmp`` that a killed ``store.write_atomic`` left next to ``path``."""
+    prefix = f".{path.name}."
+    try:
+        beside = list(path.parent.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for stray in beside:
+        if stray.name.startswith(prefix) and stray.name.endswith(".tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                stray.unlink()
 
 
 def _smtp(ctx: Context) -> SmtpConfig:
@@ -328,6 +434,12 @@ def render_emails(
     """Render every email; a template that needs a field the ticket lacks refuses (exit 3)."""
     rendered = []
     for spec in specs:
+        if spec.line and not ctx.templates.exists(spec.template):  # named by workflow.yaml
+            raise InvalidData(
+                f"{store.WORKFLOW}:{spec.line}: email template {spec.template!r} not found in "
+                f"{store.TEMPLATES}/",
+                hint="run erflow check",
+            )
         to, to_name = _recipient(ctx, ticket, ticket_type, spec)
         mail = ctx.templates.render(
             spec.template,
@@ -1092,7 +1204,7 @@ def history(ctx: Context, raw_id: str) -> list[HistoryEntry]:
         changes = engine.diff(previous, current)
         ticket_id = str(current.get("id") or previous.get("id") or "")
         primary = item.trailer("ticket", ticket_id) == ticket_id
-        action = item.trailer("action", "edit outside erflow")
+        action = item.trailer("action", "merge" if item.merge else "edit outside erflow")
         if ticket_id in item.trailers.get("created", []):
             action = "new"  # made by another ticket's transition, in the same commit
         entries.append(
@@ -1130,7 +1242,7 @@ def check(ctx: Context) -> list[str]:
     template_problems = templates.problems() + documents.problems()
     problems += template_problems
     if wf is None:
-        return problems
+        return problems + _raw_template_references(ctx, templates)
     broken = {name for name in templates.names() if any(f"/{name}.j2:" in p for p in template_problems)}
     problems += _check_template_references(ctx, wf, templates, broken)
     for ticket_type in wf.types.values():
@@ -1157,6 +1269,42 @@ def _relative(ctx: Context, problem: str) -> str:
     return problem[len(prefix) :] if problem.startswith(prefix) else problem
 
 
+def _raw_template_references(ctx: Context, templates: TemplateSet) -> list[str]:
+    """With a workflow.yaml too broken to load, still name every email template it needs that is
+    missing (read from the raw YAML: ``emails:`` lists and timers' ``email:``)."""
+    from . import yamlio
+
+    try:
+        raw = yamlio.load(ctx.store.workflow_path.read_text(encoding="utf-8"))
+    except (yamlio.YamlError, OSError, UnicodeDecodeError):
+        return []
+    found: list[str] = []
+
+    def missing(name: Any, line: int) -> None:
+        if isinstance(name, str) and not templates.exists(name):
+            found.append(f"{store.WORKFLOW}:{line}: email template {name!r} not found in {store.TEMPLATES}/")
+
+    def walk(node: Any) -> None:
+        if isinstance(node, yamlio.LineDict):
+            for key, value in node.items():
+                if key == "emails" and isinstance(value, list):
+                    for item in value:
+                        if isinstance(item, yamlio.LineDict):
+                            missing(item.get("template"), item.line_of("template"))
+                        else:
+                            missing(item, node.line_of("emails"))
+                elif key == "email":
+                    missing(value, node.line_of("email"))
+                elif key != "documents":
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(raw)
+    return found
+
+
 def _check_template_references(
     ctx: Context, wf: Workflow, templates: TemplateSet, broken: set[str]
 ) -> list[str]:
@@ -1167,6 +1315,7 @@ def _check_template_references(
         specs += [(0, s) for s in ticket_type.create.emails]
         known = {f.name for f in ticket_type.all_fields()} | builtin
         for line, spec in specs:
+            line = spec.line or line
             where = f"{store.WORKFLOW}:{line}: " if line else f"{store.WORKFLOW}: "
             if not templates.exists(spec.template):
                 missing = f"email template {spec.template!r} not found in {store.TEMPLATES}/"
@@ -1208,3 +1357,23 @@ def _ticket_problems(wf: Workflow, parsed: store.Parsed, rel: str) -> list[str]:
         if problem:
             add(key, problem)
     return problems
+
+
+def audit(ctx: Context, *, full: bool = False) -> AuditResult:
+    """Replay the store's git history and list every change that erflow did not make legally."""
+    from . import audit as auditing
+
+    try:
+        git_dir = ctx.git.git_dir()
+    except ErflowError:
+        raise UsageError(f"{ctx.store.root} is not in a git work tree") from None
+    return auditing.run(ctx.store.root, ctx.git, git_dir, full=full)
+
+
+def sync(ctx: Context) -> SyncResult:
+    """Pull (ticket files merged by erflow's driver), then push; under the store lock."""
+    from . import sync as syncing
+
+    require_actor(ctx)
+    with _writing(ctx):
+        return syncing.sync(ctx.git, ctx.git.git_dir(), ctx.store.root, ctx.author())

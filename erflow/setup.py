@@ -51,6 +51,9 @@ def init_store(directory: Path, env: Mapping[str, str], actor: str | None = None
     paths = [store.WORKFLOW, store.TEMPLATES, f"{store.TICKETS}/.gitkeep", ".gitignore"]
     change = Change("store", "init", who, summary="default workflow and templates")
     commit = git.commit(paths, change.message().replace("store init", "erflow init", 1), (who, who))
+    from .sync import install_driver
+
+    install_driver(git, git.git_dir(), root)
     return InitResult(root, commit)
 
 

@@ -49,7 +49,9 @@ def normalize_id(raw: str) -> str:
     """Upper-case a typed id and refuse anything that is not PREFIX-CODE (no paths, no NUL)."""
     ticket_id = raw.strip().upper()
     if not ID_PATTERN.match(ticket_id):
-        raise NotFound(f"{raw!r} is not a ticket id", hint="ids look like ER-4K7M2Q")
+        # One short line, however long the input.
+        shown = repr(raw) if len(raw) <= 40 else f"{raw[:40]!r}... ({len(raw)} characters)"
+        raise NotFound(f"{shown} is not a ticket id", hint="ids look like ER-4K7M2Q")
     return ticket_id
 
 
@@ -130,16 +132,22 @@ def serialize(ticket: Ticket, type_fields: list[str]) -> str:
     return "---\n" + yamlio.dump(meta) + "---\n" + ticket.body()
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder, fsync, then rename over the target."""
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write via a temp file ``.<name>.*.tmp`` in the same folder, fsync, then rename over the target.
+
+    Text is written as UTF-8 with its line ends as they are; bytes exactly as given."""
+    from . import faults
+
+    data = text.encode("utf-8") if isinstance(text, str) else text
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
+        faults.point("mid-write")
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -238,6 +246,10 @@ class Store:
                 hint="retry; nothing was changed",
             ) from None
         try:
+            from . import journal
+
+            # A git process left running by a killed erflow holds index.lock until it ends: wait.
+            journal.await_git(git_dir, timeout)
             index_lock = git_dir / "index.lock"
             if index_lock.exists():
                 raise Conflict(

@@ -38,6 +38,7 @@ class EmailSpec:
     template: str
     when: Mapping[str, Any] | None = None
     to: str = "customer"
+    line: int = field(default=0, compare=False)  # where workflow.yaml names it (0: not known)
 
 
 @dataclass(frozen=True)
@@ -303,11 +304,22 @@ def load(path: Path) -> Workflow:
 def load_with_problems(path: Path) -> tuple[Workflow | None, list[str]]:
     """Load a workflow and list every problem found in it."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(yamlio.MAX_BYTES + 1)  # a larger file is refused, never read whole
     except FileNotFoundError:
         raise NotFound(f"{path}: no workflow.yaml") from None
+    return load_bytes(data, path)
+
+
+def load_bytes(data: bytes, path: Path) -> tuple[Workflow | None, list[str]]:
+    """A workflow from its bytes (e.g. a blob of an old commit); ``path`` names it in problems."""
+    if len(data) > yamlio.MAX_BYTES:
+        return None, [located(path, None, f"larger than the limit of {yamlio.MAX_BYTES} bytes")]
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, [located(path, None, f"not UTF-8 (byte {exc.start})")]
+        line = data[: exc.start].count(b"\n") + 1
+        return None, [located(path, line, f"not valid UTF-8 (byte {exc.start})")]
     try:
         raw = yamlio.load(text)
     except yamlio.YamlError as exc:
@@ -603,7 +615,9 @@ class _Parser:
         email = None
         if node.get("email") is not None:
             if isinstance(node["email"], str):
-                email = EmailSpec(node["email"], None, str(node.get("to") or "customer"))
+                email = EmailSpec(
+                    node["email"], None, str(node.get("to") or "customer"), node.line_of("email")
+                )
             else:
                 self.p.add(node, "email", f"{where}.email", "expected a template name (and to: beside it)")
         transition = node.get("transition")
@@ -1051,10 +1065,13 @@ class _Parser:
         result = []
         for i, item in enumerate(self._list(node, "emails", where)):
             if isinstance(item, str):
-                result.append(EmailSpec(item))
+                result.append(EmailSpec(item, line=node.line_of("emails")))
             elif isinstance(item, dict) and isinstance(item.get("template"), str):
                 when = checker.condition(item.get("when"), node, "emails", f"{where}.emails[{i}].when")
-                result.append(EmailSpec(item["template"], when, str(item.get("to") or "customer")))
+                line = (
+                    item.line_of("template") if isinstance(item, yamlio.LineDict) else node.line_of("emails")
+                )
+                result.append(EmailSpec(item["template"], when, str(item.get("to") or "customer"), line))
             else:
                 self.p.add(
                     node,

@@ -33,8 +33,9 @@ IMPLEMENTED = [
     "log-time",
     "sweep",
     "report",
+    "audit",
+    "sync",
 ]
-NOT_YET = ["audit", "sync"]
 
 
 def erflow(*args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -63,15 +64,6 @@ def test_help_lists_every_command_and_exits_0() -> None:
     for command in IMPLEMENTED:
         assert command in commands_in_help(proc.stdout)
     assert "--debug" in proc.stdout
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="NOT IMPLEMENTED: the contract's audit and sync commands do not exist yet (issue 4)",
-)
-def test_help_lists_the_contract_commands_not_yet_implemented() -> None:
-    proc = erflow("--help")
-    assert set(NOT_YET) <= set(commands_in_help(proc.stdout))
 
 
 @pytest.mark.parametrize("command", IMPLEMENTED)

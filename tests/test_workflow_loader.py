@@ -568,7 +568,9 @@ def test_a_yaml_error_is_one_problem_with_its_line(tmp_path: Path) -> None:
 def test_a_workflow_that_is_not_utf8_is_one_problem(tmp_path: Path) -> None:
     path = tmp_path / "workflow.yaml"
     path.write_bytes(BASE.encode() + b"# caf\xe9\n")
-    assert workflow.load_with_problems(path) == (None, [f"{path}: not UTF-8 (byte {len(BASE) + 5})"])
+    line = BASE.count("\n") + 1
+    expected = f"{path}:{line}: not valid UTF-8 (byte {len(BASE) + 5})"
+    assert workflow.load_with_problems(path) == (None, [expected])
 
 
 @pytest.mark.parametrize("text", ["- a\n- b\n", "just text\n", "", "42\n"])

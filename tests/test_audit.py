@@ -1,0 +1,414 @@
+"""erflow audit: every legal change passes; every forgery is named with commit, ticket and reason."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import BOARD, PM, SUPPORT, Cli, describe, git
+
+
+def audit(run: Cli, *args: str) -> tuple[int, dict[str, Any], str]:
+    """Run ``erflow audit --json``: exit code, the JSON document, stderr."""
+    result = run("audit", "--json", *args)
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
+
+def assert_clean(run: Cli) -> dict[str, Any]:
+    code, data, err = audit(run)
+    assert code == 0, err + json.dumps(data, indent=1)
+    assert data["violations"] == []
+    return data
+
+
+def forge(
+    run: Cli,
+    ticket_id: str,
+    edit: Callable[[str], str],
+    *,
+    author: str,
+    action: str | None,
+    actor: str | None = None,
+    transition: str | None = None,
+    move: tuple[str, str] | None = None,
+    body: str = "",
+) -> str:
+    """Edit a ticket file by hand and commit it as ``author`` with an erflow-like message; the commit."""
+    path = run.path(ticket_id)
+    path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
+    trailers = [f"Erflow-Ticket: {ticket_id}"] if action else []
+    if action:
+        trailers.append(f"Erflow-Action: {action}")
+    if transition:
+        trailers.append(f"Erflow-Transition: {transition}")
+    if move:
+        trailers += [f"Erflow-From: {move[0]}", f"Erflow-To: {move[1]}"]
+    if action:
+        trailers.append(f"Erflow-Actor: {actor or author}")
+    message = (
+        f"{ticket_id} {action or 'edit'}\n\n" + (body + "\n\n" if body else "") + "\n".join(trailers) + "\n"
+    )
+    run.git("add", "-A")
+    subprocess.run(
+        ["git", "-c", "user.name=Someone", "-c", f"user.email={author}", "commit", "-q", "-F", "-"],
+        cwd=run.root,
+        input=message,
+        text=True,
+        check=True,
+    )
+    return run.head()
+
+
+def set_line(key: str, value: str) -> Callable[[str], str]:
+    def edit(text: str) -> str:
+        if re.search(rf"^{key}: .*$", text, re.MULTILINE):
+            return re.sub(rf"^{key}: .*$", f"{key}: {value}", text, count=1, flags=re.MULTILINE)
+        return text.replace("\n---\n", f"\n{key}: {value}\n---\n", 1)
+
+    return edit
+
+
+def only_violation(run: Cli, commit: str, ticket_id: str) -> str:
+    code, data, err = audit(run)
+    assert code == 3, err
+    assert [(v["commit"], v["ticket"]) for v in data["violations"]] == [(commit, ticket_id)], data
+    assert "violation" in err
+    reason: str = data["violations"][0]["reason"]
+    return reason
+
+
+# ---------------------------------------------------------------------------------------------
+# What erflow did passes
+
+
+def test_a_ticket_walked_through_the_whole_sop_passes_the_audit(run: Cli) -> None:
+    run.ticket_at("billable_live")
+
+    data = assert_clean(run)
+
+    assert data["commits"] == int(run.git("rev-list", "--count", "HEAD"))
+    assert set(data) == {"commits", "violations"}
+
+
+def test_the_demo_with_every_type_sweeps_and_linked_tickets_passes_the_audit(
+    run: Cli, tmp_path: Path
+) -> None:
+    run.ok("demo", str(tmp_path / "demo"))
+    result = run("audit", "--store", str(tmp_path / "demo"), store=False)
+
+    assert result.exit_code == 0, describe(result)
+    assert re.match(r"ok: \d+ commits verified", result.stderr)
+
+
+def test_edits_outside_transitions_pass_the_audit(run: Cli) -> None:
+    ticket_id = run.ticket_at("pm_review")
+    run.ok("note", ticket_id, "Called the customer", user=PM)
+    run.ok("set", ticket_id, "priority=high", user=PM)
+    run.ok("assign", ticket_id, BOARD, user=PM)
+    run.ok("log-time", ticket_id, "1.5", "--billable", user=PM)
+    other = run.new()
+    run.ok("link", ticket_id, "relates", other, user=PM)
+    run.ok("email", ticket_id, "intake_acknowledgement", user=PM)
+
+    assert_clean(run)
+
+
+def test_a_change_made_under_an_older_workflow_is_judged_by_that_workflow(run: Cli) -> None:
+    ticket_id = run.ticket_at("product_board")
+    workflow = run.root / "workflow.yaml"
+    original = workflow.read_text(encoding="utf-8")
+    workflow.write_text(original.replace("roles: [support]}", "roles: [support, board]}", 1))
+    run.commit_all("support sits on the board for a while")
+    run.ok("advance", ticket_id, "approve_no_quote", "--set", "board_rationale=Useful", user=SUPPORT)
+    workflow.write_text(original)
+    run.commit_all("support leaves the board")
+
+    assert_clean(run)
+
+
+# ---------------------------------------------------------------------------------------------
+# What erflow did not do is named
+
+
+def test_a_hand_edit_committed_outside_erflow_is_a_violation(run: Cli) -> None:
+    ticket_id = run.ticket_at("pm_review")
+    commit = forge(run, ticket_id, set_line("priority", "high"), author="hand@example.com", action=None)
+
+    reason = only_violation(run, commit, ticket_id)
+
+    assert reason.startswith("changed outside erflow")
+    assert "exit code" not in reason
+
+
+def test_an_impostor_whose_author_is_not_the_claimed_actor_is_a_violation(run: Cli) -> None:
+    ticket_id = run.ticket_at("pm_review")
+    commit = forge(
+        run, ticket_id, lambda t: t + "- x\n", author="mallory@elsewhere.example", action="note", actor=PM
+    )
+
+    code, data, _ = audit(run)
+
+    assert code == 3
+    reasons = [v["reason"] for v in data["violations"] if v["commit"] == commit]
+    assert any(r.startswith("impostor: authored by mallory@elsewhere.example") for r in reasons), reasons
+
+
+def test_a_transition_that_skipped_its_gate_is_a_violation(run: Cli) -> None:
+    ticket_id = run.ticket_at("pm_review")
+    commit = forge(
+        run, ticket_id, set_line("state", "product_board"), author=PM, action="advance",
+        transition="approve", move=("pm_review", "product_board"),
+    )  # fmt: skip
+
+    reason = only_violation(run, commit, ticket_id)
+
+    assert reason.startswith("illegal approve:")
+    assert "missing" in reason and "problem" in reason
+
+
+def test_a_transition_by_an_actor_without_its_role_is_a_violation(run: Cli) -> None:
+    ticket_id = run.ticket_at("product_board")
+
+    def approve(text: str) -> str:
+        for key, value in (
+            ("state", "leadership"),
+            ("board_rationale", "Fine"),
+            ("board_status", "approved_no_quote"),
+        ):
+            text = set_line(key, value)(text)
+        return text
+
+    commit = forge(
+        run, ticket_id, approve, author=SUPPORT, action="advance",
+        transition="approve_no_quote", move=("product_board", "leadership"),
+    )  # fmt: skip
+
+    reason = only_violation(run, commit, ticket_id)
+
+    assert f"{SUPPORT} (support) may not take approve_no_quote" in reason
+
+
+def test_an_illegal_jump_to_a_state_the_transition_does_not_lead_to_is_a_violation(run: Cli) -> None:
+    ticket_id = run.ticket_at("pm_review")
+    commit = forge(
+        run, ticket_id, lambda t: set_line("state", "live")(set_line("info_needed", "Which export?")(t)),
+        author=PM, action="advance", transition="request_info", move=("pm_review", "live"),
+    )  # fmt: skip
+
+    code, data, _ = audit(run)
+
+    assert code == 3
+    reasons = [v["reason"] for v in data["violations"] if (v["commit"], v["ticket"]) == (commit, ticket_id)]
+    assert "illegal jump: request_info leads to needs_info, the ticket went to live" in reasons
+    assert "request_info set pm_validation=None, the transition gives needs_info" in reasons
+
+
+def test_a_transition_from_a_state_it_does_not_leave_is_a_violation(run: Cli) -> None:
+    ticket_id = run.ticket_at("pm_review")
+    commit = forge(
+        run, ticket_id, set_line("state", "live"), author=PM, action="advance",
+        transition="release", move=("pm_review", "live"),
+    )  # fmt: skip
+
+    assert "does not leave state 'pm_review'" in only_violation(run, commit, ticket_id)
+
+
+def test_a_set_of_a_field_a_transition_owns_is_a_violation(run: Cli) -> None:
+    ticket_id = run.ticket_at("pm_review")
+    commit = forge(run, ticket_id, set_line("payment_reference", "PAID-1"), author=PM, action="set")
+
+    reason = only_violation(run, commit, ticket_id)
+
+    assert reason.startswith("set payment_reference:") and "payment_confirmed" in reason
+
+
+def test_a_note_that_also_changes_the_state_is_a_violation(run: Cli) -> None:
+    ticket_id = run.ticket_at("pm_review")
+    commit = forge(run, ticket_id, set_line("state", "live"), author=PM, action="note")
+
+    assert only_violation(run, commit, ticket_id) == "note changed state, which only a transition may"
+
+
+def test_rewriting_the_notes_history_is_a_violation(run: Cli) -> None:
+    ticket_id = run.ticket_at("pm_review")
+
+    def drop_first_note(text: str) -> str:
+        return re.sub(r"(## Notes\n\n)- [^\n]*\n", r"\1", text, count=1)
+
+    commit = forge(run, ticket_id, lambda t: drop_first_note(t) + "", author=PM, action="note")
+
+    assert only_violation(run, commit, ticket_id) == "rewrote its Notes (entries may only be added)"
+
+
+def test_a_commit_that_changes_a_ticket_it_does_not_name_is_a_violation(run: Cli) -> None:
+    first = run.ticket_at("pm_review")
+    second = run.new()
+    path = run.path(second)
+    path.write_text(set_line("priority", "high")(path.read_text(encoding="utf-8")), encoding="utf-8")
+    commit = forge(run, first, lambda t: t, author=PM, action="note")
+
+    code, data, _ = audit(run)
+
+    assert code == 3
+    rel = path.relative_to(run.root).as_posix()
+    assert {
+        "commit": commit,
+        "ticket": second,
+        "reason": f"changed {rel}, which the commit does not name",
+    } in (data["violations"])
+
+
+def test_a_deleted_ticket_is_a_violation(run: Cli) -> None:
+    ticket_id = run.ticket_at("pm_review")
+    run.path(ticket_id).unlink()
+    run.commit_all("tidy up")
+
+    code, data, _ = audit(run)
+
+    assert code == 3
+    assert data["violations"][0]["ticket"] == ticket_id
+
+
+# ---------------------------------------------------------------------------------------------
+# Incremental
+
+
+def test_a_second_audit_starts_from_the_last_verified_commit_and_keeps_old_violations(run: Cli) -> None:
+    ticket_id = run.ticket_at("pm_review")
+    forge(run, ticket_id, set_line("priority", "high"), author="hand@example.com", action=None)
+    first = run("audit")
+    assert first.exit_code == 3
+
+    again = run("audit", "--json")
+    run.ok("note", ticket_id, "one more", user=PM)
+    third = run("audit", "--json")
+
+    assert again.exit_code == 3 and "(0 new since the last audit)" in again.stderr
+    assert third.exit_code == 3 and "(1 new since the last audit)" in third.stderr
+    assert json.loads(third.stdout)["violations"] == json.loads(again.stdout)["violations"]
+    assert json.loads(third.stdout)["commits"] == int(run.git("rev-list", "--count", "HEAD"))
+
+
+def test_a_rewritten_history_is_audited_again_from_the_start(run: Cli) -> None:
+    ticket_id = run.ticket_at("pm_review")
+    before = run.head()
+    forge(run, ticket_id, set_line("priority", "high"), author="hand@example.com", action=None)
+    assert run("audit").exit_code == 3
+
+    run.git("reset", "-q", "--hard", before)
+    result = run("audit")
+
+    assert result.exit_code == 0, describe(result)
+    assert "new since" not in result.stderr
+
+
+def test_audit_full_ignores_the_cache(run: Cli) -> None:
+    run.ticket_at("pm_review")
+    run.ok("audit")
+
+    result = run.ok("audit", "--full")
+
+    assert "new since" not in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Signed commits
+
+
+@pytest.fixture
+def signing(run: Cli, tmp_path: Path) -> Path:
+    """A store whose commits are signed with an SSH key that its allowed-signers file trusts."""
+    key = tmp_path / "key"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "erflow", "-f", str(key)], check=True
+    )
+    public = (tmp_path / "key.pub").read_text(encoding="utf-8").strip()
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(f"* {public}\n", encoding="utf-8")
+    run.init()
+    for setting, value in (
+        ("gpg.format", "ssh"),
+        ("user.signingkey", str(key)),
+        ("commit.gpgsign", "true"),
+        ("gpg.ssh.allowedSignersFile", str(signers)),
+    ):
+        run.git("config", setting, value)
+    return key
+
+
+def test_signed_erflow_commits_pass_and_a_forged_signature_is_a_violation(run: Cli, signing: Path) -> None:
+    ticket_id = run.new()
+    run.ok("advance", ticket_id, "submit", user=SUPPORT)
+    assert_clean(run)
+    assert run.git("log", "-1", "--format=%G?").strip() == "G"
+
+    # A forger rewrites the last commit's message but keeps its signature.
+    raw = run.git("cat-file", "commit", "HEAD")
+    forged = raw.replace("Erflow-Actor: support@example.com", "Erflow-Actor: board@example.com", 1)
+    forged = forged.replace("author support@example.com", "author board@example.com")
+    proc = subprocess.run(
+        ["git", "hash-object", "-t", "commit", "-w", "--stdin"], cwd=run.root, input=forged, text=True,
+        capture_output=True, check=True,
+    )  # fmt: skip
+    run.git("update-ref", "HEAD", proc.stdout.strip())
+
+    code, data, _ = audit(run)
+
+    assert code == 3
+    assert {"commit": proc.stdout.strip(), "ticket": ticket_id, "reason": "its signature is bad"} in data[
+        "violations"
+    ]
+
+
+def test_an_unsigned_change_in_a_repository_that_signs_is_a_violation(run: Cli, signing: Path) -> None:
+    ticket_id = run.new()
+    run.git("config", "commit.gpgsign", "false")
+    run.ok("note", ticket_id, "unsigned", user=BOARD)
+    run.git("config", "commit.gpgsign", "true")
+
+    code, data, _ = audit(run)
+
+    assert code == 3
+    assert data["violations"] == [
+        {
+            "commit": run.head(),
+            "ticket": ticket_id,
+            "reason": "it is not signed, though this repository signs commits",
+        }
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the store sits
+
+
+def test_a_store_in_a_subfolder_of_a_repository_is_audited(run: Cli, tmp_path: Path) -> None:
+    repo = tmp_path / "company"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README").write_text("the company repo\n", encoding="utf-8")
+    git(repo, "add", "README")
+    git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-q", "-m", "start")
+    elsewhere = tmp_path / "elsewhere"
+    run.ok("init", str(elsewhere))
+    store = repo / "requests"
+    store.mkdir()
+    for name in ("workflow.yaml", ".gitignore"):
+        shutil.copy(elsewhere / name, store / name)
+    for name in ("templates", "tickets"):
+        shutil.copytree(elsewhere / name, store / name)
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-q", "-m", "a request store")
+    made = run("new", "enhancement", "--title", "Sub", "--store", str(store), user=SUPPORT, store=False)
+    assert made.exit_code == 0, describe(made)
+
+    result = run("audit", "--store", str(store), store=False)
+
+    assert result.exit_code == 0, describe(result)
+    assert "ok: 3 commits verified" in result.stderr
