@@ -359,6 +359,8 @@ def _judge_change(
                 f"impostor: authored by {record.author_email} but claims erflow actor {actor}",
             )
         )
+    if action == "renumber":
+        return found + _judge_renumber(auditor, record, trailers, changes)
     sides: dict[str, _Side] = {}
     for change in changes:
         ticket_id = _id_of(change.path)
@@ -394,6 +396,51 @@ def _judge_change(
     judge = _Judge(workflow, record, trailers, actor, sides)
     for ticket_id, reason in judge.run(action, primary):
         found.append(Violation(commit, ticket_id, reason))
+    return found
+
+
+def _judge_renumber(
+    auditor: _Auditor, record: CommitRecord, trailers: Mapping[str, list[str]], changes: Sequence[FileChange]
+) -> list[Violation]:
+    """``sync`` gave a ticket a new id (the other clone had the old one): the file moved to the new
+    id, nothing else in it changed but a Notes entry; other tickets only had their links follow."""
+    commit = record.commit
+    old = trailers.get("renumbered", [""])[0]
+    new = trailers.get("ticket", [""])[0]
+    gone = [c for c in changes if c.new is None]
+    made = [c for c in changes if c.old is None]
+    if [_id_of(c.path) for c in gone] != [old] or [_id_of(c.path) for c in made] != [new]:
+        return [Violation(commit, new, f"a renumber must move {old}'s file to {new}'s, and nothing else")]
+    if old.split("-", 1)[0] != new.split("-", 1)[0]:
+        return [Violation(commit, new, f"a renumber keeps the type's prefix ({old} -> {new})")]
+    try:
+        before = auditor._ticket(gone[0].old, gone[0].path)
+        after = auditor._ticket(made[0].new, made[0].path)
+    except _Bad as exc:
+        return [Violation(commit, new, exc.reason)]
+    assert before is not None and after is not None
+    found = [Violation(commit, new, p) for p in _kept_history(before, after)]
+    extra = [k for k in engine.diff(before.meta, after.meta) if k != "id"]
+    if after.id != new or extra:
+        found.append(Violation(commit, new, f"a renumber changed {', '.join(extra) or 'the id'} too"))
+    for change in changes:
+        if change in gone or change in made:
+            continue
+        try:
+            one, two = auditor._ticket(change.old, change.path), auditor._ticket(change.new, change.path)
+        except _Bad as exc:
+            found.append(Violation(commit, _id_of(change.path), exc.reason))
+            continue
+        expected = [str(x).replace(old, new) for x in (one.meta.get("links") or [])] if one else []
+        if (
+            one is None
+            or two is None
+            or {**one.meta, "links": expected} != {**two.meta, "links": two.meta.get("links") or []}
+            or (one.description, one.sections) != (two.description, two.sections)
+        ):
+            found.append(
+                Violation(commit, _id_of(change.path), f"a renumber of {old} changed more than its links")
+            )
     return found
 
 

@@ -505,6 +505,8 @@ def sync(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
     result = service.sync(_ctx(store))
     if json_out:
         write_json(result.as_json())
+    for item in result.renumbered:
+        message(f"renumbered {item['from']} to {item['to']}: the other clone has another {item['from']}")
     for conflict in result.conflicts:
         message(f"conflict resolved by rule: {conflict['describe']}", "yellow")
     if not json_out:

@@ -115,7 +115,10 @@ def location(git_dir: Path) -> Path:
 
 
 def save(git_dir: Path, journal: Journal) -> None:
-    """Write the journal atomically (temp file, fsync, rename): a reader sees the old or the new one."""
+    """Write the journal atomically (temp file, rename): a reader sees the old or the new one.
+
+    Not fsynced: the journal is there for a killed process, whose writes the kernel still holds; a
+    power cut is not covered (nor are the folders fsynced), and each fsync costs a write's time."""
     path = location(git_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(journal.as_json(), indent=1).encode("utf-8") + b"\n"
@@ -123,8 +126,6 @@ def save(git_dir: Path, journal: Journal) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

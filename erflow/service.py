@@ -1376,4 +1376,4 @@ def sync(ctx: Context) -> SyncResult:
 
     require_actor(ctx)
     with _writing(ctx):
-        return syncing.sync(ctx.git, ctx.git.git_dir(), ctx.store.root, ctx.author())
+        return syncing.sync(ctx.git, ctx.git.git_dir(), ctx.store.root, ctx.author(), ctx.now)

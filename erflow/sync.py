@@ -6,7 +6,9 @@ resolved by a rule, written into the ticket's Notes and reported by ``sync``, ne
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -118,6 +120,7 @@ class SyncResult:
     pushed: int = 0  # commits that went out
     merge: str | None = None  # the merge commit, if one was made
     conflicts: list[dict[str, str]] = field(default_factory=list)
+    renumbered: list[dict[str, str]] = field(default_factory=list)  # {"from", "to", "commit"}
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -127,6 +130,7 @@ class SyncResult:
             "pushed": self.pushed,
             "merge": self.merge,
             "conflicts": self.conflicts,
+            "renumbered": self.renumbered,
         }
 
 
@@ -146,7 +150,7 @@ def upstream(git: Git) -> tuple[str, str]:
     )
 
 
-def sync(git: Git, git_dir: Path, root: Path, author: tuple[str, str]) -> SyncResult:
+def sync(git: Git, git_dir: Path, root: Path, author: tuple[str, str], now: dt.datetime) -> SyncResult:
     """Pull (merging ticket files with the driver), then push; retry if someone pushed in between.
 
     Call under the store lock. Refuses, changing nothing, when the work tree has uncommitted changes
@@ -161,7 +165,7 @@ def sync(git: Git, git_dir: Path, root: Path, author: tuple[str, str]) -> SyncRe
     remote, branch = upstream(git)
     result = SyncResult(remote, branch)
     for _ in range(PUSH_TRIES):
-        _pull(git, git_dir, remote, branch, result, author)
+        _pull(git, git_dir, remote, branch, result, author, now)
         ahead = (
             _count(git, f"{remote}/{branch}..HEAD")
             if _exists(git, f"{remote}/{branch}")
@@ -181,7 +185,13 @@ def sync(git: Git, git_dir: Path, root: Path, author: tuple[str, str]) -> SyncRe
 
 
 def _pull(
-    git: Git, git_dir: Path, remote: str, branch: str, result: SyncResult, author: tuple[str, str]
+    git: Git,
+    git_dir: Path,
+    remote: str,
+    branch: str,
+    result: SyncResult,
+    author: tuple[str, str],
+    now: dt.datetime,
 ) -> None:
     git.run("fetch", "-q", remote)
     tracking = f"{remote}/{branch}"
@@ -190,6 +200,7 @@ def _pull(
     incoming = _count(git, f"HEAD..{tracking}")
     if incoming == 0:
         return
+    result.renumbered += renumber_collisions(git, tracking, author, now)
     log = git_dir / "erflow" / CONFLICTS
     log.unlink(missing_ok=True)
     before = git.head()
@@ -226,3 +237,105 @@ def _exists(git: Git, ref: str) -> bool:
 
 def _count(git: Git, revision: str) -> int:
     return int(git.run("rev-list", "--count", revision).strip() or 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Two clones that gave one id to two different tickets
+
+
+def renumber_collisions(
+    git: Git, tracking: str, author: tuple[str, str], now: dt.datetime
+) -> list[dict[str, str]]:
+    """Before merging ``tracking``: give every ticket created here whose id the other side gave to a
+    different ticket a new id (one commit each, ``Erflow-Action: renumber``), so ids never collide.
+    Links to it from this clone's tickets follow it."""
+    base = git.run("merge-base", "HEAD", tracking, check=False).strip()
+    if not base:
+        return []
+    ours = _added(git, base, "HEAD")
+    theirs = _added(git, base, tracking)
+    done = []
+    for path in sorted(set(ours) & set(theirs)):
+        if ours[path] == theirs[path] or _same_ticket(git, ours[path], theirs[path]):
+            continue
+        done.append(_renumber(git, path, tracking, author, now))
+    return done
+
+
+def _added(git: Git, base: str, tip: str) -> dict[str, str]:
+    """Ticket files added between ``base`` and ``tip``: path -> blob at ``tip``."""
+    out = git.run(
+        "diff", "--raw", "--no-abbrev", "--no-renames", "--diff-filter=A", "-z", base, tip, "--", "*.md"
+    )
+    fields = out.strip("\x00").split("\x00")
+    found = {}
+    for status, path in zip(fields[0::2], fields[1::2], strict=False):
+        parts = status.split()
+        if len(parts) >= 4 and f"/{store.TICKETS}/" in f"/{path}":
+            found[path] = parts[3]
+    return found
+
+
+def _same_ticket(git: Git, one: str, other: str) -> bool:
+    blobs = git.blobs([one, other])
+    try:
+        a, b = (store.parse(blobs[x].decode("utf-8"), Path(x)).ticket for x in (one, other))
+    except (KeyError, UnicodeDecodeError, ErflowError):
+        return False
+    return all(a.meta.get(k) == b.meta.get(k) for k in ("id", "type", "created"))
+
+
+def _renumber(
+    git: Git, path: str, tracking: str, author: tuple[str, str], now: dt.datetime
+) -> dict[str, str]:
+    from . import model
+
+    root = git.root
+    old_path = root / path
+    old_text = old_path.read_text(encoding="utf-8")
+    ticket = store.parse(old_text, Path(path)).ticket
+    old = ticket.id
+    prefix = old.split("-", 1)[0]
+    for _ in range(100):
+        new = f"{prefix}-{store.new_code()}"
+        new_rel = (Path(path).parent.parent / new[len(prefix) + 1 :][:2] / f"{new}.md").as_posix()
+        taken = git.run("rev-parse", "-q", "--verify", f"{tracking}:{new_rel}", check=False).strip()
+        if not taken and not (root / new_rel).exists():
+            break
+    else:  # pragma: no cover - 100 taken ids in a row
+        raise Conflict(f"sync: no free id to renumber {old}")
+    stamp = model.entry(
+        now, f"erflow sync: renumbered from {old}: the other clone gave {old} to another ticket"
+    )
+    renamed = _with_id(old_text, old, new).rstrip("\n")
+    renamed = _append_note(renamed, stamp)
+    linking = [
+        p for p in (root / store.TICKETS).rglob("*.md") if p != old_path and old in p.read_text("utf-8")
+    ]
+    store.write_atomic(root / new_rel, renamed + "\n")
+    old_path.unlink()
+    changed = [path, new_rel]
+    for other in linking:
+        text = other.read_text(encoding="utf-8")
+        store.write_atomic(other, re.sub(rf"^(- \w+ ){re.escape(old)}$", rf"\g<1>{new}", text, flags=re.M))
+        changed.append(other.relative_to(root).as_posix())
+    message = (
+        f"{new} renumber (was {old}, taken in {tracking})\n\n"
+        + "".join(f"Erflow-Ticket: {t}\n" for t in dict.fromkeys([new, old]))
+        + f"Erflow-Action: renumber\nErflow-Renumbered: {old}\nErflow-Actor: {author[1]}\n"
+    )
+    commit = git.commit(changed, message, author, model.timestamp(now))
+    return {"from": old, "to": new, "commit": commit}
+
+
+def _with_id(text: str, old: str, new: str) -> str:
+    return re.sub(rf"^id: {re.escape(old)}$", f"id: {new}", text, count=1, flags=re.M)
+
+
+def _append_note(text: str, entry: str) -> str:
+    """Add an entry at the end of the Notes section (before the sections that follow it)."""
+    at = text.find("\n## ", text.find("\n## Notes\n") + 1)
+    if at < 0:
+        return text + "\n" + entry
+    head, tail = text[:at].rstrip("\n"), text[at:]
+    return head + "\n" + entry + "\n" + tail

@@ -82,5 +82,6 @@ def test_concurrent_changes_each_land_as_exactly_one_commit(run: Cli, store: Pat
     assert git(store, "status", "--porcelain") == ""
     assert not (store / ".git" / "index.lock").exists()
     run.ok("check")
+    assert "ok: " in run.ok("audit").stderr
     for ticket, count in landed.items():
         assert len([e for e in run.json("history", ticket) if e["action"] == "note"]) == count

@@ -19,6 +19,8 @@ from conftest import APPROVE, BOARD, INTAKE_FLAGS, PM, SUPPORT, Cli, describe, g
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from erflow import store
+
 
 @dataclass
 class Clone:
@@ -286,3 +288,32 @@ def test_random_work_in_two_clones_merges_to_the_same_tree_in_either_order(
     for clone in (a, b):
         assert clone.git("status", "--porcelain") == ""
         clone.ok("audit")
+
+
+def test_one_id_given_to_two_tickets_in_two_clones_is_renumbered_and_links_follow(
+    clones: tuple[Clone, Clone], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = clones
+    monkeypatch.setattr(store, "new_code", lambda: "SAME42")  # both clones draw the same id
+    made_a = a.ok("new", "enhancement", "--title", "Made in a", user=SUPPORT).stdout.strip()
+    later = {"ERFLOW_NOW": "2026-11-02T09:30:00+00:00"}
+    made_b = b.ok("new", "enhancement", "--title", "Made in b", user=SUPPORT, env=later).stdout.strip()
+    monkeypatch.undo()
+    assert made_a == made_b == "ER-SAME42"
+    other = b.ok("new", "enhancement", "--title", "Linked in b", user=SUPPORT).stdout.strip()
+    b.ok("link", other, "relates", made_b)
+    a.ok("sync")
+
+    result = b.ok("sync", "--json")
+
+    (renumbered,) = json.loads(result.stdout)["renumbered"]
+    new_id = renumbered["to"]
+    assert renumbered["from"] == "ER-SAME42" and new_id.startswith("ER-") and new_id != "ER-SAME42"
+    assert b.ticket("ER-SAME42")["title"] == "Made in a"
+    assert b.ticket(new_id)["title"] == "Made in b"
+    assert "erflow sync: renumbered from ER-SAME42" in b.ticket(new_id)["body"]
+    assert b.ticket(other)["links"] == [f"relates {new_id}"]
+    b.ok("audit")
+    a.ok("sync")
+    assert {t["title"] for t in json.loads(a.ok("list", "--json").stdout)} >= {"Made in a", "Made in b"}
+    a.ok("audit")
