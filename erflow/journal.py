@@ -29,7 +29,6 @@ import base64
 import contextlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -118,19 +117,11 @@ def save(git_dir: Path, journal: Journal) -> None:
     """Write the journal atomically (temp file, rename): a reader sees the old or the new one.
 
     Not fsynced: the journal is there for a killed process, whose writes the kernel still holds; a
-    power cut is not covered (nor are the folders fsynced), and each fsync costs a write's time."""
-    path = location(git_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    power cut is not covered (nor are the folders fsynced)."""
+    from .store import write_atomic
+
     data = json.dumps(journal.as_json(), indent=1).encode("utf-8") + b"\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{NAME}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_atomic(location(git_dir), data, durable=False)
 
 
 def load(git_dir: Path) -> Journal | None:

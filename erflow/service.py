@@ -580,10 +580,9 @@ def workload(ctx: Context) -> engine.Workload:
     """Open tickets per owner, and when each owner was last given a ticket (for assignment rules)."""
     counts: dict[str, int] = {}
     latest: dict[str, str] = {}
-    for path in ctx.store.paths():
-        try:
-            meta = ctx.store.read_path(path).ticket.meta
-        except ErflowError:
+    for item in ctx.store.indexed():
+        meta = item.meta
+        if meta is None:
             continue
         owner = meta.get("owner")
         ticket_type = ctx.workflow.types.get(str(meta.get("type")))
@@ -993,16 +992,17 @@ def sweep(ctx: Context, *, dry_run: bool = False, send: bool = False) -> list[Sw
 
     sending = _sending(ctx, send) and not dry_run
     done: list[SweepAction] = []
-    for path in ctx.store.paths():
-        try:
-            ticket = ctx.store.read_path(path).ticket
-        except ErflowError:
+    for indexed in ctx.store.indexed():
+        meta = indexed.meta
+        if meta is None:
             continue  # named by list and check; one bad file never stops the others
-        ticket_type = ctx.workflow.types.get(ticket.type)
+        ticket_type = ctx.workflow.types.get(str(meta.get("type")))
         if ticket_type is None:
             continue
-        for item in timers.due(ctx.workflow, ticket_type, ticket.meta, ctx.now):
-            action = SweepAction(ticket.id, item.name, model.timestamp(item.due), item.actions.describe())
+        for item in timers.due(ctx.workflow, ticket_type, meta, ctx.now):
+            action = SweepAction(
+                str(meta["id"]), item.name, model.timestamp(item.due), item.actions.describe()
+            )
             if not dry_run:
                 _fire(ctx, action, item.key, sending)
             done.append(action)
@@ -1135,11 +1135,10 @@ def list_tickets(ctx: Context, filters: Filters) -> Listing:
         ctx.workflow.type(name)
     found: list[dict[str, Any]] = []
     problems: list[str] = []
-    for path in ctx.store.paths():
-        try:
-            meta = ctx.store.read_path(path).ticket.meta
-        except ErflowError as exc:
-            problems.append(exc.message)
+    for item in ctx.store.indexed():
+        meta = item.meta
+        if meta is None:
+            problems.append(str(item.problem))
             continue
         if filters.match(meta):
             found.append(meta)

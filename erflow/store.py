@@ -6,6 +6,7 @@ The only module that reads or writes ticket files.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -13,9 +14,10 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import model, yamlio
-from .errors import Conflict, InvalidData, NotFound, located
+from .errors import Conflict, ErflowError, InvalidData, NotFound, located
 from .model import OPTIONAL_SECTIONS, SECTIONS, Ticket
 
 WORKFLOW = "workflow.yaml"
@@ -132,10 +134,12 @@ def serialize(ticket: Ticket, type_fields: list[str]) -> str:
     return "---\n" + yamlio.dump(meta) + "---\n" + ticket.body()
 
 
-def write_atomic(path: Path, text: str | bytes) -> None:
-    """Write via a temp file ``.<name>.*.tmp`` in the same folder, fsync, then rename over the target.
+def write_atomic(path: Path, text: str | bytes, *, durable: bool = True) -> None:
+    """Write via a temp file ``.<name>.*.tmp`` in the same folder, then rename over the target.
 
-    Text is written as UTF-8 with its line ends as they are; bytes exactly as given."""
+    Text is written as UTF-8 with its line ends as they are; bytes exactly as given. ``durable``
+    (ticket files, documents) fsyncs before the rename and is where the ``mid-write`` failpoint
+    sits; erflow's own bookkeeping (journal, caches) skips both."""
     from . import faults
 
     data = text.encode("utf-8") if isinstance(text, str) else text
@@ -144,15 +148,30 @@ def write_atomic(path: Path, text: str | bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
-        faults.point("mid-write")
+        if durable:
+            faults.point("mid-write")
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """One ticket file as the index knows it: its front-matter, or why it cannot be read."""
+
+    path: Path
+    meta: dict[str, Any] | None
+    problem: str | None
+
+
+INDEX = ".erflow/index.json"  # derived, rebuildable, ignored by git; never the source of truth
+INDEX_VERSION = 1
 
 
 class Store:
@@ -192,6 +211,36 @@ class Store:
     def paths(self) -> Iterator[Path]:
         if self.tickets_dir.is_dir():
             yield from sorted(self.tickets_dir.rglob("*.md"))
+
+    def indexed(self) -> list[Indexed]:
+        """Every ticket file's front-matter, in path order, from the index where the file's stat
+        (mtime, size, inode) is unchanged, else parsed (and the index brought up to date)."""
+        index_path = self.root / INDEX
+        known = _load_index(index_path)
+        fresh: dict[str, list[Any]] = {}
+        found = []
+        for path in self.paths():
+            rel = self.relative(path)
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            key = [stat.st_mtime_ns, stat.st_size, stat.st_ino]
+            entry = known.get(rel)
+            if entry is not None and entry[:3] == key:
+                meta, problem = entry[3], entry[4]
+            else:
+                try:
+                    meta, problem = self.read_path(path).ticket.meta, None
+                except ErflowError as exc:
+                    meta, problem = None, exc.message
+            fresh[rel] = [*key, meta, problem]
+            found.append(Indexed(path, meta, problem))
+        if fresh != known:
+            with contextlib.suppress(OSError, TypeError, ValueError):  # a cache that cannot be written
+                payload = json.dumps({"version": INDEX_VERSION, "files": fresh}, separators=(",", ":"))
+                write_atomic(index_path, payload + "\n", durable=False)
+        return found
 
     def read_path(self, path: Path) -> Parsed:
         try:
@@ -259,3 +308,19 @@ class Store:
             yield
         finally:
             lock.release()
+
+
+def _load_index(path: Path) -> dict[str, list[Any]]:
+    """The index as saved, or empty when it is missing, from another version or malformed."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    files = data.get("files") if isinstance(data, dict) and data.get("version") == INDEX_VERSION else None
+    if not isinstance(files, dict):
+        return {}
+    return {
+        k: v
+        for k, v in files.items()
+        if isinstance(v, list) and len(v) == 5 and (isinstance(v[3], dict) or isinstance(v[4], str))
+    }

@@ -198,10 +198,11 @@ class Snapshot:
 
 
 def snapshot(store: Path) -> Snapshot:
+    """Every file but git's own and erflow's derived caches (``.erflow/``, ignored by git)."""
     files = {
         path.relative_to(store).as_posix(): path.read_bytes()
         for path in sorted(store.rglob("*"))
-        if path.is_file() and ".git" not in path.relative_to(store).parts
+        if path.is_file() and not {".git", ".erflow"} & set(path.relative_to(store).parts)
     }
     head = git(store, "rev-parse", "HEAD").strip()
     status = git(store, "status", "--porcelain", "--untracked-files=all")
