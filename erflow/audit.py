@@ -16,7 +16,7 @@ from typing import Any
 
 from . import __version__, engine, model, store, timers
 from .errors import ErflowError
-from .history import CommitRecord, FileChange, Git, GitError, is_ancestor, merge_base, read_commits
+from .history import CommitRecord, FileChange, Git, is_ancestor, merge_base, read_commits
 from .model import Ticket
 from .workflow import TicketType, Workflow, load_bytes
 
@@ -160,7 +160,7 @@ class _Auditor:
         for blob, data in self.git.blobs(wanted).items():
             self.parsed[blob] = _parse_blob(data, blob)
 
-    def _ticket(self, blob: str | None, path: str) -> Ticket | None:
+    def ticket(self, blob: str | None, path: str) -> Ticket | None:
         if blob is None:
             return None
         found = self.parsed.get(blob)
@@ -185,7 +185,7 @@ class _Auditor:
             self.workflow_at[commit] = found or None
         return self.workflow_at[commit]
 
-    def _workflow(self, record: CommitRecord) -> tuple[Workflow | None, str]:
+    def workflow_for(self, record: CommitRecord) -> tuple[Workflow | None, str]:
         """The workflow.yaml in force when a commit was made: the one its first parent holds."""
         blob_id = self._blob_at(record.parents[0]) if record.parents else None
         if not blob_id:
@@ -251,7 +251,7 @@ class _Auditor:
             ]
         ours, theirs = record.parents
         base = merge_base(self.git, ours, theirs)
-        workflow, _ = self._workflow(record)
+        workflow, _ = self.workflow_for(record)
         names = [f"{theirs}:{c.path}" for c in changes] + (
             [f"{base}:{c.path}" for c in changes] if base else []
         )
@@ -378,8 +378,8 @@ def _judge_change(
             side = _Side(
                 change.path,
                 ticket_id,
-                auditor._ticket(change.old, change.path),
-                auditor._ticket(change.new, change.path),
+                auditor.ticket(change.old, change.path),
+                auditor.ticket(change.new, change.path),
             )
         except _Bad as exc:
             found.append(Violation(commit, ticket_id, exc.reason))
@@ -390,7 +390,7 @@ def _judge_change(
         sides[ticket_id] = side
     if primary not in sides:
         return found
-    workflow, problem = auditor._workflow(record)
+    workflow, problem = auditor.workflow_for(record)
     if workflow is None:
         return [Violation(commit, primary, f"the workflow.yaml in force does not load: {problem}")]
     judge = _Judge(workflow, record, trailers, actor, sides)
@@ -414,8 +414,8 @@ def _judge_renumber(
     if old.split("-", 1)[0] != new.split("-", 1)[0]:
         return [Violation(commit, new, f"a renumber keeps the type's prefix ({old} -> {new})")]
     try:
-        before = auditor._ticket(gone[0].old, gone[0].path)
-        after = auditor._ticket(made[0].new, made[0].path)
+        before = auditor.ticket(gone[0].old, gone[0].path)
+        after = auditor.ticket(made[0].new, made[0].path)
     except _Bad as exc:
         return [Violation(commit, new, exc.reason)]
     assert before is not None and after is not None
@@ -427,7 +427,7 @@ def _judge_renumber(
         if change in gone or change in made:
             continue
         try:
-            one, two = auditor._ticket(change.old, change.path), auditor._ticket(change.new, change.path)
+            one, two = auditor.ticket(change.old, change.path), auditor.ticket(change.new, change.path)
         except _Bad as exc:
             found.append(Violation(commit, _id_of(change.path), exc.reason))
             continue
@@ -648,13 +648,3 @@ def _kept_history(old: Ticket, new: Ticket) -> list[str]:
         if after[: len(before)] != before:
             problems.append(f"rewrote its {name} (entries may only be added)")
     return problems
-
-
-def summary(violations: Iterable[Violation]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for violation in violations:
-        counts[violation.ticket] = counts.get(violation.ticket, 0) + 1
-    return counts
-
-
-__all__ = ["AuditResult", "Violation", "run", "GitError"]

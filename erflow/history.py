@@ -90,6 +90,12 @@ class LogEntry:
         return values[0] if values else default
 
 
+def _failed(command: str, returncode: int, stdout: str, stderr: str) -> GitError:
+    """The error for a git command that failed: its last line of complaint, else its exit code."""
+    detail = (stderr or stdout).strip().splitlines()
+    return GitError(f"git {command} failed: {detail[-1] if detail else 'exit ' + str(returncode)}")
+
+
 def _environment(extra: Mapping[str, str] | None) -> dict[str, str]:
     """git's environment: erflow's, plus ``extra``, in the C locale unless told otherwise."""
     full = {**os.environ, **(extra or {})}
@@ -119,10 +125,7 @@ class Git:
         except FileNotFoundError:
             raise UsageError("git is not installed or not on PATH") from None
         if check and proc.returncode != 0:
-            detail = (proc.stderr or proc.stdout).strip().splitlines()
-            raise GitError(
-                f"git {args[0]} failed: {detail[-1] if detail else 'exit ' + str(proc.returncode)}"
-            )
+            raise _failed(args[0], proc.returncode, proc.stdout, proc.stderr)
         return proc.stdout
 
     def init(self) -> None:
@@ -155,9 +158,9 @@ class Git:
         """Commit exactly these paths, authored by ``author`` at ``date`` (erflow's clock, so that the
         history agrees with the ticket's own entries); return the new commit id.
 
-        ``on_child``, a callable, is given the pid of each git process (``add``, then ``commit``) before
-        git runs (see ``run_watched``): should erflow be killed, its journal tells which git may still
-        be finishing the commit (a ``Callable[[int], None]``; typed ``Any`` to keep this module's imports)."""
+        ``on_child`` is given the pid of each git process (``add``, then ``commit``) before git runs
+        (see ``run_watched``): should erflow be killed, its journal tells which git may still be
+        finishing the commit."""
         name, email = author
         env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email}
         if date:
@@ -230,10 +233,7 @@ class Git:
         if gated and proc.returncode == 127:  # the shell found no git to become
             raise UsageError("git is not installed or not on PATH")
         if proc.returncode != 0:
-            detail = (stderr or stdout).strip().splitlines()
-            raise GitError(
-                f"git {args[0]} failed: {detail[-1] if detail else 'exit ' + str(proc.returncode)}"
-            )
+            raise _failed(args[0], proc.returncode, stdout, stderr)
         return stdout
 
     def commit_of(self, rev: str) -> tuple[tuple[str, ...], str] | None:
