@@ -16,14 +16,33 @@ from .service import Context, Filters, list_tickets
 
 
 @dataclass
+class Chart:
+    """A chart of a report's data, for the HTML page (htmlpage.py draws it as inline SVG).
+
+    ``series`` maps a series name to one value per label; several series are stacked. ``groups``, when
+    given, names a group for each label (a state's stage, say) so the drawing can band them.
+    """
+
+    kind: str  # "bars": one horizontal bar per label; "histogram": columns; "funnel": centred bars
+    title: str
+    labels: list[str]
+    series: dict[str, list[float]]
+    unit: str = "tickets"
+    groups: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Report:
     name: str
     columns: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    title: str = ""
+    params: dict[str, str] = field(default_factory=dict)  # what it was run with: type, since, as_of...
+    charts: list[Chart] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"report": self.name, "columns": self.columns, "rows": self.rows}
+        return {"report": self.name, "params": self.params, "columns": self.columns, "rows": self.rows}
 
 
 def sla(ctx: Context, types: Sequence[str]) -> Report:
