@@ -558,19 +558,33 @@ def sweep(
 
 @app.command()
 def report(
-    name: Annotated[str, typer.Argument(metavar="NAME", help="sla, workload or billing.")],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="board, aging, sla, workload, billing or funnel.")
+    ],
     ticket_type: Annotated[
         list[str] | None, typer.Option("--type", help="Only this type (repeatable).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only tickets created on or after DATE.", metavar="DATE")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Only tickets created on or before DATE.", metavar="DATE")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The store as it was at DATE (from git).", metavar="DATE")
     ] = None,
     store: StoreOpt = None,
     json_out: JsonOpt = False,
     csv_out: CsvOpt = False,
 ) -> None:
-    """A report over the store: sla (every SLA clock), workload (per owner), billing."""
+    """A report: board (tickets per state), aging (time in state), sla (every SLA clock), workload
+    (per owner), billing (ready to invoice), funnel (how far requests got, from git history)."""
     from . import reports
     from .output import message, report_table, write_csv, write_json
 
-    result = reports.run(_ctx(store), name, ticket_type or [])
+    ctx = _ctx(store)
+    query = reports.query(ctx, ticket_type or [], since, until, as_of)
+    result = reports.run(ctx, name, query)
     for problem in result.problems:
         message(f"erflow: skipped {problem}", "yellow")
     if json_out:
@@ -585,16 +599,20 @@ def report(
 def graph(
     ticket_type: Annotated[str | None, typer.Option("--type", help="Only this type.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="mermaid or dot.")] = "mermaid",
+    counts: Annotated[
+        bool, typer.Option("--counts", help="Show how many tickets sit in each state.")
+    ] = False,
     store: StoreOpt = None,
 ) -> None:
-    """The workflow as a diagram (Mermaid or Graphviz DOT)."""
-    from . import diagram
+    """The workflow as a diagram (Mermaid or Graphviz DOT), with ticket counts per state if asked."""
+    from . import diagram, reports
 
     ctx = _ctx(store)
     if fmt not in ("mermaid", "dot"):
         raise UsageError(f"--format {fmt!r}: expected mermaid or dot")
     types = [ctx.workflow.type(ticket_type)] if ticket_type else list(ctx.workflow.types.values())
-    sys.stdout.write(diagram.render(types, fmt))
+    tally = reports.state_counts(ctx) if counts else None
+    sys.stdout.write(diagram.render(types, fmt, tally))
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ branch safely, honours hooks and signing) rather than writing objects itself.
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import os
 import subprocess
 import tempfile
@@ -412,3 +413,87 @@ def _succeeds(git: Git, *args: str) -> bool:
 
 def merge_base(git: Git, one: str, other: str) -> str | None:
     return git.run("merge-base", one, other, check=False).strip() or None
+
+
+# ---------------------------------------------------------------------------------------------
+# The store at a past date, and every state move (for reports)
+
+
+def commit_at(git: Git, when: dt.datetime) -> str | None:
+    """The newest commit on HEAD's first-parent line whose author date (erflow's clock) is at or
+    before ``when``; read newest first, and git is stopped as soon as it is found."""
+    if git.head() is None:
+        return None
+    limit = int(when.timestamp())
+    args = ["git", "log", "--first-parent", "--format=%H %at", "HEAD"]
+    with subprocess.Popen(
+        args, cwd=git.root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_environment(None)
+    ) as proc:
+        assert proc.stdout is not None
+        found = None
+        for line in proc.stdout:
+            commit, _, stamp = line.decode("ascii", "replace").strip().partition(" ")
+            if stamp.isdigit() and int(stamp) <= limit:
+                found = commit
+                break
+        proc.kill()
+    return found
+
+
+def tree_files(git: Git, commit: str, folder: str) -> list[tuple[str, str]]:
+    """(path, blob id) of every file under ``folder`` (relative to the store) in ``commit``."""
+    out = git.run("ls-tree", "-r", "-z", commit, "--", folder)
+    files = []
+    for entry in out.split("\x00"):
+        info, _, path = entry.partition("\t")
+        parts = info.split()
+        if len(parts) == 3 and parts[1] == "blob":
+            files.append((path, parts[2]))
+    return files
+
+
+@dataclass(frozen=True)
+class Move:
+    """A commit's effect on ticket states, from its trailers: ``ticket`` went to ``to_state`` (None
+    when the commit did not say) and each of ``created`` was made, at ``when`` (author time)."""
+
+    when: int  # seconds since the epoch
+    ticket: str
+    to_state: str | None
+    created: tuple[str, ...]
+
+
+_MOVE_KEYS = ("Erflow-Ticket", "Erflow-To", "Erflow-Created")
+
+
+def read_moves(git: Git, upto: str = "HEAD") -> Iterator[Move]:
+    """Every erflow commit reachable from ``upto`` that names a ticket, newest first, streamed."""
+    if git.head() is None:
+        return
+    keys = ",".join(f"key={k}" for k in _MOVE_KEYS)
+    args = ["git", "log", f"--format=%at%x00%(trailers:{keys},separator=%x1f)", upto]
+    with (
+        tempfile.TemporaryFile() as errors,
+        subprocess.Popen(
+            args, cwd=git.root, stdout=subprocess.PIPE, stderr=errors, env=_environment(None)
+        ) as proc,
+    ):
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            stamp, _, trailers = raw.decode("utf-8", "replace").rstrip("\n").partition("\x00")
+            ticket, to_state, created = "", None, []
+            for item in trailers.split("\x1f"):
+                key, _, value = item.partition(": ")
+                if key == "Erflow-Ticket" and not ticket:
+                    ticket = value.strip()
+                elif key == "Erflow-To" and to_state is None:
+                    to_state = value.strip()
+                elif key == "Erflow-Created":
+                    created.append(value.strip())
+            if ticket and stamp.isdigit():
+                yield Move(int(stamp), ticket, to_state, tuple(created))
+        proc.wait()
+        errors.seek(0)
+        said = errors.read().decode("utf-8", "replace").strip()
+    if proc.returncode != 0:
+        raise GitError(f"git log failed: {said.splitlines()[-1] if said else proc.returncode}")

@@ -52,6 +52,8 @@ def _plain(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):  # counts by name, e.g. a board's owners
+        return ", ".join(f"{k} {v}" for k, v in value.items())
     return str(value)
 
 

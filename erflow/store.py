@@ -174,6 +174,28 @@ INDEX = ".erflow/index.json"  # derived, rebuildable, ignored by git; never the 
 INDEX_VERSION = 1
 
 
+def parse_bytes(data: bytes, rel: str) -> Parsed:
+    """A ticket file's bytes (from disk or a past commit) parsed and checked: size, NUL, UTF-8 and
+    an id that matches the file name; raise InvalidData naming ``rel`` and the line."""
+    if len(data) > MAX_TICKET_BYTES:
+        raise InvalidData(located(rel, None, f"{len(data)} bytes, over the {MAX_TICKET_BYTES} limit"))
+    if b"\x00" in data:
+        raise InvalidData(located(rel, None, "contains a NUL byte"))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InvalidData(located(rel, line, "not valid UTF-8")) from None
+    parsed = parse(text, Path(rel))
+    expected = Path(rel).stem
+    if parsed.ticket.id != expected:
+        line = parsed.lines.get("id", 2)
+        raise InvalidData(
+            located(rel, line, f"id {parsed.ticket.id!r} does not match the file name {expected!r}")
+        )
+    return parsed
+
+
 class Store:
     """A store on disk: workflow.yaml, templates/ and tickets/ in a git work tree."""
 

@@ -1,0 +1,99 @@
+"""The tickets a report reads: the store as it is, or as it was at a past date (from git).
+
+A snapshot gives front-matter (fast: from the index for the work tree) and, for the reports that
+need the body (logged time), whole tickets. Tickets that cannot be read are named in ``problems``,
+never fatal. For a past date, the workflow is the one committed then, and "now" is that date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import history, store, workflow
+from .errors import ErflowError, InvalidData, NotFound
+from .model import Ticket
+from .service import Context
+from .workflow import Workflow
+
+BATCH = 2000  # blobs read from git at once: bounds memory at 100,000 tickets
+
+
+@dataclass
+class Snapshot:
+    workflow: Workflow
+    now: dt.datetime
+    commit: str | None  # the commit read for a past date; None: the work tree
+    problems: list[str] = field(default_factory=list)
+    _metas: Callable[[Snapshot], Iterator[dict[str, Any]]] | None = None
+    _tickets: Callable[[Snapshot], Iterator[Ticket]] | None = None
+
+    def metas(self) -> Iterator[dict[str, Any]]:
+        assert self._metas is not None
+        return self._metas(self)
+
+    def tickets(self) -> Iterator[Ticket]:
+        assert self._tickets is not None
+        return self._tickets(self)
+
+
+def open_snapshot(ctx: Context, as_of: dt.datetime | None) -> Snapshot:
+    return current(ctx) if as_of is None else past(ctx, as_of)
+
+
+def current(ctx: Context) -> Snapshot:
+    def metas(snap: Snapshot) -> Iterator[dict[str, Any]]:
+        for item in ctx.store.indexed():
+            if item.meta is None:
+                snap.problems.append(str(item.problem))
+            else:
+                yield item.meta
+
+    def tickets(snap: Snapshot) -> Iterator[Ticket]:
+        for path in ctx.store.paths():
+            try:
+                yield ctx.store.read_path(path).ticket
+            except ErflowError as exc:
+                snap.problems.append(exc.message)
+
+    return Snapshot(ctx.workflow, ctx.now, None, _metas=metas, _tickets=tickets)
+
+
+def past(ctx: Context, when: dt.datetime) -> Snapshot:
+    """The store as its last commit at or before ``when`` left it."""
+    git = ctx.git
+    commit = history.commit_at(git, when)
+    if commit is None:
+        raise NotFound(
+            f"--as-of {when.isoformat()}: the store has no commit at or before then",
+            hint="erflow history shows when tickets were made",
+        )
+    rel = f"{commit[:10]}:{store.WORKFLOW}"
+    data = git.blobs([f"{commit}:{store.WORKFLOW}"]).get(f"{commit}:{store.WORKFLOW}")
+    if data is None:
+        raise NotFound(f"--as-of {when.isoformat()}: commit {commit[:10]} has no {store.WORKFLOW}")
+    flow, problems = workflow.load_bytes(data, Path(rel))
+    if flow is None or problems:
+        raise InvalidData(problems[0] if problems else f"{rel}: cannot be read")
+    files = [(p, b) for p, b in history.tree_files(git, commit, store.TICKETS) if p.endswith(".md")]
+
+    def parsed(snap: Snapshot) -> Iterator[store.Parsed]:
+        for start in range(0, len(files), BATCH):
+            batch = files[start : start + BATCH]
+            blobs = git.blobs([blob for _, blob in batch])
+            for path, blob in batch:
+                try:
+                    yield store.parse_bytes(blobs[blob], f"{rel.split(':')[0]}:{path}")
+                except ErflowError as exc:
+                    snap.problems.append(exc.message)
+
+    def metas(snap: Snapshot) -> Iterator[dict[str, Any]]:
+        return (p.ticket.meta for p in parsed(snap))
+
+    def tickets(snap: Snapshot) -> Iterator[Ticket]:
+        return (p.ticket for p in parsed(snap))
+
+    return Snapshot(flow, when, commit, _metas=metas, _tickets=tickets)
