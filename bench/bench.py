@@ -831,6 +831,7 @@ def cases(info: BuildInfo, runs: int, audit_works: dict[str, bool], log: Callabl
     sets = [arg for pair in pairs for arg in ("--set", pair)]
     log(f"  show/history probe {probe} ({info.tickets[probe][1]} commits); advance {transition} from {state}")
     big = info.size >= 50_000
+    year_ago = (dt.date.today() - dt.timedelta(days=365)).isoformat()
 
     def drop_cache(_: int) -> None:
         shutil.rmtree(root / ".erflow", ignore_errors=True)
@@ -851,6 +852,12 @@ def cases(info: BuildInfo, runs: int, audit_works: dict[str, bool], log: Callabl
     return [
         Case("floor", "`python -c pass` (floor)", lambda n: [sys.executable, "-c", "pass"]),
         Case("help", "`erflow --help`", lambda n: [*erflow, "--help"]),
+        Case(
+            "list_cold",
+            "`erflow list --json` (cold: `.erflow/` removed)",
+            lambda n: [*erflow, "list", "--json"],
+            before=drop_cache,
+        ),
         Case("list", "`erflow list --json`", lambda n: [*erflow, "list", "--json"]),
         Case(
             "list_state",
@@ -872,7 +879,13 @@ def cases(info: BuildInfo, runs: int, audit_works: dict[str, bool], log: Callabl
             runs=1 if big else None,
             warmup=not big,
         ),
-        Case("audit", "`erflow audit --full` (no cache)", full_audit, before=drop_cache),
+        Case(
+            "audit",
+            "`erflow audit --full` (no cache)" + (" (1 run)" if big else ""),
+            full_audit,
+            runs=1 if big else None,
+            warmup=not big,
+        ),
         Case(
             "audit_inc",
             "`erflow audit` (incremental: 1 new commit)",
@@ -882,6 +895,12 @@ def cases(info: BuildInfo, runs: int, audit_works: dict[str, bool], log: Callabl
         ),
         Case("board", "`erflow report board`", lambda n: [*erflow, "report", "board"]),
         Case("aging", "`erflow report aging`", lambda n: [*erflow, "report", "aging"]),
+        Case("funnel", "`erflow report funnel` (all history)", lambda n: [*erflow, "report", "funnel"]),
+        Case(
+            "as_of",
+            "`erflow report board --as-of` (a year ago)",
+            lambda n: [*erflow, "report", "board", "--as-of", year_ago],
+        ),
         Case("sweep", "`erflow sweep --dry-run`", lambda n: [*erflow, "sweep", "--dry-run"]),
     ]
 
