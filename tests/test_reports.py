@@ -244,3 +244,22 @@ def test_a_ticket_that_cannot_be_read_is_named_and_the_others_still_counted(
     assert result.exit_code == 0
     assert f"{story['C']}.md:1: expected '---'" in result.stderr
     assert sum(r["tickets"] for r in json.loads(result.stdout)["rows"]) == 2
+
+
+# --- git's memory ------------------------------------------------------------------------------
+
+
+def test_git_runs_with_small_pack_windows_and_keeps_configuration_given_in_the_environment(
+    run: Cli, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from erflow.history import Git
+
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "user.email")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "Support@example.com")
+    git = Git(store)
+    assert git.config("core.packedGitWindowSize") == "16m"
+    assert git.config("core.packedGitLimit") == "64m"
+    assert git.config("user.email") == "Support@example.com"
+    run.ok("new", "enhancement", *INTAKE_FLAGS)  # no ERFLOW_USER: the actor is git's user.email
+    assert run.git("log", "-1", "--format=%ae").strip() == SUPPORT
