@@ -107,6 +107,14 @@ def workload(ctx: Context, types: Sequence[str]) -> Report:
             ", ".join(person.roles) if person else ("queue" if row["owner"] in ctx.workflow.roles else "")
         )
     report.rows = sorted(per.values(), key=lambda r: (-int(r["open"]), str(r["owner"])))
+    report.charts.append(
+        Chart(
+            "bars",
+            "Open tickets per owner",
+            labels=[str(r["owner"]) for r in report.rows],
+            series={"open": [float(r["open"]) for r in report.rows]},
+        )
+    )
     return report
 
 
