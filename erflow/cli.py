@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from . import service
 from .errors import ErflowError, UsageError
-from .store import Store, find_root
+from .store import Store, find_root, write_atomic
 
 DEBUG = False
 
@@ -576,10 +576,18 @@ def report(
     store: StoreOpt = None,
     json_out: JsonOpt = False,
     csv_out: CsvOpt = False,
+    html_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            metavar="FILE",
+            help="Also write the report as one self-contained HTML page with charts to FILE.",
+        ),
+    ] = None,
 ) -> None:
     """A report: board (tickets per state), aging (time in state), sla (every SLA clock), workload
     (per owner), billing (ready to invoice), funnel (how far requests got, from git history)."""
-    from . import reports
+    from . import htmlpage, reports
     from .output import message, report_table, write_csv, write_json
 
     ctx = _ctx(store)
@@ -587,6 +595,20 @@ def report(
     result = reports.run(ctx, name, query)
     for problem in result.problems:
         message(f"erflow: skipped {problem}", "yellow")
+    if html_out is not None:
+        page = htmlpage.render(result, generated_at=ctx.now)
+        try:
+            write_atomic(html_out, page)
+        except OSError as exc:
+            why = (
+                "a folder on its path is a file"
+                if isinstance(exc, (FileExistsError, NotADirectoryError))
+                else exc.strerror
+            )
+            raise UsageError(
+                f"--html {html_out}: cannot write it: {why or exc}", hint="give a writable file path"
+            ) from exc
+        message(f"wrote {html_out}")
     if json_out:
         write_json(result.as_json())
     elif csv_out:

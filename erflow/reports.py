@@ -378,13 +378,12 @@ def workload(snap: Snapshot, q: Query) -> Report:
             ", ".join(person.roles) if person else ("queue" if row["owner"] in snap.workflow.roles else "")
         )
     report.rows = sorted(per.values(), key=lambda r: (-int(r["open"]), str(r["owner"])))
-    busy = [r for r in report.rows if r["open"]]
     report.charts.append(
         Chart(
             "bars",
             "Open tickets per owner",
-            [r["owner"] for r in busy],
-            {"open": [float(r["open"]) for r in busy]},
+            labels=[str(r["owner"]) for r in report.rows],
+            series={"open": [float(r["open"]) for r in report.rows]},
         )
     )
     return report
