@@ -103,6 +103,17 @@ def _environment(extra: Mapping[str, str] | None) -> dict[str, str]:
     return full
 
 
+@dataclass(frozen=True)
+class Status:
+    """What ``git status`` told about some paths."""
+
+    head: str | None  # None: the repository has no commit yet
+    dirty: list[str]  # the paths with changes not committed, untracked ones included
+
+
+_ASK = "ask git"  # Git.commit's parent when the caller does not know it
+
+
 class Git:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -142,10 +153,31 @@ class Git:
     def dirty(self, paths: Iterable[str]) -> list[str]:
         """Paths with changes not committed (staged or not), including untracked ones."""
         paths = list(paths)
-        if not paths or self.head() is None:
-            return []
-        out = self.run("status", "--porcelain", "-z", "--untracked-files=all", "--", *paths)
-        return [item[3:] for item in out.split("\0") if item]
+        return self.status(paths).dirty if paths else []
+
+    def status(self, paths: Iterable[str]) -> Status:
+        """HEAD and which of ``paths`` have changes not committed (staged or not, untracked ones
+        included), from one ``git status`` limited to those paths (it reads the index, but looks at
+        no other file). In a repository without a commit, nothing counts as changed."""
+        paths = list(paths)
+        if not paths:
+            return Status(self.head(), [])
+        args = ["status", "--porcelain=v2", "-z", "--branch", "--no-ahead-behind"]
+        out = self.run(*args, "--untracked-files=all", "--", *paths)
+        head: str | None = None
+        dirty: list[str] = []
+        fields = iter(out.split("\0"))
+        for item in fields:
+            kind, _, rest = item.partition(" ")
+            if kind == "#":
+                if rest.startswith("branch.oid ") and rest != "branch.oid (initial)":
+                    head = rest.split(" ", 1)[1]
+            elif kind in ("1", "u", "?", "!"):
+                dirty.append(rest.split(" ", {"1": 7, "u": 9}.get(kind, 0))[-1])
+            elif kind == "2":
+                dirty.append(rest.split(" ", 8)[-1])
+                dirty.append(next(fields, ""))  # where it was renamed from
+        return Status(head, dirty if head is not None else [])
 
     def commit(
         self,
@@ -154,9 +186,17 @@ class Git:
         author: tuple[str, str],
         date: str | None = None,
         on_child: Callable[[int], None] | None = None,
+        *,
+        parent: str | None = _ASK,
+        untracked: Sequence[str] | None = None,
     ) -> str:
         """Commit exactly these paths, authored by ``author`` at ``date`` (erflow's clock, so that the
         history agrees with the ticket's own entries); return the new commit id.
+
+        ``parent`` is HEAD as the caller last saw it (asked of git when not given); ``untracked``, the
+        paths git does not track yet, which ``git add`` stages first (all of them when not given: the
+        others, tracked, ``git commit -- paths`` takes as they are, without a ``git add`` that would
+        read and write the whole index once more).
 
         ``on_child`` is given the pid of each git process (``add``, then ``commit``) before git runs
         (see ``run_watched``): should erflow be killed, its journal tells which git may still be
@@ -167,8 +207,10 @@ class Git:
             env["GIT_AUTHOR_DATE"] = date
         if not self.config("user.email"):
             env.update(GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=email)
-        self.run_watched(["add", "-A", "--", *paths], on_child=on_child)
-        before = self.head()
+        to_add = list(paths if untracked is None else untracked)
+        if to_add:
+            self.run_watched(["add", "-A", "--", *to_add], on_child=on_child)
+        before = self.head() if parent == _ASK else parent
         try:
             args = ["commit", "-q", "--no-edit", "-F", "-", "--", *paths]
             self.run_watched(args, input=message, env=env, on_child=on_child)
