@@ -225,6 +225,18 @@ class Git:
             raise GitError("git commit made no commit")
         return after
 
+    def write_commit_graph(self) -> bool:
+        """Add the commits that git's commit-graph lacks to it, with changed-path Bloom filters, by
+        which ``git log -- path`` (``erflow history``) passes over, unread, the commits that did not
+        touch that path. Incremental (a new layer, merged with small ones as git's maintenance does):
+        a few hundredths of a second for a few commits, even in a history of 500,000. Derived data:
+        whether it worked is returned, never raised."""
+        try:
+            self.run("commit-graph", "write", "--reachable", "--changed-paths", "--split", "--no-progress")
+        except ErflowError:
+            return False
+        return True
+
     def run_watched(
         self,
         args: Sequence[str],
@@ -314,13 +326,17 @@ class Git:
         )
         self.run("reset", "-q", parent, "--", *paths)
 
-    def log(self, path: str, *, follow: bool = False) -> list[LogEntry]:
+    def log(self, path: str, *, follow: bool = False, since: str | None = None) -> list[LogEntry]:
         """Every commit that touched ``path``, oldest first, with the file's blob after each.
-        ``follow`` also follows the file across renames (slower: git cannot use its path filters)."""
+        ``follow`` also follows the file across renames (slower: git cannot use its path filters).
+        ``since`` (ISO 8601) stops the walk at commits committed before then: git looks at no older
+        commit, nor at any commit behind one (so a clock that was wrong can hide later ones too)."""
         fmt = _SEP + "%H%x00%P%x00%aI%x00%ae%x00%B" + _END
         renames = "--follow" if follow else "--no-renames"
         merges = "--diff-merges=first-parent"  # a merge shows the merged file
-        out = self.run("log", renames, "--raw", "--no-abbrev", merges, f"--format={fmt}", "--", path)
+        limit = [f"--since={since}"] if since else []
+        args = ["log", renames, "--raw", "--no-abbrev", merges, *limit, f"--format={fmt}", "--", path]
+        out = self.run(*args)
         entries: list[LogEntry] = []
         for chunk in out.split(_SEP)[1:]:
             header, _, raw = chunk.partition(_END)

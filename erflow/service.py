@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from . import conditions, engine, model, store, workflow
 from .conditions import is_set
 from .errors import Conflict, ErflowError, InvalidData, NotFound, NotPermitted, Refused, UsageError
-from .history import Change, Git
+from .history import Change, Git, LogEntry
 from .model import LINK_INVERSE, Ticket
 from .store import Store
 from .workflow import EmailSpec, LinkedTicket, TicketType, Transition, Workflow
@@ -356,7 +356,14 @@ def _commit(
             _recover(ctx, git_dir)
         raise
     journal.clear(git_dir)
+    if commit.endswith(GRAPH_EVERY):
+        ctx.git.write_commit_graph()
     return commit
+
+
+# One change in 16 (those whose commit id ends so) brings git's commit-graph up to date, so that
+# `history` finds every commit but a few in it, with its changed-path filter.
+GRAPH_EVERY = "0"
 
 
 def _restore(ctx: Context, originals: Mapping[str, bytes | None]) -> None:
@@ -1203,7 +1210,9 @@ def history(ctx: Context, raw_id: str) -> list[HistoryEntry]:
     """The ticket's life from git, oldest first; edits made outside erflow are marked as such."""
     path = ctx.store.find(raw_id)
     rel = ctx.store.relative(path)
-    log = ctx.git.log(rel)
+    log = _recent_log(ctx, path, rel)
+    if log is None or not log or log[0].trailer("action", None) != "new":
+        log = ctx.git.log(rel)  # the whole history, back to the first commit
     if log and log[0].trailer("action", None) != "new":
         log = ctx.git.log(rel, follow=True)  # moved by hand: follow it back to its creation
     if not log:
@@ -1241,6 +1250,25 @@ def history(ctx: Context, raw_id: str) -> list[HistoryEntry]:
         )
         previous = current
     return entries
+
+
+HISTORY_SLACK = dt.timedelta(days=30)  # how far before its `created` a ticket's history is looked for
+
+
+def _recent_log(ctx: Context, path: Path, rel: str) -> list[LogEntry] | None:
+    """The ticket's log from ``HISTORY_SLACK`` before its ``created`` on, or None when that date is
+    unknown. git then walks only the commits made since, not the whole history (at 500,000 commits
+    that halves the time and memory for a ticket created half-way). The caller trusts it only when it
+    begins with the ticket's creation; otherwise (a clock that was wrong, a file moved by hand) it
+    walks everything."""
+    try:
+        created = store.parse(path.read_text(encoding="utf-8"), path).ticket.meta.get("created")
+        since = dt.datetime.fromisoformat(str(created)) - HISTORY_SLACK
+    except (ErflowError, OSError, UnicodeDecodeError, ValueError, OverflowError, TypeError):
+        return None
+    if since.tzinfo is None:
+        return None
+    return ctx.git.log(rel, since=since.isoformat(timespec="seconds"))
 
 
 # ---------------------------------------------------------------------------------------------
