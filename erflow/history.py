@@ -121,6 +121,17 @@ def _environment(extra: Mapping[str, str] | None) -> dict[str, str]:
     return full
 
 
+@dataclass(frozen=True)
+class Status:
+    """What ``git status`` told about some paths."""
+
+    head: str | None  # None: the repository has no commit yet
+    dirty: list[str]  # the paths with changes not committed, untracked ones included
+
+
+_ASK = "ask git"  # Git.commit's parent when the caller does not know it
+
+
 class Git:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -160,10 +171,31 @@ class Git:
     def dirty(self, paths: Iterable[str]) -> list[str]:
         """Paths with changes not committed (staged or not), including untracked ones."""
         paths = list(paths)
-        if not paths or self.head() is None:
-            return []
-        out = self.run("status", "--porcelain", "-z", "--untracked-files=all", "--", *paths)
-        return [item[3:] for item in out.split("\0") if item]
+        return self.status(paths).dirty if paths else []
+
+    def status(self, paths: Iterable[str]) -> Status:
+        """HEAD and which of ``paths`` have changes not committed (staged or not, untracked ones
+        included), from one ``git status`` limited to those paths (it reads the index, but looks at
+        no other file). In a repository without a commit, nothing counts as changed."""
+        paths = list(paths)
+        if not paths:
+            return Status(self.head(), [])
+        args = ["status", "--porcelain=v2", "-z", "--branch", "--no-ahead-behind"]
+        out = self.run(*args, "--untracked-files=all", "--", *paths)
+        head: str | None = None
+        dirty: list[str] = []
+        fields = iter(out.split("\0"))
+        for item in fields:
+            kind, _, rest = item.partition(" ")
+            if kind == "#":
+                if rest.startswith("branch.oid ") and rest != "branch.oid (initial)":
+                    head = rest.split(" ", 1)[1]
+            elif kind in ("1", "u", "?", "!"):
+                dirty.append(rest.split(" ", {"1": 7, "u": 9}.get(kind, 0))[-1])
+            elif kind == "2":
+                dirty.append(rest.split(" ", 8)[-1])
+                dirty.append(next(fields, ""))  # where it was renamed from
+        return Status(head, dirty if head is not None else [])
 
     def commit(
         self,
@@ -172,9 +204,17 @@ class Git:
         author: tuple[str, str],
         date: str | None = None,
         on_child: Callable[[int], None] | None = None,
+        *,
+        parent: str | None = _ASK,
+        untracked: Sequence[str] | None = None,
     ) -> str:
         """Commit exactly these paths, authored by ``author`` at ``date`` (erflow's clock, so that the
         history agrees with the ticket's own entries); return the new commit id.
+
+        ``parent`` is HEAD as the caller last saw it (asked of git when not given); ``untracked``, the
+        paths git does not track yet, which ``git add`` stages first (all of them when not given: the
+        others, tracked, ``git commit -- paths`` takes as they are, without a ``git add`` that would
+        read and write the whole index once more).
 
         ``on_child`` is given the pid of each git process (``add``, then ``commit``) before git runs
         (see ``run_watched``): should erflow be killed, its journal tells which git may still be
@@ -185,8 +225,10 @@ class Git:
             env["GIT_AUTHOR_DATE"] = date
         if not self.config("user.email"):
             env.update(GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=email)
-        self.run_watched(["add", "-A", "--", *paths], on_child=on_child)
-        before = self.head()
+        to_add = list(paths if untracked is None else untracked)
+        if to_add:
+            self.run_watched(["add", "-A", "--", *to_add], on_child=on_child)
+        before = self.head() if parent == _ASK else parent
         try:
             args = ["commit", "-q", "--no-edit", "-F", "-", "--", *paths]
             self.run_watched(args, input=message, env=env, on_child=on_child)
@@ -200,6 +242,18 @@ class Git:
         if after is None or after == before:
             raise GitError("git commit made no commit")
         return after
+
+    def write_commit_graph(self) -> bool:
+        """Add the commits that git's commit-graph lacks to it, with changed-path Bloom filters, by
+        which ``git log -- path`` (``erflow history``) passes over, unread, the commits that did not
+        touch that path. Incremental (a new layer, merged with small ones as git's maintenance does):
+        a few hundredths of a second for a few commits, even in a history of 500,000. Derived data:
+        whether it worked is returned, never raised."""
+        try:
+            self.run("commit-graph", "write", "--reachable", "--changed-paths", "--split", "--no-progress")
+        except ErflowError:
+            return False
+        return True
 
     def run_watched(
         self,
@@ -290,13 +344,17 @@ class Git:
         )
         self.run("reset", "-q", parent, "--", *paths)
 
-    def log(self, path: str, *, follow: bool = False) -> list[LogEntry]:
+    def log(self, path: str, *, follow: bool = False, since: str | None = None) -> list[LogEntry]:
         """Every commit that touched ``path``, oldest first, with the file's blob after each.
-        ``follow`` also follows the file across renames (slower: git cannot use its path filters)."""
+        ``follow`` also follows the file across renames (slower: git cannot use its path filters).
+        ``since`` (ISO 8601) stops the walk at commits committed before then: git looks at no older
+        commit, nor at any commit behind one (so a clock that was wrong can hide later ones too)."""
         fmt = _SEP + "%H%x00%P%x00%aI%x00%ae%x00%B" + _END
         renames = "--follow" if follow else "--no-renames"
         merges = "--diff-merges=first-parent"  # a merge shows the merged file
-        out = self.run("log", renames, "--raw", "--no-abbrev", merges, f"--format={fmt}", "--", path)
+        limit = [f"--since={since}"] if since else []
+        args = ["log", renames, "--raw", "--no-abbrev", merges, *limit, f"--format={fmt}", "--", path]
+        out = self.run(*args)
         entries: list[LogEntry] = []
         for chunk in out.split(_SEP)[1:]:
             header, _, raw = chunk.partition(_END)

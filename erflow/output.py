@@ -9,15 +9,17 @@ import csv
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from . import engine, model
-from .audit import AuditResult
 from .service import ChangeResult, HistoryEntry, SweepAction, TicketView
+
+if TYPE_CHECKING:
+    from .audit import AuditResult
 
 # Piped output is not wrapped at 80 columns: scripts and `less -S` get whole lines.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from . import conditions, engine, model, store, workflow
 from .conditions import is_set
 from .errors import Conflict, ErflowError, InvalidData, NotFound, NotPermitted, Refused, UsageError
-from .history import Change, Git
+from .history import Change, Git, LogEntry
 from .model import LINK_INVERSE, Ticket
 from .store import Store
 from .workflow import EmailSpec, LinkedTicket, TicketType, Transition, Workflow
@@ -170,9 +170,21 @@ class _Pending:
     original: bytes | None  # None: a new file
 
 
+@dataclass
+class _Began:
+    """What one ``git status`` told as a change began, under the store lock: HEAD, and which of the
+    ticket files the change names have changes not committed (one git process instead of one per
+    question: at 100,000 files each reads the whole index)."""
+
+    head: str | None
+    checked: dict[str, bool]  # path relative to the store root -> has changes not committed
+
+
 @contextlib.contextmanager
-def _writing(ctx: Context) -> Iterator[None]:
-    """Hold the store lock for a whole change, after finishing whatever change a killed erflow left."""
+def _writing(ctx: Context, *tickets: str) -> Iterator[_Began]:
+    """Hold the store lock for a whole change, after finishing whatever change a killed erflow left;
+    refuse it if workflow.yaml has changes not committed. ``tickets`` are the ids the change reads:
+    whether their files have changes not committed is asked of git in the same breath."""
     try:
         git_dir = ctx.git.git_dir()
     except ErflowError:
@@ -181,13 +193,18 @@ def _writing(ctx: Context) -> Iterator[None]:
         ) from None
     with ctx.store.lock(git_dir):
         _recover(ctx, git_dir)
-        if ctx.git.dirty([store.WORKFLOW]):
+        paths = []
+        for raw_id in tickets:
+            with contextlib.suppress(ErflowError):  # not found: told when the change reads it
+                paths.append(ctx.store.relative(ctx.store.find(raw_id)))
+        status = ctx.git.status([store.WORKFLOW, *paths])
+        if store.WORKFLOW in status.dirty:
             raise Conflict(
                 f"{store.WORKFLOW} has changes not committed",
                 hint="commit it first (the audit judges each change by the committed workflow); "
                 "nothing was changed",
             )
-        yield
+        yield _Began(status.head, {path: path in status.dirty for path in paths})
 
 
 def _recover(ctx: Context, git_dir: Path) -> None:
@@ -253,10 +270,10 @@ def _landed(ctx: Context, head: str, parent: str | None, message: str, commit: s
     return parents == ((parent,) if parent else ()) and lines(made) == lines(message)
 
 
-def _load_for_change(ctx: Context, raw_id: str) -> _Pending:
+def _load_for_change(ctx: Context, raw_id: str, began: _Began) -> _Pending:
     path = ctx.store.find(raw_id)
     rel = ctx.store.relative(path)
-    dirty = ctx.git.dirty([rel])
+    dirty = began.checked[rel] if rel in began.checked else bool(ctx.git.dirty([rel]))
     if dirty:
         raise Conflict(
             f"{rel} has changes not committed by erflow",
@@ -277,6 +294,7 @@ def _type_of(wf: Workflow, ticket: Ticket, where: str) -> TicketType:
 
 def _commit(
     ctx: Context,
+    began: _Began,
     pending: Sequence[_Pending],
     change: Change,
     outgoing: Sequence[Email] = (),
@@ -295,7 +313,7 @@ def _commit(
     from . import faults, journal
 
     config = _smtp(ctx) if outgoing else None
-    parent = ctx.git.head()
+    parent = began.head
     dirty = ctx.git.dirty([ctx.store.relative(path) for path, _ in documents])
     if dirty:
         raise Conflict(
@@ -320,6 +338,7 @@ def _commit(
         commit = ctx.git.commit(
             rel, message, ctx.author(), model.timestamp(ctx.now),
             on_child=lambda pid: journal.save(git_dir, begun.at("committing", git_pid=pid)),
+            parent=parent, untracked=[path for path, before in originals.items() if before is None],
         )  # fmt: skip
         committed = begun.at("committed", commit=commit)
         journal.save(git_dir, committed)
@@ -337,7 +356,14 @@ def _commit(
             _recover(ctx, git_dir)
         raise
     journal.clear(git_dir)
+    if commit.endswith(GRAPH_EVERY):
+        ctx.git.write_commit_graph()
     return commit
+
+
+# One change in 16 (those whose commit id ends so) brings git's commit-graph up to date, so that
+# `history` finds every commit but a few in it, with its changed-path filter.
+GRAPH_EVERY = "0"
 
 
 def _restore(ctx: Context, originals: Mapping[str, bytes | None]) -> None:
@@ -532,7 +558,7 @@ def new(ctx: Context, request: NewRequest, *, send: bool = False, dry_run: bool 
             owners = ", ".join(sorted(ticket_type.owners_of(name)))
             raise Refused(f"{name!r} is set by the transition {owners}, not at creation")
     sending = _sending(ctx, send)
-    with _writing(ctx):
+    with _writing(ctx) as began:
         ticket, specs = _fresh_ticket(ctx, ticket_type, title, values, description or "", f"{actor}: created")
         emails = render_emails(ctx, ticket, ticket_type, specs)
         results = _log_emails(ctx, ticket, emails, sending)
@@ -541,7 +567,7 @@ def new(ctx: Context, request: NewRequest, *, send: bool = False, dry_run: bool 
             return result
         pending = _Pending(ticket, ticket_type, ctx.store.path_for(ticket.id), None)
         change = Change(ticket.id, "new", actor, None, None, ticket.state, summary=title)
-        result.commit = _commit(ctx, [pending], change, emails if sending else ())
+        result.commit = _commit(ctx, began, [pending], change, emails if sending else ())
     return result
 
 
@@ -619,8 +645,8 @@ def advance(
 ) -> ChangeResult:
     actor = require_actor(ctx)
     sending = _sending(ctx, send) and not dry_run
-    with _writing(ctx):
-        pending = _load_for_change(ctx, raw_id)
+    with _writing(ctx, raw_id) as began:
+        pending = _load_for_change(ctx, raw_id, began)
         typed = engine.parse_sets(pending.type, dict(sets or {}))
         plan = engine.plan(
             ctx.workflow, pending.type, pending.ticket.meta, transition, actor, typed, note,
@@ -638,7 +664,7 @@ def advance(
             created=tuple(applied.created),
         )  # fmt: skip
         result.commit = _commit(
-            ctx, [pending, *applied.linked], change, applied.outgoing(sending), applied.documents
+            ctx, began, [pending, *applied.linked], change, applied.outgoing(sending), applied.documents
         )
     return result
 
@@ -692,12 +718,12 @@ def _render_documents(
     ctx: Context, ticket: Ticket, ticket_type: TicketType, transition: Transition
 ) -> list[tuple[Path, str]]:
     """The files a transition writes (knowledge articles, invoices...), rendered, not yet written."""
-    from .notify import DocumentSet
-
     made = []
     for spec in transition.documents:
         if spec.when is not None and not _holds(ctx, spec.when, ticket.meta):
             continue
+        from .notify import DocumentSet  # jinja2: imported only by a change that renders something
+
         documents = DocumentSet(ctx.store.templates_dir / "documents")
         text = documents.render_text(
             spec.template, email_context(ctx, ticket, ticket_type), ticket_id=ticket.id
@@ -780,8 +806,8 @@ def set_fields(ctx: Context, raw_id: str, pairs: Mapping[str, str], note: str | 
     actor = _permit(ctx, "set")
     if not pairs:
         raise UsageError("nothing to set: give K=V pairs")
-    with _writing(ctx):
-        pending = _load_for_change(ctx, raw_id)
+    with _writing(ctx, raw_id) as began:
+        pending = _load_for_change(ctx, raw_id, began)
         ticket, ticket_type = pending.ticket, pending.type
         for name in pairs:
             engine.check_settable(ticket_type, name)
@@ -809,7 +835,7 @@ def set_fields(ctx: Context, raw_id: str, pairs: Mapping[str, str], note: str | 
             summary=", ".join(changes),
             text=note or "",
         )
-        commit = _commit(ctx, [pending], change)
+        commit = _commit(ctx, began, [pending], change)
     return ChangeResult(ticket.id, "set", commit, changes=changes)
 
 
@@ -817,13 +843,13 @@ def add_note(ctx: Context, raw_id: str, text: str, *, customer: bool = False) ->
     actor = _permit(ctx, "note")
     if not text.strip():
         raise UsageError("the note is empty")
-    with _writing(ctx):
-        pending = _load_for_change(ctx, raw_id)
+    with _writing(ctx, raw_id) as began:
+        pending = _load_for_change(ctx, raw_id, began)
         ticket = pending.ticket
         kind = "customer-visible note" if customer else "note"
         ticket.add_entry("Notes", model.entry(ctx.now, f"{actor}: {kind}", text))
         change = Change(ticket.id, "note", actor, None, ticket.state, ticket.state, text=text)
-        commit = _commit(ctx, [pending], change)
+        commit = _commit(ctx, began, [pending], change)
     return ChangeResult(ticket.id, "note", commit)
 
 
@@ -836,8 +862,8 @@ def log_time(
         amount = model.parse_hours(hours)
     except ValueError as exc:
         raise UsageError(f"log-time: {exc}") from None
-    with _writing(ctx):
-        pending = _load_for_change(ctx, raw_id)
+    with _writing(ctx, raw_id) as began:
+        pending = _load_for_change(ctx, raw_id, began)
         ticket = pending.ticket
         ticket.add_entry("Time", model.time_entry(ctx.now, actor, amount, billable, note or ""))
         kind = "billable" if billable else "non-billable"
@@ -851,7 +877,7 @@ def log_time(
             summary=f"{amount:g} h {kind}",
             text=note or "",
         )
-        commit = _commit(ctx, [pending], change)
+        commit = _commit(ctx, began, [pending], change)
     total, billable_total = model.time_totals(ticket)
     return ChangeResult(
         ticket.id,
@@ -867,8 +893,8 @@ def assign(ctx: Context, raw_id: str, who: str) -> ChangeResult:
     target = who.strip().lower()
     if target not in wf.people and target not in wf.roles:
         raise NotFound(f"{who!r} is neither a person nor a role in workflow.yaml")
-    with _writing(ctx):
-        pending = _load_for_change(ctx, raw_id)
+    with _writing(ctx, raw_id) as began:
+        pending = _load_for_change(ctx, raw_id, began)
         ticket = pending.ticket
         old = ticket.meta.get("owner")
         if old == target:
@@ -880,7 +906,7 @@ def assign(ctx: Context, raw_id: str, who: str) -> ChangeResult:
         change = Change(
             ticket.id, "assign", actor, None, ticket.state, ticket.state, summary=f"owner {target}"
         )
-        commit = _commit(ctx, [pending], change)
+        commit = _commit(ctx, began, [pending], change)
     return ChangeResult(ticket.id, "assign", commit, changes={"owner": [old, target]})
 
 
@@ -889,9 +915,9 @@ def link(ctx: Context, raw_id: str, relation: str, other_id: str) -> ChangeResul
     rel = relation.strip().lower()
     if rel not in LINK_INVERSE:
         raise UsageError(f"unknown relation {relation!r}", hint=f"one of: {', '.join(LINK_INVERSE)}")
-    with _writing(ctx):
-        first = _load_for_change(ctx, raw_id)
-        second = _load_for_change(ctx, other_id)
+    with _writing(ctx, raw_id, other_id) as began:
+        first = _load_for_change(ctx, raw_id, began)
+        second = _load_for_change(ctx, other_id, began)
         if first.ticket.id == second.ticket.id:
             raise Refused("a ticket cannot be linked to itself")
         entry_a = f"{rel} {second.ticket.id}"
@@ -908,7 +934,7 @@ def link(ctx: Context, raw_id: str, relation: str, other_id: str) -> ChangeResul
         change = Change(
             first.ticket.id, "link", actor, None, first.ticket.state, first.ticket.state, summary=entry_a
         )
-        commit = _commit(ctx, [first, second], change)
+        commit = _commit(ctx, began, [first, second], change)
     return ChangeResult(
         first.ticket.id, "link", commit, changes={"links": [links_a, first.ticket.meta["links"]]}
     )
@@ -936,13 +962,13 @@ def email(
             emails=[EmailResult(m.template, m.to, m.subject, False, m.as_text()) for m in mails],
             dry_run=True,
         )
-    with _writing(ctx):
-        pending = _load_for_change(ctx, raw_id)
+    with _writing(ctx, raw_id) as began:
+        pending = _load_for_change(ctx, raw_id, began)
         ticket = pending.ticket
         mails = render_emails(ctx, ticket, pending.type, [EmailSpec(template)])
         results = _log_emails(ctx, ticket, mails, send)
         change = Change(ticket.id, "email", actor, None, ticket.state, ticket.state, summary=template)
-        commit = _commit(ctx, [pending], change, mails if send else ())
+        commit = _commit(ctx, began, [pending], change, mails if send else ())
     return ChangeResult(ticket.id, "email", commit, emails=results)
 
 
@@ -1013,9 +1039,9 @@ def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
     from . import timers
 
     actor = ctx.actor or SWEEP_ACTOR
-    with _writing(ctx):
+    with _writing(ctx, action.ticket) as began:
         try:
-            pending = _load_for_change(ctx, action.ticket)
+            pending = _load_for_change(ctx, action.ticket, began)
         except Conflict as exc:
             action.reason = exc.message
             return
@@ -1065,7 +1091,7 @@ def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
             ticket.id, "sweep", actor, transition, action.from_state, action.to_state,
             summary=f"timer {action.name}", created=tuple(p.ticket.id for p in linked), timer=action.name,
         )  # fmt: skip
-        action.commit = _commit(ctx, [pending, *linked], change, emails if sending else [], documents)
+        action.commit = _commit(ctx, began, [pending, *linked], change, emails if sending else [], documents)
         action.done = True
 
 
@@ -1184,7 +1210,9 @@ def history(ctx: Context, raw_id: str) -> list[HistoryEntry]:
     """The ticket's life from git, oldest first; edits made outside erflow are marked as such."""
     path = ctx.store.find(raw_id)
     rel = ctx.store.relative(path)
-    log = ctx.git.log(rel)
+    log = _recent_log(ctx, path, rel)
+    if log is None or not log or log[0].trailer("action", None) != "new":
+        log = ctx.git.log(rel)  # the whole history, back to the first commit
     if log and log[0].trailer("action", None) != "new":
         log = ctx.git.log(rel, follow=True)  # moved by hand: follow it back to its creation
     if not log:
@@ -1222,6 +1250,25 @@ def history(ctx: Context, raw_id: str) -> list[HistoryEntry]:
         )
         previous = current
     return entries
+
+
+HISTORY_SLACK = dt.timedelta(days=30)  # how far before its `created` a ticket's history is looked for
+
+
+def _recent_log(ctx: Context, path: Path, rel: str) -> list[LogEntry] | None:
+    """The ticket's log from ``HISTORY_SLACK`` before its ``created`` on, or None when that date is
+    unknown. git then walks only the commits made since, not the whole history (at 500,000 commits
+    that halves the time and memory for a ticket created half-way). The caller trusts it only when it
+    begins with the ticket's creation; otherwise (a clock that was wrong, a file moved by hand) it
+    walks everything."""
+    try:
+        created = store.parse(path.read_text(encoding="utf-8"), path).ticket.meta.get("created")
+        since = dt.datetime.fromisoformat(str(created)) - HISTORY_SLACK
+    except (ErflowError, OSError, UnicodeDecodeError, ValueError, OverflowError, TypeError):
+        return None
+    if since.tzinfo is None:
+        return None
+    return ctx.git.log(rel, since=since.isoformat(timespec="seconds"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -54,7 +54,19 @@ def init_store(directory: Path, env: Mapping[str, str], actor: str | None = None
     from .sync import install_driver
 
     install_driver(git, git.git_dir(), root)
+    for key, value in GIT_CONFIG.items():
+        git.run("config", key, value)
+    git.write_commit_graph()
     return InitResult(root, commit)
+
+
+# git settings a store gets at init: git keeps its commit-graph (with the changed-path filters
+# `history` relies on) up to date when it fetches (sync) and when it collects garbage.
+GIT_CONFIG = {
+    "core.commitGraph": "true",
+    "fetch.writeCommitGraph": "true",
+    "gc.writeCommitGraph": "true",
+}
 
 
 @dataclass

@@ -166,6 +166,7 @@ def sync(git: Git, git_dir: Path, root: Path, author: tuple[str, str], now: dt.d
     result = SyncResult(remote, branch)
     for _ in range(PUSH_TRIES):
         _pull(git, git_dir, remote, branch, result, author, now)
+        git.write_commit_graph()  # what the pull brought (and the merge made) gets its path filters
         ahead = (
             _count(git, f"{remote}/{branch}..HEAD")
             if _exists(git, f"{remote}/{branch}")
