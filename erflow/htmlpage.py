@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from .model import plain
 from .reports import Chart, Report
 
 MAX_ROWS = 2000  # table rows on the page; --csv and --json give all
@@ -120,7 +121,7 @@ def _table(report: Report) -> str:
                     f'<td><span class="status st-{_e(value)}">{_e(value.replace("_", " "))}</span></td>'
                 )
             else:
-                cells.append(f"<td>{_e(_plain(value))}</td>")
+                cells.append(f"<td>{_e(plain(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     left_out = len(report.rows) - len(shown)
     note = (
@@ -147,20 +148,10 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _plain(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
 def _num(value: Any) -> str:
     """1234 → "1,234"; 2.5 → "2.5"; 0.333… → "0.33"."""
     if not _is_number(value):
-        return _plain(value)
+        return plain(value)
     if float(value).is_integer():
         return f"{int(value):,}"
     return f"{value:,.2f}".rstrip("0").rstrip(".")

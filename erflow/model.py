@@ -144,3 +144,16 @@ def time_totals(ticket: Ticket) -> tuple[float, float]:
             total += hours
             billable += hours if match.group("kind") == "billable" else 0.0
     return round(total, 2), round(billable, 2)
+
+
+def plain(value: Any) -> str:
+    """A value as text for tables, CSV and pages: lists joined, counts by name as "name n"."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return str(value)

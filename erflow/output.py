@@ -36,27 +36,15 @@ def write_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_plain(row.get(c)) for c in columns])
+        writer.writerow([model.plain(row.get(c)) for c in columns])
 
 
 _NO_WRAP = {"id", "type", "state", "priority", "updated"}
 
 
 def _cell(row: dict[str, Any], column: str) -> str:
-    text = _plain(row.get(column))
+    text = model.plain(row.get(column))
     return text[:16].replace("T", " ") if column == "updated" else text
-
-
-def _plain(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, dict):  # counts by name, e.g. a board's owners
-        return ", ".join(f"{k} {v}" for k, v in value.items())
-    return str(value)
 
 
 def message(text: str, style: str = "") -> None:
@@ -117,7 +105,7 @@ def ticket_view(view: TicketView) -> None:
         value = ticket.meta.get(declared.name)
         if value is None or value == [] or declared.name in ("id", "title"):
             continue
-        table.add_row(Text(declared.name), Text(_plain(value)))
+        table.add_row(Text(declared.name), Text(model.plain(value)))
     unset = [f.name for f in ticket_type.all_fields() if ticket.meta.get(f.name) in (None, [], "")]
     hours, billable = model.time_totals(ticket)
     if hours:
@@ -158,7 +146,7 @@ def change(result: ChangeResult) -> None:
         line.append(f" {result.action}")
         if result.changes:
             line.append(
-                ": " + ", ".join(f"{k} → {_plain(v[1]) or '(unset)'}" for k, v in result.changes.items())
+                ": " + ", ".join(f"{k} → {model.plain(v[1]) or '(unset)'}" for k, v in result.changes.items())
             )
     if result.commit:
         line.append(f"  [{result.commit[:10]}]", style="dim")
@@ -192,7 +180,7 @@ def history_table(entries: Sequence[HistoryEntry]) -> None:
             changes = "created"
         else:
             changes = "; ".join(
-                f"{k}: {_plain(v[0]) or '∅'} → {_plain(v[1]) or '∅'}"
+                f"{k}: {model.plain(v[0]) or '∅'} → {model.plain(v[1]) or '∅'}"
                 for k, v in e.changes.items()
                 if k != "state"
             )
@@ -229,7 +217,7 @@ def report_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None
     for row in rows:
         cells = []
         for column in columns:
-            text = _plain(row.get(column))
+            text = model.plain(row.get(column))
             style = _SLA_STYLE.get(text, "") if column == "status" else ""
             cells.append(Text(text.replace("_", " ") if column == "status" else text, style=style))
         table.add_row(*cells)

@@ -263,3 +263,19 @@ def test_git_runs_with_small_pack_windows_and_keeps_configuration_given_in_the_e
     assert git.config("user.email") == "Support@example.com"
     run.ok("new", "enhancement", *INTAKE_FLAGS)  # no ERFLOW_USER: the actor is git's user.email
     assert run.git("log", "-1", "--format=%ae").strip() == SUPPORT
+
+
+def test_board_aging_and_funnel_pages_carry_their_charts_and_owners_as_text(
+    run: Cli, story: dict[str, str], tmp_path: Path
+) -> None:
+    for name, title in (
+        ("board", "Enhancement request: tickets per state"),
+        ("aging", "Open tickets by days in their current state"),
+        ("funnel", "Enhancement request: requests reaching each stage"),
+    ):
+        page = tmp_path / f"{name}.html"
+        run.ok("report", name, "--type", "enhancement", "--html", str(page), env={"ERFLOW_NOW": NOW})
+        text = page.read_text(encoding="utf-8")
+        assert title in text and "<svg" in text, name
+    board = (tmp_path / "board.html").read_text(encoding="utf-8")
+    assert "support@example.com 1" in board and "{" not in board.split("<table", 1)[1].split("</table>")[0]
