@@ -115,7 +115,12 @@ def _root(
 
 
 def _ctx(store: str | None) -> service.Context:
-    return service.open_context(store, os.environ, Path.cwd())
+    ctx = service.open_context(store, os.environ, Path.cwd())
+    if sys.stderr.isatty():
+        from .output import ProgressBar
+
+        ctx.store.progress = ProgressBar("Indexing ticket files")
+    return ctx
 
 
 def _pairs(items: list[str] | None, what: str = "--set") -> dict[str, str]:
@@ -241,18 +246,20 @@ def list_(
     csv_out: CsvOpt = False,
 ) -> None:
     """Tickets as a table, oldest first."""
-    from .output import LIST_COLUMNS, message, ticket_table, write_csv, write_json
+    from .output import LIST_COLUMNS, message, ticket_table, write_csv, write_json_texts
 
     filters = service.Filters(ticket_type or [], state or [], owner, label, _pairs(where, "--where"))
-    listing = service.list_tickets(_ctx(store), filters)
+    ctx = _ctx(store)
+    listing = service.list_tickets(ctx, filters)
     for problem in listing.problems:
         message(f"erflow: skipped {problem}", "yellow")
     if json_out:
-        write_json(listing.tickets)
+        write_json_texts(item.raw or "null" for item in listing.items)
     elif csv_out:
         write_csv(listing.tickets, LIST_COLUMNS)
     else:
-        ticket_table(listing.tickets, listing.sla)
+        tickets = listing.tickets
+        ticket_table(tickets, service.sla_flags(ctx, tickets))
 
 
 @app.command()
