@@ -138,12 +138,12 @@ def test_an_edit_of_the_same_size_and_time_is_seen_through_its_new_inode(run: Cl
     before = path.stat()
     replaced = path.with_name("replacement")
     replaced.write_text(
-        path.read_text(encoding="utf-8").replace("priority: normal", "priority: urgen"), "utf-8"
+        path.read_text(encoding="utf-8").replace("priority: normal", "priority: urgent"), "utf-8"
     )
     os.utime(replaced, ns=(before.st_atime_ns, before.st_mtime_ns))
     os.replace(replaced, path)  # as erflow writes: same size and mtime, another inode
 
-    assert [t["priority"] for t in listed(run)] == ["urgen"]
+    assert [t["priority"] for t in listed(run)] == ["urgent"]
 
 
 def test_a_renamed_file_leaves_no_stale_row(run: Cli) -> None:
