@@ -6,10 +6,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pty
 import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -380,3 +382,34 @@ def test_a_refresh_of_many_files_reports_its_progress(run: Cli, monkeypatch: pyt
     seen.clear()
     list(store.indexed())  # nothing to parse: no progress
     assert seen == []
+
+
+def test_a_first_index_of_many_files_shows_a_progress_bar_on_a_terminal_only(run: Cli) -> None:
+    ticket_id = run.ticket_at("pm_review")
+    copies(run, ticket_id, index.PROGRESS_FROM)
+    env = {**os.environ, "PYTHONPATH": str(Path(index.__file__).parents[1])}
+    command = [sys.executable, "-m", "erflow", "list", "--json", "--store", str(run.root)]
+    master, terminal = pty.openpty()
+    seen: list[bytes] = []
+
+    def drain() -> None:  # read the terminal as it is written, so the bar never blocks on it
+        with contextlib.suppress(OSError):  # EIO once the other end is closed
+            while chunk := os.read(master, 65536):
+                seen.append(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=terminal)
+        os.close(terminal)
+        out, _ = proc.communicate(timeout=120)
+        reader.join(timeout=10)
+    finally:
+        os.close(master)
+
+    assert proc.returncode == 0
+    assert len(json.loads(out)) == index.PROGRESS_FROM + 1
+    assert b"Indexing ticket files" in b"".join(seen)
+    shutil.rmtree(run.root / ".erflow")
+    piped = subprocess.run(command, env=env, capture_output=True, check=True)
+    assert piped.stderr == b""
