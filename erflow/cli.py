@@ -246,18 +246,25 @@ def list_(
     csv_out: CsvOpt = False,
 ) -> None:
     """Tickets as a table, oldest first."""
-    from .output import LIST_COLUMNS, message, ticket_table, write_csv, write_json_texts
-
     filters = service.Filters(ticket_type or [], state or [], owner, label, _pairs(where, "--where"))
     ctx = _ctx(store)
     listing = service.list_tickets(ctx, filters)
-    for problem in listing.problems:
-        message(f"erflow: skipped {problem}", "yellow")
-    if json_out:
+    if listing.problems:
+        from .output import message
+
+        for problem in listing.problems:
+            message(f"erflow: skipped {problem}", "yellow")
+    if json_out:  # the stored JSON text as it is: no rich, no decoding
+        from .rawjson import write_json_texts
+
         write_json_texts(item.raw or "null" for item in listing.items)
     elif csv_out:
+        from .output import LIST_COLUMNS, write_csv
+
         write_csv(listing.tickets, LIST_COLUMNS)
     else:
+        from .output import ticket_table
+
         tickets = listing.tickets
         ticket_table(tickets, service.sla_flags(ctx, tickets))
 

@@ -30,7 +30,7 @@ SCHEMA = 1  # PRAGMA user_version; with erflow's version, a mismatch rebuilds th
 PROGRESS_FROM = 2000  # a refresh that parses more files than this reports its progress
 PAGE = 2000  # rows read per query: no read transaction stays open while the caller works
 
-Stat = tuple[int, int, int]  # st_mtime_ns, st_size, st_ino
+Stat = tuple[str, int, int, int]  # path from the root, st_mtime_ns, st_size, st_ino
 Key = tuple[str, str, str]  # created, id, path: the order of entries
 Row = tuple[str, int, int, int, str, str, str | None, str | None, str | None, str, str | None, str | None]
 
@@ -100,10 +100,11 @@ def metas_by_blob(store: Store, blob_ids: Iterable[str]) -> dict[str, dict[str, 
     return found
 
 
-def walk(store: Store) -> dict[str, Stat]:
-    """Every ``*.md`` file under tickets/ (path from the root, posix) with its stat: os.scandir and
-    plain strings, no Path per file. Folders are not followed through symlinks."""
-    found: dict[str, Stat] = {}
+def walk(store: Store) -> list[Stat]:
+    """Every ``*.md`` file under tickets/ with its stat, as (path from the root in posix form,
+    mtime_ns, size, inode): os.scandir and plain strings, no Path per file. Folders are not
+    followed through symlinks."""
+    found: list[Stat] = []
     pending = [(str(store.tickets_dir), f"{TICKETS}/")]
     while pending:
         folder, prefix = pending.pop()
@@ -119,7 +120,7 @@ def walk(store: Store) -> dict[str, Stat]:
                         pending.append((entry.path, f"{prefix}{name}/"))
                     elif name.endswith(".md") and entry.is_file():
                         stat = entry.stat()
-                        found[prefix + name] = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+                        found.append((prefix + name, stat.st_mtime_ns, stat.st_size, stat.st_ino))
                 except OSError:
                     continue  # vanished meanwhile
     return found
@@ -212,15 +213,13 @@ def _refresh(connection: sqlite3.Connection, store: Store) -> None:
     """Parse new and changed files, drop rows of vanished ones: one transaction, taken only after
     the parsing, so a refresh holds the write lock briefly. A file's stat is taken before it is
     read: if it changes in between, the row's stat is stale and the next refresh reads it again."""
-    on_disk = walk(store)
-    known = {path: (mtime, size, ino) for path, mtime, size, ino in connection.execute(
-        "SELECT path, mtime_ns, size, ino FROM files"
-    )}  # fmt: skip
-    changed = [path for path, stat in on_disk.items() if known.get(path) != stat]
-    gone = [(path,) for path in known if path not in on_disk]
-    if not changed and not gone:
+    on_disk = set(walk(store))
+    known = set(connection.execute("SELECT path, mtime_ns, size, ino FROM files"))
+    changed = on_disk - known  # new, or changed since their row was written
+    if not changed and known <= on_disk:
         return
-    rows = list(_parse(store, changed, on_disk))
+    gone = [(path,) for path in {row[0] for row in known - on_disk} - {stat[0] for stat in changed}]
+    rows = list(_parse(store, sorted(changed)))
     connection.execute("BEGIN IMMEDIATE")
     try:
         connection.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
@@ -249,25 +248,25 @@ def _page(
 # Rows from files
 
 
-def _parse(store: Store, paths: list[str], stats: dict[str, Stat]) -> Iterator[Row]:
+def _parse(store: Store, stats: list[Stat]) -> Iterator[Row]:
     """A row for each of these files that still exists, reporting progress when they are many."""
-    progress: Progress | None = store.progress if len(paths) > PROGRESS_FROM else None
+    progress: Progress | None = store.progress if len(stats) > PROGRESS_FROM else None
     if progress is not None:
-        progress(0, len(paths))
-    for done, path in enumerate(paths, 1):
-        entry = store.load_entry(path)
+        progress(0, len(stats))
+    for done, stat in enumerate(stats, 1):
+        entry = store.load_entry(stat[0])
         if entry is not None:
-            yield _row(path, stats[path], *entry)
-        if progress is not None and (done % 500 == 0 or done == len(paths)):
-            progress(done, len(paths))
+            yield _row(stat, *entry)
+        if progress is not None and (done % 500 == 0 or done == len(stats)):
+            progress(done, len(stats))
 
 
-def _row(path: str, stat: Stat, blob: str, meta: dict[str, Any] | None, problem: str | None) -> Row:
+def _row(stat: Stat, blob: str, meta: dict[str, Any] | None, problem: str | None) -> Row:
     if meta is None:
-        return (path, *stat, blob, "", None, None, None, "", None, problem)
+        return (*stat, blob, "", None, None, None, "", None, problem)
     raw = json.dumps(meta, ensure_ascii=False, default=str)
     return (
-        path, *stat, blob, str(meta.get("id", "")), _text(meta.get("type")), _text(meta.get("state")),
+        *stat, blob, str(meta.get("id", "")), _text(meta.get("type")), _text(meta.get("state")),
         _text(meta.get("owner")), str(meta.get("created", "")), raw, None,
     )  # fmt: skip
 
@@ -281,8 +280,7 @@ def _from_files(
 ) -> Iterator[Indexed]:
     """What the index would give, parsed from every file (the index failed); only entries past
     ``after`` when the index failed midway."""
-    on_disk = walk(store)
-    rows = sorted(_parse(store, list(on_disk), on_disk), key=lambda r: (r[9], r[5], r[0]))
+    rows = sorted(_parse(store, walk(store)), key=lambda r: (r[9], r[5], r[0]))
     for row in rows:
         path, _, _, _, _, ticket_id, ticket_type, state, _, created, raw, problem = row
         if after is not None and (created, ticket_id, path) <= after:

@@ -34,22 +34,6 @@ def write_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def write_json_texts(texts: Iterable[str]) -> None:
-    """A JSON array of documents already encoded, one per line: ``[\n{...},\n{...}\n]``."""
-    write = sys.stdout.write
-    chunk: list[str] = []
-    opening = "[\n"
-    for text in texts:
-        chunk.append(text)
-        if len(chunk) == 1000:
-            write(opening + ",\n".join(chunk))
-            opening, chunk = ",\n", []
-    if chunk:
-        write(opening + ",\n".join(chunk))
-        opening = ",\n"
-    write("[]\n" if opening == "[\n" else "\n]\n")
-
-
 class ProgressBar:
     """A progress callback (done, total) that shows a bar on stderr; gone once done."""
 
