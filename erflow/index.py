@@ -218,8 +218,9 @@ def _refresh(connection: sqlite3.Connection, store: Store) -> None:
     changed = on_disk - known  # new, or changed since their row was written
     if not changed and known <= on_disk:
         return
-    gone = [(path,) for path in {row[0] for row in known - on_disk} - {stat[0] for stat in changed}]
     rows = list(_parse(store, sorted(changed)))
+    # Rows of files gone since the last refresh, or since this walk (changed, then not found).
+    gone = [(path,) for path in {row[0] for row in known - on_disk} - {row[0] for row in rows}]
     connection.execute("BEGIN IMMEDIATE")
     try:
         connection.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
