@@ -115,7 +115,12 @@ def _root(
 
 
 def _ctx(store: str | None) -> service.Context:
-    return service.open_context(store, os.environ, Path.cwd())
+    ctx = service.open_context(store, os.environ, Path.cwd())
+    if sys.stderr.isatty():
+        from .output import ProgressBar
+
+        ctx.store.progress = ProgressBar("Indexing ticket files")
+    return ctx
 
 
 def _pairs(items: list[str] | None, what: str = "--set") -> dict[str, str]:
@@ -241,18 +246,27 @@ def list_(
     csv_out: CsvOpt = False,
 ) -> None:
     """Tickets as a table, oldest first."""
-    from .output import LIST_COLUMNS, message, ticket_table, write_csv, write_json
-
     filters = service.Filters(ticket_type or [], state or [], owner, label, _pairs(where, "--where"))
-    listing = service.list_tickets(_ctx(store), filters)
-    for problem in listing.problems:
-        message(f"erflow: skipped {problem}", "yellow")
-    if json_out:
-        write_json(listing.tickets)
+    ctx = _ctx(store)
+    listing = service.list_tickets(ctx, filters)
+    if listing.problems:
+        from .output import message
+
+        for problem in listing.problems:
+            message(f"erflow: skipped {problem}", "yellow")
+    if json_out:  # the stored JSON text as it is: no rich, no decoding
+        from .rawjson import write_json_texts
+
+        write_json_texts(item.raw or "null" for item in listing.items)
     elif csv_out:
+        from .output import LIST_COLUMNS, write_csv
+
         write_csv(listing.tickets, LIST_COLUMNS)
     else:
-        ticket_table(listing.tickets, listing.sla)
+        from .output import ticket_table
+
+        tickets = listing.tickets
+        ticket_table(tickets, service.sla_flags(ctx, tickets))
 
 
 @app.command()

@@ -19,6 +19,8 @@ from . import engine, model
 from .service import ChangeResult, HistoryEntry, SweepAction, TicketView
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
     from .audit import AuditResult
 
 # Piped output is not wrapped at 80 columns: scripts and `less -S` get whole lines.
@@ -30,6 +32,31 @@ LIST_COLUMNS = ("id", "type", "state", "owner", "customer", "priority", "title",
 
 def write_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+class ProgressBar:
+    """A progress callback (done, total) that shows a bar on stderr; gone once done."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                console=err, transient=True,
+            )  # fmt: skip
+            self.bar.start()
+            self.task = self.bar.add_task(self.description, total=total)
+        assert self.task is not None
+        self.bar.update(self.task, completed=done, total=total)
+        if done >= total:
+            self.bar.stop()
+            self.bar = None
 
 
 def write_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:

@@ -1018,7 +1018,11 @@ def sweep(ctx: Context, *, dry_run: bool = False, send: bool = False) -> list[Sw
 
     sending = _sending(ctx, send) and not dry_run
     done: list[SweepAction] = []
-    for indexed in ctx.store.indexed():
+    # Only tickets in a state that is not terminal can have anything due (timers.due).
+    live = sorted({s.name for t in ctx.workflow.types.values() for s in t.states.values() if not s.terminal})
+    if not live:
+        return []
+    for indexed in ctx.store.indexed(tuple(ctx.workflow.types), live):
         meta = indexed.meta
         if meta is None:
             continue  # named by list and check; one bad file never stops the others
@@ -1150,35 +1154,45 @@ def _text(value: Any) -> str:
 
 @dataclass
 class Listing:
-    tickets: list[dict[str, Any]]
+    items: list[store.Indexed]  # the matching tickets, oldest first; each with its JSON text (``raw``)
     problems: list[str]
-    sla: dict[str, str] = field(default_factory=dict)  # ticket id -> worst SLA status, where it has one
+
+    @property
+    def tickets(self) -> list[dict[str, Any]]:
+        """The matching tickets' front-matter."""
+        return [meta for meta in (item.meta for item in self.items) if meta is not None]
 
 
 def list_tickets(ctx: Context, filters: Filters) -> Listing:
-    """Every ticket matching the filters, oldest first; a bad file is named, never hides others."""
+    """Every ticket matching the filters, oldest first; a bad file is named, never hides others.
+
+    Type and state are filtered by the index; the other filters need the front-matter decoded."""
     for name in filters.types:
         ctx.workflow.type(name)
-    found: list[dict[str, Any]] = []
+    decode = filters.owner is not None or filters.label is not None or bool(filters.where)
+    found: list[store.Indexed] = []
     problems: list[str] = []
-    for item in ctx.store.indexed():
-        meta = item.meta
-        if meta is None:
-            problems.append(str(item.problem))
-            continue
-        if filters.match(meta):
-            found.append(meta)
-    found.sort(key=lambda m: (str(m.get("created", "")), str(m.get("id", ""))))
+    for item in ctx.store.indexed(filters.types, filters.states):
+        if item.problem is not None:
+            problems.append(item.problem)
+        elif not decode or filters.match(item.meta or {}):
+            found.append(item)
+    return Listing(found, problems)
+
+
+def sla_flags(ctx: Context, tickets: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Ticket id -> the worst status of its SLA clocks, for the tickets that have one (the table's
+    SLA column)."""
     from .timers import sla_clocks, worst
 
     flags: dict[str, str] = {}
-    for meta in found:
+    for meta in tickets:
         ticket_type = ctx.workflow.types.get(str(meta.get("type")))
         if ticket_type is not None and ticket_type.sla is not None:
             status = worst(sla_clocks(ctx.workflow, ticket_type, meta, ctx.now))
             if status:
                 flags[str(meta.get("id"))] = status
-    return Listing(found, problems, flags)
+    return flags
 
 
 @dataclass

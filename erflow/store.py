@@ -6,12 +6,13 @@ The only module that reads or writes ticket files.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
 import secrets
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,17 +162,39 @@ def write_atomic(path: Path, text: str | bytes, *, durable: bool = True) -> None
         raise
 
 
-@dataclass(frozen=True)
 class Indexed:
-    """One ticket file as the index knows it: its front-matter, or why it cannot be read."""
+    """One ticket file as the index knows it: its front-matter, or why it cannot be read.
 
-    path: Path
-    meta: dict[str, Any] | None
-    problem: str | None
+    ``raw`` is the front-matter as JSON text, exactly ``json.dumps(meta, ensure_ascii=False,
+    default=str)``, and ``meta`` is decoded from it on first use: a caller that only copies the text
+    out (``list --json``) never builds a dict. ``path`` too is made on first use."""
+
+    __slots__ = ("_meta", "_where", "problem", "raw")
+
+    def __init__(
+        self, path: str | Path, meta: dict[str, Any] | None, problem: str | None, raw: str | None
+    ) -> None:
+        self._where = str(path)
+        self._meta = meta
+        self.problem = problem
+        self.raw = raw
+
+    @property
+    def path(self) -> Path:
+        return Path(self._where)
+
+    @property
+    def meta(self) -> dict[str, Any] | None:
+        if self._meta is None and self.raw is not None:
+            self._meta = json.loads(self.raw)
+        return self._meta
+
+    def __repr__(self) -> str:
+        return f"Indexed({self._where!r}, problem={self.problem!r})"
 
 
-INDEX = ".erflow/index.json"  # derived, rebuildable, ignored by git; never the source of truth
-INDEX_VERSION = 1
+# Called as (files parsed so far, files to parse) while the index parses many files at once.
+Progress = Callable[[int, int], None]
 
 
 def parse_bytes(data: bytes, rel: str) -> Parsed:
@@ -204,6 +227,7 @@ class Store:
         self.tickets_dir = root / TICKETS
         self.templates_dir = root / TEMPLATES
         self.workflow_path = root / WORKFLOW
+        self.progress: Progress | None = None  # set by the CLI when it can show a progress bar
 
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -234,63 +258,48 @@ class Store:
         if self.tickets_dir.is_dir():
             yield from sorted(self.tickets_dir.rglob("*.md"))
 
-    def indexed(self) -> list[Indexed]:
-        """Every ticket file's front-matter, in path order, from the index where the file's stat
-        (mtime, size, inode) is unchanged, else parsed (and the index brought up to date)."""
-        index_path = self.root / INDEX
-        known = _load_index(index_path)
-        fresh: dict[str, list[Any]] = {}
-        found = []
-        for path in self.paths():
-            rel = self.relative(path)
-            try:
-                stat = path.stat()
-            except FileNotFoundError:
-                continue
-            key = [stat.st_mtime_ns, stat.st_size, stat.st_ino]
-            entry = known.get(rel)
-            if entry is not None and entry[:3] == key:
-                meta, problem = entry[3], entry[4]
-            else:
-                try:
-                    meta, problem = self.read_path(path).ticket.meta, None
-                except ErflowError as exc:
-                    meta, problem = None, exc.message
-            fresh[rel] = [*key, meta, problem]
-            found.append(Indexed(path, meta, problem))
-        if fresh != known:
-            with contextlib.suppress(OSError, TypeError, ValueError):  # a cache that cannot be written
-                payload = json.dumps({"version": INDEX_VERSION, "files": fresh}, separators=(",", ":"))
-                write_atomic(index_path, payload + "\n", durable=False)
-        return found
+    def indexed(self, types: Sequence[str] = (), states: Sequence[str] = ()) -> Iterator[Indexed]:
+        """Every ticket file's front-matter, oldest first (by ``created``, then id, then path), only
+        of these types and states when given; a file that cannot be read is always yielded, with
+        its problem. Read from the index (``.erflow/index.sqlite``) where a file's stat is
+        unchanged, else parsed (and the index brought up to date); from the files alone if the
+        index fails."""
+        from . import index
+
+        return index.entries(self, tuple(types), tuple(states))
+
+    def metas_by_blob(self, blob_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The front-matter parsed from each of these git blobs (by id) that the index holds.
+        Blobs it does not hold, or all of them when the index fails, are absent: parse those."""
+        from . import index
+
+        return index.metas_by_blob(self, blob_ids)
+
+    def load_entry(self, rel: str) -> tuple[str, dict[str, Any] | None, str | None] | None:
+        """One ticket file (``rel``: posix, from the root) as the index keeps it: its git blob id
+        and its front-matter, or why it cannot be read. None when it has vanished meanwhile."""
+        path = self.root / rel
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return "", None, located(rel, None, f"cannot be read: {exc.strerror or exc}")
+        blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # git's object id
+        try:
+            return blob, self._parse_bytes(data, path).ticket.meta, None
+        except ErflowError as exc:
+            return blob, None, exc.message
 
     def read_path(self, path: Path) -> Parsed:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
             raise NotFound(f"{self.relative(path)}: no such ticket file") from None
-        if len(data) > MAX_TICKET_BYTES:
-            raise InvalidData(
-                located(self.relative(path), None, f"{len(data)} bytes, over the {MAX_TICKET_BYTES} limit")
-            )
-        if b"\x00" in data:
-            raise InvalidData(located(self.relative(path), None, "contains a NUL byte"))
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            raise InvalidData(located(self.relative(path), line, "not valid UTF-8")) from None
-        parsed = parse(text, Path(self.relative(path)))
-        expected = path.stem
-        if parsed.ticket.id != expected:
-            raise InvalidData(
-                located(
-                    self.relative(path),
-                    parsed.lines.get("id", 2),
-                    f"id {parsed.ticket.id!r} does not match the file name {expected!r}",
-                )
-            )
-        return parsed
+        return self._parse_bytes(data, path)
+
+    def _parse_bytes(self, data: bytes, path: Path) -> Parsed:
+        return parse_bytes(data, self.relative(path))
 
     def read(self, raw_id: str) -> Ticket:
         return self.read_path(self.find(raw_id)).ticket
@@ -330,19 +339,3 @@ class Store:
             yield
         finally:
             lock.release()
-
-
-def _load_index(path: Path) -> dict[str, list[Any]]:
-    """The index as saved, or empty when it is missing, from another version or malformed."""
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return {}
-    files = data.get("files") if isinstance(data, dict) and data.get("version") == INDEX_VERSION else None
-    if not isinstance(files, dict):
-        return {}
-    return {
-        k: v
-        for k, v in files.items()
-        if isinstance(v, list) and len(v) == 5 and (isinstance(v[3], dict) or isinstance(v[4], str))
-    }

@@ -1,0 +1,291 @@
+"""The front-matter index: every ticket file's front-matter in ``.erflow/index.sqlite``.
+
+A derived cache, ignored by git and never the source of truth: a row is used only while its file's
+stat (mtime, size, inode) is what the row says; new and changed files are parsed again, rows of
+vanished files dropped. Any trouble with the database (corrupt, read-only, locked past the busy
+timeout, from another erflow) falls back to parsing the files: the cache never fails a command.
+Two erflow processes may refresh it at once (WAL, a busy timeout, each write one transaction).
+
+The only module that uses sqlite3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .store import TICKETS, Indexed
+
+if TYPE_CHECKING:
+    from .store import Progress, Store
+
+PATH = ".erflow/index.sqlite"
+LEGACY = ".erflow/index.json"  # the index of erflow 0.1: removed when found
+SCHEMA = 1  # PRAGMA user_version; with erflow's version, a mismatch rebuilds the index
+PROGRESS_FROM = 2000  # a refresh that parses more files than this reports its progress
+PAGE = 2000  # rows read per query: no read transaction stays open while the caller works
+
+Stat = tuple[str, int, int, int]  # path from the root, st_mtime_ns, st_size, st_ino
+Key = tuple[str, str, str]  # created, id, path: the order of entries
+Row = tuple[str, int, int, int, str, str, str | None, str | None, str | None, str, str | None, str | None]
+
+_CREATE = (
+    """CREATE TABLE files (
+    path TEXT PRIMARY KEY,  -- from the store's root, posix: tickets/ER/4K/ER-4K7M2Q.md
+    mtime_ns INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    blob TEXT NOT NULL,     -- git's blob id of the bytes parsed; '' when they could not be read
+    id TEXT NOT NULL,       -- str(meta.get('id', '')), as the list sorts, '' for a bad file
+    type TEXT,              -- these three when they are strings, else NULL
+    state TEXT,
+    owner TEXT,
+    created TEXT NOT NULL,  -- str(meta.get('created', '')), '' for a bad file
+    meta TEXT,              -- json.dumps(meta, ensure_ascii=False, default=str); NULL for a bad file
+    problem TEXT            -- the one-line error of a file that does not parse, else NULL
+)""",
+    "CREATE INDEX files_order ON files (created, id, path)",
+    "CREATE INDEX files_blob ON files (blob)",
+    "CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+
+
+def entries(store: Store, types: tuple[str, ...], states: tuple[str, ...]) -> Iterator[Indexed]:
+    """The index's rows, brought up to date, in (created, id, path) order; see Store.indexed."""
+    after: Key | None = None
+    try:
+        connection = _open(store)
+    except (sqlite3.Error, OSError):
+        connection = None
+    if connection is not None:
+        try:
+            with contextlib.closing(connection):
+                _refresh(connection, store)
+                while True:
+                    page = _page(connection, after or ("", "", ""), types, states)
+                    for path, created, ticket_id, raw, problem in page:
+                        yield Indexed(f"{store.root}/{path}", None, problem, raw)
+                        after = (created, ticket_id, path)
+                    if len(page) < PAGE:
+                        return
+        except (sqlite3.Error, OSError):
+            pass  # a cache never fails a command: read the files instead, from where we were
+    yield from _from_files(store, types, states, after)
+
+
+def metas_by_blob(store: Store, blob_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The parsed front-matter of every one of these blobs that a row holds (no refresh needed:
+    a blob id names its bytes, so a row is right about its blob even when its file has changed)."""
+    wanted = sorted(set(blob_ids))
+    found: dict[str, dict[str, Any]] = {}
+    if not wanted or not (store.root / PATH).is_file():
+        return found
+    try:
+        with contextlib.closing(_connect(store)) as connection:
+            if not _current(connection):
+                return found
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT blob, meta FROM files WHERE meta IS NOT NULL AND blob IN ({marks})"
+                for blob, raw in connection.execute(sql, chunk):
+                    found[blob] = json.loads(raw)
+    except (sqlite3.Error, OSError, ValueError):
+        return {}
+    return found
+
+
+def walk(store: Store) -> list[Stat]:
+    """Every ``*.md`` file under tickets/ with its stat, as (path from the root in posix form,
+    mtime_ns, size, inode): os.scandir and plain strings, no Path per file. Folders are not
+    followed through symlinks."""
+    found: list[Stat] = []
+    pending = [(str(store.tickets_dir), f"{TICKETS}/")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            listing = os.scandir(folder)
+        except OSError:
+            continue
+        with listing:
+            for entry in listing:
+                name = entry.name
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append((entry.path, f"{prefix}{name}/"))
+                    elif name.endswith(".md") and entry.is_file():
+                        stat = entry.stat()
+                        found.append((prefix + name, stat.st_mtime_ns, stat.st_size, stat.st_ino))
+                except OSError:
+                    continue  # vanished meanwhile
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# The database
+
+
+def _connect(store: Store) -> sqlite3.Connection:
+    timeout = float(os.environ.get("ERFLOW_LOCK_TIMEOUT", "10"))
+    # isolation_level=None: no implicit transactions; each write below is one explicit BEGIN..COMMIT.
+    connection = sqlite3.connect(store.root / PATH, timeout=timeout, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")  # readers never wait for a refresh
+        connection.execute("PRAGMA synchronous=NORMAL")  # a cache: losing the last commit is fine
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _open(store: Store) -> sqlite3.Connection:
+    """A connection to an index of this schema and erflow version: made, or rebuilt, as needed.
+    A file that is not a database at all is removed and made anew, once."""
+    folder = store.root / PATH
+    folder.parent.mkdir(exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(store.root / LEGACY)
+    for attempt in (1, 2):
+        try:
+            connection = _connect(store)
+        except sqlite3.DatabaseError as exc:
+            if attempt == 2 or not _is_damage(exc):
+                raise
+            _remove(store)
+            continue
+        try:
+            if not _current(connection):
+                _rebuild(connection)
+            return connection
+        except sqlite3.DatabaseError as exc:
+            connection.close()
+            if attempt == 2 or not _is_damage(exc):
+                raise
+            _remove(store)
+    raise sqlite3.DatabaseError("unreachable")  # pragma: no cover
+
+
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """Not a database, or a damaged one (not: locked, read-only, disk full...)."""
+    return not isinstance(exc, sqlite3.OperationalError) or "malformed" in str(exc)
+
+
+def _remove(store: Store) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{store.root / PATH}{suffix}")
+
+
+def _current(connection: sqlite3.Connection) -> bool:
+    if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA:
+        return False
+    try:
+        row = connection.execute("SELECT value FROM info WHERE key = 'erflow'").fetchone()
+    except sqlite3.OperationalError:  # no such table
+        return False
+    return row is not None and row[0] == __version__
+
+
+def _rebuild(connection: sqlite3.Connection) -> None:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        if not _current(connection):  # unless another process did it while we waited
+            tables = [r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for table in tables:
+                connection.execute(f'DROP TABLE IF EXISTS "{table}"')
+            for statement in _CREATE:
+                connection.execute(statement)
+            connection.execute("INSERT INTO info VALUES ('erflow', ?)", (__version__,))
+            connection.execute(f"PRAGMA user_version = {SCHEMA}")
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+def _refresh(connection: sqlite3.Connection, store: Store) -> None:
+    """Parse new and changed files, drop rows of vanished ones: one transaction, taken only after
+    the parsing, so a refresh holds the write lock briefly. A file's stat is taken before it is
+    read: if it changes in between, the row's stat is stale and the next refresh reads it again."""
+    on_disk = set(walk(store))
+    known = set(connection.execute("SELECT path, mtime_ns, size, ino FROM files"))
+    changed = on_disk - known  # new, or changed since their row was written
+    if not changed and known <= on_disk:
+        return
+    rows = list(_parse(store, sorted(changed)))
+    # Rows of files gone since the last refresh, or since this walk (changed, then not found).
+    gone = [(path,) for path in {row[0] for row in known - on_disk} - {row[0] for row in rows}]
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        connection.executemany("DELETE FROM files WHERE path = ?", gone)
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+def _page(
+    connection: sqlite3.Connection, after: Key, types: tuple[str, ...], states: tuple[str, ...]
+) -> list[tuple[str, str, str, str | None, str | None]]:
+    sql = "SELECT path, created, id, meta, problem FROM files WHERE (created, id, path) > (?, ?, ?)"
+    parameters: list[Any] = list(after)
+    for column, wanted in (("type", types), ("state", states)):
+        if wanted:
+            sql += f" AND (problem IS NOT NULL OR {column} IN ({','.join('?' * len(wanted))}))"
+            parameters += wanted
+    sql += " ORDER BY created, id, path LIMIT ?"
+    return connection.execute(sql, [*parameters, PAGE]).fetchall()
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows from files
+
+
+def _parse(store: Store, stats: list[Stat]) -> Iterator[Row]:
+    """A row for each of these files that still exists, reporting progress when they are many."""
+    progress: Progress | None = store.progress if len(stats) > PROGRESS_FROM else None
+    if progress is not None:
+        progress(0, len(stats))
+    for done, stat in enumerate(stats, 1):
+        entry = store.load_entry(stat[0])
+        if entry is not None:
+            yield _row(stat, *entry)
+        if progress is not None and (done % 500 == 0 or done == len(stats)):
+            progress(done, len(stats))
+
+
+def _row(stat: Stat, blob: str, meta: dict[str, Any] | None, problem: str | None) -> Row:
+    if meta is None:
+        return (*stat, blob, "", None, None, None, "", None, problem)
+    raw = json.dumps(meta, ensure_ascii=False, default=str)
+    return (
+        *stat, blob, str(meta.get("id", "")), _text(meta.get("type")), _text(meta.get("state")),
+        _text(meta.get("owner")), str(meta.get("created", "")), raw, None,
+    )  # fmt: skip
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _from_files(
+    store: Store, types: tuple[str, ...], states: tuple[str, ...], after: Key | None
+) -> Iterator[Indexed]:
+    """What the index would give, parsed from every file (the index failed); only entries past
+    ``after`` when the index failed midway."""
+    rows = sorted(_parse(store, walk(store)), key=lambda r: (r[9], r[5], r[0]))
+    for row in rows:
+        path, _, _, _, _, ticket_id, ticket_type, state, _, created, raw, problem = row
+        if after is not None and (created, ticket_id, path) <= after:
+            continue
+        if problem is None and ((types and ticket_type not in types) or (states and state not in states)):
+            continue
+        yield Indexed(f"{store.root}/{path}", None, problem, raw)
