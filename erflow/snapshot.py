@@ -80,9 +80,9 @@ def past(ctx: Context, when: dt.datetime) -> Snapshot:
         raise InvalidData(problems[0] if problems else f"{rel}: cannot be read")
     files = [(p, b) for p, b in history.tree_files(git, commit, store.TICKETS) if p.endswith(".md")]
 
-    def parsed(snap: Snapshot) -> Iterator[store.Parsed]:
-        for start in range(0, len(files), BATCH):
-            batch = files[start : start + BATCH]
+    def parsed(snap: Snapshot, wanted: list[tuple[str, str]]) -> Iterator[store.Parsed]:
+        for start in range(0, len(wanted), BATCH):
+            batch = wanted[start : start + BATCH]
             blobs = git.blobs([blob for _, blob in batch])
             for path, blob in batch:
                 try:
@@ -91,9 +91,14 @@ def past(ctx: Context, when: dt.datetime) -> Snapshot:
                     snap.problems.append(exc.message)
 
     def metas(snap: Snapshot) -> Iterator[dict[str, Any]]:
-        return (p.ticket.meta for p in parsed(snap))
+        """Front-matter of each ticket then: from the index for a blob it holds (a ticket unchanged
+        since, or parsed before), else parsed from git."""
+        known = ctx.store.metas_by_blob(blob for _, blob in files)
+        unknown = [(path, blob) for path, blob in files if blob not in known]
+        yield from (known[blob] for _, blob in files if blob in known)
+        yield from (p.ticket.meta for p in parsed(snap, unknown))
 
     def tickets(snap: Snapshot) -> Iterator[Ticket]:
-        return (p.ticket for p in parsed(snap))
+        return (p.ticket for p in parsed(snap, files))
 
     return Snapshot(flow, when, commit, _metas=metas, _tickets=tickets)
