@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -114,8 +114,8 @@ def _root(
     DEBUG = DEBUG or debug
 
 
-def _ctx(store: str | None) -> service.Context:
-    ctx = service.open_context(store, os.environ, Path.cwd())
+def _ctx(store: str | None, env: Mapping[str, str] = os.environ) -> service.Context:
+    ctx = service.open_context(store, env, Path.cwd())
     if sys.stderr.isatty():
         from .output import ProgressBar
 
@@ -557,11 +557,11 @@ def sweep(
     json_out: JsonOpt = False,
 ) -> None:
     """Run due timers (reminders, auto-close, SLA escalation), each once; safe to run from cron."""
-    from .output import sweep_table, write_json
+    from .output import ProgressBar, sweep_table, write_json
 
-    env = dict(os.environ, ERFLOW_NOW=now) if now else os.environ
-    ctx = service.open_context(store, env, Path.cwd())
-    actions = service.sweep(ctx, dry_run=dry_run, send=send)
+    ctx = _ctx(store, dict(os.environ, ERFLOW_NOW=now) if now else os.environ)
+    bar = ProgressBar("Running timers") if sys.stderr.isatty() else None
+    actions = service.sweep(ctx, dry_run=dry_run, send=send, progress=bar)
     if json_out:
         write_json(
             {"now": ctx.now.isoformat(), "dry_run": dry_run, "actions": [a.as_json() for a in actions]}

@@ -22,7 +22,7 @@ from .conditions import is_set
 from .errors import Conflict, ErflowError, InvalidData, NotFound, NotPermitted, Refused, UsageError
 from .history import Change, Git, LogEntry
 from .model import LINK_INVERSE, Ticket
-from .store import Store
+from .store import Progress, Store
 from .workflow import EmailSpec, LinkedTicket, TicketType, Transition, Workflow
 
 if TYPE_CHECKING:
@@ -1005,19 +1005,23 @@ class SweepAction:
 
 
 SWEEP_ACTOR = "erflow@localhost"
+PROGRESS_FROM = 10  # a sweep firing more timers than this (one commit each) reports its progress
 
 
-def sweep(ctx: Context, *, dry_run: bool = False, send: bool = False) -> list[SweepAction]:
+def sweep(
+    ctx: Context, *, dry_run: bool = False, send: bool = False, progress: Progress | None = None
+) -> list[SweepAction]:
     """Run every timer and SLA escalation due at ``ctx.now``, each once, one commit each.
 
     Safe to run again and again: what fired is recorded in the ticket, so a second sweep at the same
     instant finds nothing to do. A timer's transition is checked against its gates and rules (not
     roles: the workflow itself acts); when they are not met, nothing happens and the reason is told.
+    Everything due is found first; ``progress(done, total)`` then follows the firing when it is long.
     """
     from . import timers
 
     sending = _sending(ctx, send) and not dry_run
-    done: list[SweepAction] = []
+    due: list[tuple[SweepAction, str]] = []
     # Only tickets in a state that is not terminal can have anything due (timers.due).
     live = sorted({s.name for t in ctx.workflow.types.values() for s in t.states.values() if not s.terminal})
     if not live:
@@ -1033,10 +1037,15 @@ def sweep(ctx: Context, *, dry_run: bool = False, send: bool = False) -> list[Sw
             action = SweepAction(
                 str(meta["id"]), item.name, model.timestamp(item.due), item.actions.describe()
             )
-            if not dry_run:
-                _fire(ctx, action, item.key, sending)
-            done.append(action)
-    return done
+            due.append((action, item.key))
+    if dry_run:
+        return [action for action, _ in due]
+    report = progress if progress is not None and len(due) > PROGRESS_FROM else None
+    for number, (action, key) in enumerate(due, 1):
+        _fire(ctx, action, key, sending)
+        if report is not None:
+            report(number, len(due))
+    return [action for action, _ in due]
 
 
 def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
