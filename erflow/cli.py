@@ -476,11 +476,12 @@ def audit(
 ) -> None:
     """Replay the git history: report every change not made by erflow through a legal transition by a
     permitted actor (exit 3 if any)."""
-    from .output import audit_table, message, write_json
+    from .output import audit_table, message, progress_bar, write_json
 
     root = find_root(store, os.environ, Path.cwd())
     ctx = service.Context(Store(root), "", service.resolve_now(os.environ), os.environ)
-    result = service.audit(ctx, full=full)
+    with progress_bar("auditing commits") as progress:
+        result = service.audit(ctx, full=full, progress=progress)
     if json_out:
         write_json(result.as_json())
     else:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -242,3 +244,41 @@ def audit_table(result: AuditResult) -> None:
     for v in result.violations:
         table.add_row(Text(v.commit[:10]), Text(v.ticket), Text(v.reason))
     out.print(table)
+
+
+LONG_WORK = 5000  # steps of work (commits, tickets) from which a terminal shows a progress bar
+
+
+@contextmanager
+def progress_bar(
+    description: str, *, threshold: int | None = None, console: Console | None = None
+) -> Iterator[Callable[[int, int], None]]:
+    """A callback ``(done, total)`` for long work: on a terminal (stderr), once the total reaches
+    ``threshold`` (LONG_WORK), it draws a progress bar that goes away when the work ends; otherwise
+    it does nothing, so that pipes, scripts and short work see no difference."""
+    console = console or err
+    threshold = LONG_WORK if threshold is None else threshold
+    shown: list[tuple[Progress, Any]] = []
+
+    def update(done: int, total: int) -> None:
+        if not shown:
+            if total < threshold or not console.is_terminal:
+                return
+            bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            )
+            bar.start()
+            shown.append((bar, bar.add_task(description, total=total)))
+        bar, task = shown[0]
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        for bar, _ in shown:
+            bar.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -12,9 +13,10 @@ from typing import Any
 
 import pytest
 from conftest import BOARD, PM, SUPPORT, Cli, describe, git
+from rich.console import Console
 
 from erflow import audit as auditing
-from erflow import history
+from erflow import history, output
 from erflow.history import Git, read_commits
 
 
@@ -522,3 +524,34 @@ def test_the_audit_reports_its_progress_from_zero_to_the_commits_it_reads(run: C
 
     assert result.new_commits == 1
     assert calls == [(0, 1), (1, 1)]
+
+
+def test_the_audit_off_a_terminal_prints_its_json_and_one_line_only(
+    run: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run.ticket_at("pm_review")
+    monkeypatch.setattr(output, "LONG_WORK", 1)  # long work, but stderr is not a terminal
+    commits = int(run.git("rev-list", "--count", "HEAD"))
+
+    result = run("audit", "--json", "--full")
+
+    assert result.exit_code == 0
+    assert result.stdout == json.dumps({"commits": commits, "violations": []}, indent=2) + "\n"
+    assert result.stderr == f"ok: {commits} commits verified\n"
+
+
+def test_a_progress_bar_shows_on_a_terminal_for_long_work_only() -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)
+    with output.progress_bar("auditing commits", threshold=10, console=console) as progress:
+        progress(0, 9)
+        progress(9, 9)
+    assert screen.getvalue() == ""
+
+    with output.progress_bar("auditing commits", threshold=10, console=console) as progress:
+        progress(0, 40)
+        progress(20, 40)
+        progress(40, 40)
+
+    assert "auditing commits" in screen.getvalue()
+    assert "40/40" in screen.getvalue()
