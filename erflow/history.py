@@ -453,11 +453,15 @@ class ObjectReader:
         self.close()
 
     def close(self) -> None:
-        if self._proc.stdin is not None:
-            self._proc.stdin.close()
+        """End git: its input first (it stops), then its output (should a round have been cut
+        short, git must not wait on us to read the rest)."""
+        for pipe in (self._proc.stdin, self._proc.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except BrokenPipeError:  # git ended first, with names still unsent
+                    pass
         self._proc.wait()
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
 
     def read(self, names: Iterable[str | None]) -> dict[str, tuple[str, bytes]]:
         """For each name that git finds: the object's id and its content."""

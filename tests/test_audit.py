@@ -17,7 +17,7 @@ from rich.console import Console
 
 from erflow import audit as auditing
 from erflow import history, output
-from erflow.history import Git, read_commits
+from erflow.history import Git, ObjectReader, read_commits
 
 
 def audit(run: Cli, *args: str) -> tuple[int, dict[str, Any], str]:
@@ -504,6 +504,27 @@ def test_a_history_with_branches_and_merges_is_judged_the_same_whatever_the_batc
     again = audit(run, "--full")
 
     assert again == (code, data, again[2])
+
+
+def test_one_cat_file_reads_many_objects_over_several_rounds_and_skips_missing_ones(run: Cli) -> None:
+    run.ticket_at("pm_review")
+    commits = run.git("rev-list", "HEAD").split()
+    named = [
+        f"{c[:size]}{how}:workflow.yaml"
+        for c in commits
+        for size in range(12, 41)
+        for how in ("", "~0", "^0")
+    ]
+    names = [*named, "HEAD:no-such-file", "0" * 40, "f" * 40]
+    assert sum(len(n) + 1 for n in names) > ObjectReader._ROUND
+
+    with ObjectReader(Git(run.root)) as objects:
+        found = objects.read(names)
+
+    assert set(found) == set(named)
+    for name, (blob, data) in found.items():
+        assert blob == run.git("rev-parse", name).strip()
+        assert data == (run.root / "workflow.yaml").read_bytes()
 
 
 def test_the_audit_reports_its_progress_from_zero_to_the_commits_it_reads(run: Cli) -> None:
