@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import __version__, engine, model, store, timers
 from .errors import ErflowError
-from .history import CommitRecord, FileChange, Git, is_ancestor, merge_base, read_commits
+from .history import (
+    CommitRecord,
+    FileChange,
+    Git,
+    ObjectReader,
+    is_ancestor,
+    merge_base,
+    read_commits,
+)
 from .model import Ticket
 from .workflow import TicketType, Workflow, load_bytes
 
@@ -35,6 +43,11 @@ EDIT_FIELDS: Mapping[str, frozenset[str]] = {
 }
 PERMISSION = {"set": "set", "note": "note", "log-time": "log_time", "assign": "assign", "link": "link"}
 BAD_SIGNATURES = {"B": "its signature is bad", "R": "it is signed with a revoked key"}
+BATCH = 2000  # commits whose ticket files are read and parsed together
+WORKFLOWS_KEPT = 4096  # the workflow.yaml blob of the latest commits judged (older ones: ask git)
+
+Progress = Callable[[int, int], None]
+"""Told ``(commits judged, commits to judge)`` as the audit goes; the total comes first, with 0."""
 
 
 @dataclass(frozen=True)
@@ -58,8 +71,11 @@ class AuditResult:
         return {"commits": self.commits, "violations": [v.as_json() for v in self.violations]}
 
 
-def run(root: Path, git: Git, git_dir: Path, *, full: bool = False) -> AuditResult:
-    """Audit the history of the store at ``root``, continuing from the cache unless ``full``."""
+def run(
+    root: Path, git: Git, git_dir: Path, *, full: bool = False, progress: Progress | None = None
+) -> AuditResult:
+    """Audit the history of the store at ``root``, continuing from the cache unless ``full``;
+    ``progress`` hears how far it has got."""
     cache_path = git_dir / "erflow" / "audit.json"
     cached = None if full else _read_cache(cache_path)
     head = git.head()
@@ -67,14 +83,26 @@ def run(root: Path, git: Git, git_dir: Path, *, full: bool = False) -> AuditResu
     if cached is not None and head is not None and is_ancestor(git, cached["head"], head):
         since = cached["head"]
     signing = (git.config("commit.gpgsign") or "").lower() == "true"
-    records = read_commits(git, since, signatures=True)
     prefix = _store_prefix(git)
-    auditor = _Auditor(git, prefix, signing)
+    total = 0
+
+    def on_total(count: int) -> None:
+        nonlocal total
+        total = count
+        if progress is not None:
+            progress(0, count)
+
+    def judged(count: int) -> None:
+        if progress is not None:
+            progress(count, max(total, count))
+
+    records = read_commits(git, since, signatures=True, on_total=on_total)
     violations = [Violation(**v) for v in cached["violations"]] if since and cached else []
-    found, count = auditor.judge(records)
+    with ObjectReader(git) as objects:
+        found, count = _Auditor(objects, git, prefix, signing).judge(records, judged)
     violations += found
-    total = (cached["commits"] if since and cached else 0) + count
-    result = AuditResult(total, violations, count, since)
+    verified = (cached["commits"] if since and cached else 0) + count
+    result = AuditResult(verified, violations, count, since)
     if head is not None:
         _write_cache(cache_path, head, result)
     return result
@@ -127,6 +155,7 @@ class _Side:
 
 @dataclass
 class _Auditor:
+    objects: ObjectReader
     git: Git
     prefix: str
     signing: bool
@@ -135,17 +164,22 @@ class _Auditor:
     parsed: dict[str, Ticket | str] = field(default_factory=dict)  # blob id -> ticket, or its problem
     signed_seen: bool = False
 
-    def judge(self, records: Iterable[CommitRecord]) -> tuple[list[Violation], int]:
-        """Every violation in these commits, and how many commits there were."""
+    def judge(
+        self, records: Iterable[CommitRecord], judged: Callable[[int], None]
+    ) -> tuple[list[Violation], int]:
+        """Every violation in these commits, and how many commits there were; ``judged`` is told
+        the count so far every few hundred commits."""
         found: list[Violation] = []
         count = 0
-        for batch in _batches(records, 2000):  # blobs are read a batch at a time, never all at once
+        for batch in _batches(records, BATCH):  # blobs are read a batch at a time, never all at once
             self._load_blobs(batch)
             for record in batch:
                 found += self._judge_commit(record)
-                self.workflow_at[record.commit] = self._workflow_blob(record)
-            self.parsed.clear()
-            count += len(batch)
+                self._remember_workflow(record.commit, self._workflow_blob(record))
+                count += 1
+                if count % 250 == 0:
+                    judged(count)
+        judged(count)
         return found, count
 
     def _ticket_changes(self, record: CommitRecord) -> list[FileChange]:
@@ -153,11 +187,17 @@ class _Auditor:
         return [c for c in record.changes if c.path.startswith(tickets) and c.path.endswith(".md")]
 
     def _load_blobs(self, records: Sequence[CommitRecord]) -> None:
+        """Parse the ticket files these commits hold, each once: a file a commit leaves is often
+        the file a commit of the batch before left (kept from it, not parsed again)."""
         wanted: list[str] = []
         for record in records:
             for change in self._ticket_changes(record):
                 wanted += [b for b in (change.old, change.new) if b]
-        for blob, data in self.git.blobs(wanted).items():
+        earlier, self.parsed = self.parsed, {}
+        for blob in wanted:
+            if blob in earlier:
+                self.parsed[blob] = earlier[blob]
+        for blob, data in self.objects.blobs(b for b in wanted if b not in self.parsed).items():
             self.parsed[blob] = _parse_blob(data, blob)
 
     def ticket(self, blob: str | None, path: str) -> Ticket | None:
@@ -165,7 +205,7 @@ class _Auditor:
             return None
         found = self.parsed.get(blob)
         if found is None:
-            found = _parse_blob(self.git.blobs([blob]).get(blob, b""), blob)
+            found = _parse_blob(self.objects.blobs([blob]).get(blob, b""), blob)
         if isinstance(found, str):
             raise _Bad(f"{path} does not parse: {found}")
         return found
@@ -179,11 +219,18 @@ class _Auditor:
         return self._blob_at(record.parents[0]) if record.parents else None
 
     def _blob_at(self, commit: str) -> str | None:
-        if commit not in self.workflow_at:  # a commit before this run's range: ask git once
+        if commit not in self.workflow_at:  # before this run's range, or judged long ago: ask git
             name = f"{commit}:{self.prefix}{store.WORKFLOW}"
-            found = self.git.run("rev-parse", "-q", "--verify", name, check=False).strip()
-            self.workflow_at[commit] = found or None
+            found = self.objects.read([name]).get(name)
+            self._remember_workflow(commit, found[0] if found else None)
         return self.workflow_at[commit]
+
+    def _remember_workflow(self, commit: str, blob: str | None) -> None:
+        """Keep the latest commits' workflow.yaml blobs: a commit's first parent is nearly always
+        among them, and half a million of them would not fit the memory the audit may use."""
+        self.workflow_at[commit] = blob
+        if len(self.workflow_at) > WORKFLOWS_KEPT:
+            del self.workflow_at[next(iter(self.workflow_at))]
 
     def workflow_for(self, record: CommitRecord) -> tuple[Workflow | None, str]:
         """The workflow.yaml in force when a commit was made: the one its first parent holds."""
@@ -191,7 +238,7 @@ class _Auditor:
         if not blob_id:
             return None, "there was no workflow.yaml"
         if blob_id not in self.workflows:
-            data = self.git.blobs([blob_id]).get(blob_id, b"")
+            data = self.objects.blobs([blob_id]).get(blob_id, b"")
             loaded, problems = load_bytes(data, Path(store.WORKFLOW))
             self.workflows[blob_id] = (loaded, problems[0] if problems else "")
         return self.workflows[blob_id]
@@ -255,7 +302,9 @@ class _Auditor:
         names = [f"{theirs}:{c.path}" for c in changes] + (
             [f"{base}:{c.path}" for c in changes] if base else []
         )
-        blobs = self.git.blobs(names + [c.new for c in changes if c.new] + [c.old for c in changes if c.old])
+        blobs = self.objects.blobs(
+            names + [c.new for c in changes if c.new] + [c.old for c in changes if c.old]
+        )
         found = []
         for change in changes:
             after = blobs.get(change.new or "", None)

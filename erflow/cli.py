@@ -490,11 +490,12 @@ def audit(
 ) -> None:
     """Replay the git history: report every change not made by erflow through a legal transition by a
     permitted actor (exit 3 if any)."""
-    from .output import audit_table, message, write_json
+    from .output import audit_table, message, progress_bar, write_json
 
     root = find_root(store, os.environ, Path.cwd())
     ctx = service.Context(Store(root), "", service.resolve_now(os.environ), os.environ)
-    result = service.audit(ctx, full=full)
+    with progress_bar("auditing commits") as progress:
+        result = service.audit(ctx, full=full, progress=progress)
     if json_out:
         write_json(result.as_json())
     else:
@@ -557,11 +558,11 @@ def sweep(
     json_out: JsonOpt = False,
 ) -> None:
     """Run due timers (reminders, auto-close, SLA escalation), each once; safe to run from cron."""
-    from .output import ProgressBar, sweep_table, write_json
+    from .output import progress_bar, sweep_table, write_json
 
     ctx = _ctx(store, dict(os.environ, ERFLOW_NOW=now) if now else os.environ)
-    bar = ProgressBar("Running timers") if sys.stderr.isatty() else None
-    actions = service.sweep(ctx, dry_run=dry_run, send=send, progress=bar)
+    with progress_bar("Running timers", threshold=0) as bar:  # the sweep says when it is long
+        actions = service.sweep(ctx, dry_run=dry_run, send=send, progress=bar)
     if json_out:
         write_json(
             {"now": ctx.now.isoformat(), "dry_run": dry_run, "actions": [a.as_json() for a in actions]}

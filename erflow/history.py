@@ -6,15 +6,16 @@ branch safely, honours hooks and signing) rather than writing objects itself.
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
+import itertools
 import os
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .errors import Conflict, ErflowError, UsageError
 
@@ -425,38 +426,154 @@ class CommitRecord:
 _NULL_BLOB = "0" * 40
 
 
-def read_commits(git: Git, since: str | None, *, signatures: bool) -> Iterator[CommitRecord]:
+# The audit reads commits in batches: one ``git log`` over the whole history holds every commit
+# before it prints the first (``--reverse --topo-order``) and maps all of the pack it touches, over
+# a gigabyte at half a million commits. A batch's ``git log`` touches only its own commits' objects.
+AUDIT_BATCH = 5000
+# The audit's git processes keep their memory flat whatever the history's size: a small cache of
+# delta bases (git's default is 96 MB), at most 64 MB of the pack mapped, in 4 MB windows (by
+# default git maps the whole pack and keeps every page it touched), and commits read from the pack
+# rather than through the commit-graph (which a batch would touch from end to end).
+_BOUNDED = (
+    "-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitLimit=64m",
+    "-c", "core.packedGitWindowSize=4m", "-c", "core.commitGraph=false",
+)  # fmt: skip
+
+
+def read_commits(
+    git: Git,
+    since: str | None,
+    *,
+    signatures: bool,
+    batch: int | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> Iterator[CommitRecord]:
     """Every commit reachable from HEAD (and not from ``since``), parents before children, each with
-    the files it changed against its first parent (merges included); read as git writes them, so
-    that a history of half a million commits is never held in memory at once."""
+    the files it changed against its first parent (merges included). ``on_total`` is told how many
+    there are before the first is given.
+
+    The order comes from ``git rev-list --reverse --topo-order`` (into a temporary file, so that
+    neither git nor Python holds it); the commits are then read ``batch`` at a time by
+    ``git log --no-walk``, the next batch while the caller judges this one."""
+    batch = batch or AUDIT_BATCH
     if git.head() is None:
+        if on_total is not None:
+            on_total(0)
         return
-    fmt = _SEP + "%H%x00%P%x00%ae%x00%aI%x00" + ("%G?" if signatures else "N") + "%x00%B" + _END
     revision = f"{since}..HEAD" if since else "HEAD"
+    with tempfile.TemporaryFile() as order, ThreadPoolExecutor(1) as reader:
+        _run_bytes(git, ["rev-list", "--reverse", "--topo-order", revision], stdout=order)
+        if on_total is not None:
+            order.seek(0)
+            on_total(sum(chunk.count(b"\n") for chunk in iter(lambda: order.read(1 << 20), b"")))
+        order.seek(0)
+        pending = reader.submit(_read_batch, git, _take(order, batch), signatures)
+        while records := pending.result():
+            pending = reader.submit(_read_batch, git, _take(order, batch), signatures)
+            yield from records
+
+
+def _take(lines: IO[bytes], count: int) -> bytes:
+    return b"".join(itertools.islice(lines, count))
+
+
+def _read_batch(git: Git, ids: bytes, signatures: bool) -> list[CommitRecord]:
+    """These commits (one id a line), in this order, as the audit reads them."""
+    if not ids:
+        return []
+    fmt = _SEP + "%H%x00%P%x00%ae%x00%aI%x00" + ("%G?" if signatures else "N") + "%x00%B" + _END
     args = [
-        "git", "log", "--reverse", "--topo-order", "--no-renames", "--raw", "-z", "--no-abbrev",
-        "--diff-merges=first-parent", f"--format={fmt}", revision,
+        *_BOUNDED, "log", "--no-walk=unsorted", "--stdin", "--no-renames", "--raw", "-z",
+        "--no-abbrev", "--diff-merges=first-parent", f"--format={fmt}",
     ]  # fmt: skip
-    env = _environment(None)
-    with (
-        tempfile.TemporaryFile() as errors,  # a file, not a pipe: git never blocks on what it says there
-        subprocess.Popen(args, cwd=git.root, stdout=subprocess.PIPE, stderr=errors, env=env) as proc,
-    ):
-        assert proc.stdout is not None
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        pending = ""
-        for chunk in iter(lambda: proc.stdout.read(1 << 16), b""):  # type: ignore[union-attr]
-            pending += decoder.decode(chunk)
-            *complete, pending = pending.split(_SEP)
-            yield from (_commit_record(part) for part in complete if part)
-        pending += decoder.decode(b"", final=True)
-        if pending:
-            yield _commit_record(pending)
-        proc.wait()
-        errors.seek(0)
-        said = errors.read().decode("utf-8", "replace").strip()
+    text = _run_bytes(git, args, input=ids).decode("utf-8", "replace")
+    return [_commit_record(part) for part in text.split(_SEP) if part]
+
+
+def _run_bytes(git: Git, args: Sequence[str], *, input: bytes | None = None, stdout: Any = None) -> bytes:
+    """git's raw output (or nothing, when it goes to ``stdout``); a failure is a GitError."""
+    proc = subprocess.run(
+        ["git", *args],
+        cwd=git.root,
+        input=input,
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
+        env=_environment(None),
+    )
     if proc.returncode != 0:
-        raise GitError(f"git log failed: {said.splitlines()[-1] if said else proc.returncode}")
+        command = next(a for a in args if not a.startswith("-") and "=" not in a)
+        raise _failed(command, proc.returncode, "", proc.stderr.decode("utf-8", "replace"))
+    return proc.stdout or b""
+
+
+class ObjectReader:
+    """One ``git cat-file --batch`` kept open for a whole audit: blobs by id, files by
+    ``<commit>:<path>``, each asked for in small rounds (a round's names always fit in the pipe, so
+    neither side waits on the other), with git's memory bounded as for ``read_commits``."""
+
+    _ROUND = 4096  # bytes of names a round: less than any pipe holds
+
+    def __init__(self, git: Git) -> None:
+        self._proc = subprocess.Popen(
+            ["git", *_BOUNDED, "cat-file", "--batch"],
+            cwd=git.root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=_environment(None),
+        )
+
+    def __enter__(self) -> ObjectReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End git: its input first (it stops), then its output (should a round have been cut
+        short, git must not wait on us to read the rest)."""
+        for pipe in (self._proc.stdin, self._proc.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except BrokenPipeError:  # git ended first, with names still unsent
+                    pass
+        self._proc.wait()
+
+    def read(self, names: Iterable[str | None]) -> dict[str, tuple[str, bytes]]:
+        """For each name that git finds: the object's id and its content."""
+        wanted = [n for n in dict.fromkeys(names) if n and n != _NULL_BLOB and "\n" not in n]
+        found: dict[str, tuple[str, bytes]] = {}
+        while wanted:
+            size, count = 0, 0
+            while count < len(wanted) and (count == 0 or size + len(wanted[count]) < self._ROUND):
+                size += len(wanted[count]) + 1
+                count += 1
+            found.update(self._round(wanted[:count]))
+            wanted = wanted[count:]
+        return found
+
+    def blobs(self, names: Iterable[str | None]) -> dict[str, bytes]:
+        return {name: data for name, (_, data) in self.read(names).items()}
+
+    def _round(self, names: Sequence[str]) -> Iterator[tuple[str, tuple[str, bytes]]]:
+        stdin, stdout = self._proc.stdin, self._proc.stdout
+        assert stdin is not None and stdout is not None
+        try:
+            stdin.write("".join(n + "\n" for n in names).encode())
+            stdin.flush()
+        except BrokenPipeError:
+            raise GitError("git cat-file ended early") from None
+        answers = []
+        for name in names:
+            header = stdout.readline().split()
+            if not header:
+                raise GitError("git cat-file ended early")
+            if len(header) != 3 or header[-1] in (b"missing", b"ambiguous"):
+                continue
+            data = stdout.read(int(header[2]) + 1)[:-1]
+            answers.append((name, (header[0].decode(), data)))
+        return iter(answers)
 
 
 def _commit_record(chunk: str) -> CommitRecord:

@@ -26,7 +26,7 @@ from .store import Progress, Store
 from .workflow import EmailSpec, LinkedTicket, TicketType, Transition, Workflow
 
 if TYPE_CHECKING:
-    from .audit import AuditResult
+    from .audit import AuditResult, Progress
     from .notify import Email, SmtpConfig, TemplateSet
     from .sync import SyncResult
     from .timers import SlaClock
@@ -1428,15 +1428,16 @@ def _ticket_problems(wf: Workflow, parsed: store.Parsed, rel: str) -> list[str]:
     return problems
 
 
-def audit(ctx: Context, *, full: bool = False) -> AuditResult:
-    """Replay the store's git history and list every change that erflow did not make legally."""
+def audit(ctx: Context, *, full: bool = False, progress: Progress | None = None) -> AuditResult:
+    """Replay the store's git history and list every change that erflow did not make legally;
+    ``progress`` is told ``(commits judged, commits to judge)`` as it goes."""
     from . import audit as auditing
 
     try:
         git_dir = ctx.git.git_dir()
     except ErflowError:
         raise UsageError(f"{ctx.store.root} is not in a git work tree") from None
-    return auditing.run(ctx.store.root, ctx.git, git_dir, full=full)
+    return auditing.run(ctx.store.root, ctx.git, git_dir, full=full, progress=progress)
 
 
 def sync(ctx: Context) -> SyncResult:

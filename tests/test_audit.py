@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -12,6 +13,11 @@ from typing import Any
 
 import pytest
 from conftest import BOARD, PM, SUPPORT, Cli, describe, git
+from rich.console import Console
+
+from erflow import audit as auditing
+from erflow import history, output
+from erflow.history import Git, ObjectReader, read_commits
 
 
 def audit(run: Cli, *args: str) -> tuple[int, dict[str, Any], str]:
@@ -412,3 +418,161 @@ def test_a_store_in_a_subfolder_of_a_repository_is_audited(run: Cli, tmp_path: P
 
     assert result.exit_code == 0, describe(result)
     assert "ok: 3 commits verified" in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a long history: in batches, parents first, with branches and merges
+
+
+def hand_merge(run: Cli, branch: str) -> str:
+    run.git(
+        "-c", "user.name=Hand Editor", "-c", "user.email=hand@example.com",
+        "merge", "-q", "--no-ff", "-m", f"merge {branch}", branch,
+    )  # fmt: skip
+    return run.head()
+
+
+@pytest.fixture
+def branched(run: Cli) -> dict[str, str]:
+    """A store whose history forks and merges twice: erflow's changes on each branch, a hand edit
+    on one, the workflow changed on another; the commits of note by name."""
+    run.init()
+    first = run.new()
+    fork = run.head()
+    run.git("checkout", "-q", "-b", "side")
+    second = run.new()
+    run.ok("advance", second, "submit", user=SUPPORT)
+    run.ok("note", second, "on the side branch", user=PM)
+    edit = forge(run, second, set_line("priority", "low"), author="hand@example.com", action=None)
+    run.git("checkout", "-q", "main")
+    run.ok("advance", first, "submit", user=SUPPORT)
+    third = run.new()
+    merged = hand_merge(run, "side")
+    run.git("checkout", "-q", "-b", "late", fork)  # a branch from long before the first merge
+    workflow = run.root / "workflow.yaml"
+    workflow.write_text(workflow.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")
+    run.commit_all("a comment in the workflow")
+    run.ok("note", first, "on the late branch", user=PM)
+    run.git("checkout", "-q", "main")
+    run.ok("note", third, "back on main", user=PM)
+    second_merge = hand_merge(run, "late")
+    return {"second": second, "edit": edit, "merged": merged, "second_merge": second_merge}
+
+
+def test_a_history_with_branches_and_merges_is_read_parents_first_as_git_log_gives_it(
+    run: Cli, branched: dict[str, str]
+) -> None:
+    git_ = Git(run.root)
+
+    small = list(read_commits(git_, None, signatures=True, batch=2))
+    large = list(read_commits(git_, None, signatures=True, batch=1000))
+
+    assert small == large
+    seen: set[str] = set()
+    for record in small:
+        assert all(parent in seen for parent in record.parents), record.commit
+        seen.add(record.commit)
+    assert seen == set(run.git("rev-list", "HEAD").split())
+    assert sum(len(r.parents) > 1 for r in small) == 2
+    for record in small:  # what each commit changed, against its first parent, as git log says
+        raw = run.git(
+            "log", "-1", "--format=", "--raw", "--no-abbrev", "--no-renames",
+            "--diff-merges=first-parent", record.commit,
+        )  # fmt: skip
+        null = "0" * 40
+        expected = []
+        for line in raw.splitlines():
+            fields, path = line.split("\t")
+            old, new = fields.split()[2:4]
+            expected.append((path, None if old == null else old, None if new == null else new))
+        assert [(c.path, c.old, c.new) for c in record.changes] == expected, record.commit
+
+
+def test_a_history_with_branches_and_merges_is_judged_the_same_whatever_the_batch_sizes(
+    run: Cli, branched: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, data, _ = audit(run, "--full")
+    assert code == 3
+    assert data["commits"] == int(run.git("rev-list", "--count", "HEAD"))
+    assert [(v["commit"], v["ticket"]) for v in data["violations"]] == [
+        (branched["edit"], branched["second"])
+    ]
+
+    monkeypatch.setattr(history, "AUDIT_BATCH", 2)  # git's batches
+    monkeypatch.setattr(auditing, "BATCH", 3)  # the blobs read and parsed together
+    monkeypatch.setattr(auditing, "WORKFLOWS_KEPT", 1)  # every other workflow.yaml asked of git
+    again = audit(run, "--full")
+
+    assert again == (code, data, again[2])
+
+
+def test_one_cat_file_reads_many_objects_over_several_rounds_and_skips_missing_ones(run: Cli) -> None:
+    run.ticket_at("pm_review")
+    commits = run.git("rev-list", "HEAD").split()
+    named = [
+        f"{c[:size]}{how}:workflow.yaml"
+        for c in commits
+        for size in range(12, 41)
+        for how in ("", "~0", "^0")
+    ]
+    names = [*named, "HEAD:no-such-file", "0" * 40, "f" * 40]
+    assert sum(len(n) + 1 for n in names) > ObjectReader._ROUND
+
+    with ObjectReader(Git(run.root)) as objects:
+        found = objects.read(names)
+
+    assert set(found) == set(named)
+    for name, (blob, data) in found.items():
+        assert blob == run.git("rev-parse", name).strip()
+        assert data == (run.root / "workflow.yaml").read_bytes()
+
+
+def test_the_audit_reports_its_progress_from_zero_to_the_commits_it_reads(run: Cli) -> None:
+    ticket_id = run.ticket_at("pm_review")
+    root = run.root
+    total = int(run.git("rev-list", "--count", "HEAD"))
+    calls: list[tuple[int, int]] = []
+
+    auditing.run(root, Git(root), root / ".git", progress=lambda done, of: calls.append((done, of)))
+
+    assert calls[0] == (0, total) and calls[-1] == (total, total)
+    assert all(of == total and 0 <= done <= total for done, of in calls)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    run.ok("note", ticket_id, "one more", user=PM)
+    calls.clear()
+
+    result = auditing.run(root, Git(root), root / ".git", progress=lambda done, of: calls.append((done, of)))
+
+    assert result.new_commits == 1
+    assert calls == [(0, 1), (1, 1)]
+
+
+def test_the_audit_off_a_terminal_prints_its_json_and_one_line_only(
+    run: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run.ticket_at("pm_review")
+    monkeypatch.setattr(output, "LONG_WORK", 1)  # long work, but stderr is not a terminal
+    commits = int(run.git("rev-list", "--count", "HEAD"))
+
+    result = run("audit", "--json", "--full")
+
+    assert result.exit_code == 0
+    assert result.stdout == json.dumps({"commits": commits, "violations": []}, indent=2) + "\n"
+    assert result.stderr == f"ok: {commits} commits verified\n"
+
+
+def test_a_progress_bar_shows_on_a_terminal_for_long_work_only() -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)
+    with output.progress_bar("auditing commits", threshold=10, console=console) as progress:
+        progress(0, 9)
+        progress(9, 9)
+    assert screen.getvalue() == ""
+
+    with output.progress_bar("auditing commits", threshold=10, console=console) as progress:
+        progress(0, 40)
+        progress(20, 40)
+        progress(40, 40)
+
+    assert "auditing commits" in screen.getvalue()
+    assert "40/40" in screen.getvalue()
