@@ -602,7 +602,7 @@ def report(
 ) -> None:
     """A report: board (tickets per state), aging (time in state), sla (every SLA clock), workload
     (per owner), billing (ready to invoice), funnel (how far requests got, from git history)."""
-    from . import htmlpage, reports
+    from . import reports
     from .output import message, report_table, write_csv, write_json
 
     ctx = _ctx(store)
@@ -611,6 +611,8 @@ def report(
     for problem in result.problems:
         message(f"erflow: skipped {problem}", "yellow")
     if html_out is not None:
+        from . import htmlpage
+
         page = htmlpage.render(result, generated_at=ctx.now)
         try:
             write_atomic(html_out, page)

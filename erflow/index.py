@@ -68,8 +68,9 @@ def entries(store: Store, types: tuple[str, ...], states: tuple[str, ...]) -> It
                 _refresh(connection, store)
                 while True:
                     page = _page(connection, after or ("", "", ""), types, states)
-                    for path, created, ticket_id, raw, problem in page:
-                        yield Indexed(f"{store.root}/{path}", None, problem, raw)
+                    for path, created, ticket_id, raw, problem, kind, state, owner in page:
+                        head = None if problem else (ticket_id, kind, state, owner, created)
+                        yield Indexed(f"{store.root}/{path}", None, problem, raw, head)
                         after = (created, ticket_id, path)
                     if len(page) < PAGE:
                         return
@@ -234,8 +235,11 @@ def _refresh(connection: sqlite3.Connection, store: Store) -> None:
 
 def _page(
     connection: sqlite3.Connection, after: Key, types: tuple[str, ...], states: tuple[str, ...]
-) -> list[tuple[str, str, str, str | None, str | None]]:
-    sql = "SELECT path, created, id, meta, problem FROM files WHERE (created, id, path) > (?, ?, ?)"
+) -> list[tuple[str, str, str, str | None, str | None, str | None, str | None, str | None]]:
+    sql = (
+        "SELECT path, created, id, meta, problem, type, state, owner FROM files"
+        " WHERE (created, id, path) > (?, ?, ?)"
+    )
     parameters: list[Any] = list(after)
     for column, wanted in (("type", types), ("state", states)):
         if wanted:

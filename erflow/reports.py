@@ -145,7 +145,7 @@ def stages(ticket_type: TicketType) -> list[str]:
 def state_counts(ctx: Context) -> Counter[tuple[str, str]]:
     """How many tickets sit in each (type, state) now."""
     snap = open_snapshot(ctx, None)
-    return Counter((str(m.get("type")), str(m.get("state"))) for m in snap.metas())
+    return Counter((str(m.get("type")), str(m.get("state"))) for m in snap.heads())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def board(snap: Snapshot, q: Query) -> Report:
     report.title = "Board: tickets per state"
     counts: dict[tuple[str, str], Counter[str]] = {}
     unknown: Counter[tuple[str, str]] = Counter()
-    for meta in _metas(snap, q):
+    for meta in (h for h in snap.heads() if _admits(q, snap.workflow, h)):
         key = (str(meta.get("type")), str(meta.get("state")))
         counts.setdefault(key, Counter())[str(meta.get("owner") or "(nobody)")] += 1
     for type_name in _type_names(snap, q):

@@ -30,6 +30,7 @@ class Snapshot:
     problems: list[str] = field(default_factory=list)
     _metas: Callable[[Snapshot], Iterator[dict[str, Any]]] | None = None
     _tickets: Callable[[Snapshot], Iterator[Ticket]] | None = None
+    _heads: Callable[[Snapshot], Iterator[dict[str, Any]]] | None = None
 
     def metas(self) -> Iterator[dict[str, Any]]:
         assert self._metas is not None
@@ -38,6 +39,11 @@ class Snapshot:
     def tickets(self) -> Iterator[Ticket]:
         assert self._tickets is not None
         return self._tickets(self)
+
+    def heads(self) -> Iterator[dict[str, Any]]:
+        """Each readable ticket's id, type, state, owner and created (for the work tree, without
+        decoding the rest of its front-matter)."""
+        return self._heads(self) if self._heads is not None else self.metas()
 
 
 def open_snapshot(ctx: Context, as_of: dt.datetime | None) -> Snapshot:
@@ -52,6 +58,14 @@ def current(ctx: Context) -> Snapshot:
             else:
                 yield item.meta
 
+    def heads(snap: Snapshot) -> Iterator[dict[str, Any]]:
+        for item in ctx.store.indexed():
+            head = item.head
+            if head is None:
+                snap.problems.append(str(item.problem))
+            else:
+                yield head
+
     def tickets(snap: Snapshot) -> Iterator[Ticket]:
         for path in ctx.store.paths():
             try:
@@ -59,7 +73,7 @@ def current(ctx: Context) -> Snapshot:
             except ErflowError as exc:
                 snap.problems.append(exc.message)
 
-    return Snapshot(ctx.workflow, ctx.now, None, _metas=metas, _tickets=tickets)
+    return Snapshot(ctx.workflow, ctx.now, None, _metas=metas, _tickets=tickets, _heads=heads)
 
 
 def past(ctx: Context, when: dt.datetime) -> Snapshot:

@@ -162,20 +162,31 @@ def write_atomic(path: Path, text: str | bytes, *, durable: bool = True) -> None
         raise
 
 
+HEAD = ("id", "type", "state", "owner", "created")  # the fields the index keeps in columns
+
+
 class Indexed:
     """One ticket file as the index knows it: its front-matter, or why it cannot be read.
 
     ``raw`` is the front-matter as JSON text, exactly ``json.dumps(meta, ensure_ascii=False,
     default=str)``, and ``meta`` is decoded from it on first use: a caller that only copies the text
-    out (``list --json``) never builds a dict. ``path`` too is made on first use."""
+    out (``list --json``) never builds a dict. ``head`` is the few fields the index keeps in columns
+    (id, type, state, owner, created), for a caller that needs no more. ``path`` too is made on
+    first use."""
 
-    __slots__ = ("_meta", "_where", "problem", "raw")
+    __slots__ = ("_head", "_meta", "_where", "problem", "raw")
 
     def __init__(
-        self, path: str | Path, meta: dict[str, Any] | None, problem: str | None, raw: str | None
+        self,
+        path: str | Path,
+        meta: dict[str, Any] | None,
+        problem: str | None,
+        raw: str | None,
+        head: tuple[str, str | None, str | None, str | None, str] | None = None,
     ) -> None:
         self._where = str(path)
         self._meta = meta
+        self._head = head
         self.problem = problem
         self.raw = raw
 
@@ -188,6 +199,13 @@ class Indexed:
         if self._meta is None and self.raw is not None:
             self._meta = json.loads(self.raw)
         return self._meta
+
+    @property
+    def head(self) -> dict[str, Any] | None:
+        if self._head is None:
+            meta = self.meta
+            return None if meta is None else {k: meta.get(k) for k in HEAD}
+        return dict(zip(HEAD, self._head, strict=True))
 
     def __repr__(self) -> str:
         return f"Indexed({self._where!r}, problem={self.problem!r})"
