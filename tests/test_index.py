@@ -413,3 +413,19 @@ def test_a_first_index_of_many_files_shows_a_progress_bar_on_a_terminal_only(run
     shutil.rmtree(run.root / ".erflow")
     piped = subprocess.run(command, env=env, capture_output=True, check=True)
     assert piped.stderr == b""
+
+
+def test_the_columns_a_head_is_read_from_agree_with_the_front_matter(run: Cli) -> None:
+    from erflow.store import HEAD
+
+    ticket_id = run.ticket_at("pm_review")
+    copies(run, ticket_id, 3)
+    store = Store(run.root)
+    list(store.indexed())  # the index is built: heads now come from its columns
+    items = list(store.indexed())
+    assert len(items) == 4 and all(i.problem is None for i in items)
+    for item in items:
+        assert item._head is not None  # noqa: SLF001 - read from the columns, not the JSON
+        meta = json.loads(str(item.raw))
+        assert item.head == {k: meta.get(k) for k in HEAD}
+    assert {i.head["owner"] for i in items if i.head} == {"destyn@example.com"}
