@@ -6,12 +6,13 @@ branch safely, honours hooks and signing) rather than writing objects itself.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import os
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -370,31 +371,9 @@ class Git:
         return entries
 
     def blobs(self, ids: Sequence[str]) -> dict[str, bytes]:
-        """Read many blobs through one ``git cat-file --batch``."""
-        wanted = [i for i in dict.fromkeys(ids) if i and set(i) != {"0"}]
-        if not wanted:
-            return {}
-        proc = subprocess.run(
-            ["git", "cat-file", "--batch"],
-            cwd=self.root,
-            input=("\n".join(wanted) + "\n").encode(),
-            capture_output=True,
-            check=True,
-            env=_environment(None),
-        )
-        data = proc.stdout
-        result: dict[str, bytes] = {}
-        pos = 0
-        for blob_id in wanted:
-            newline = data.index(b"\n", pos)
-            header = data[pos:newline].split()
-            pos = newline + 1
-            if len(header) < 3 or header[1] == b"missing":
-                continue
-            size = int(header[2])
-            result[blob_id] = data[pos : pos + size]
-            pos += size + 1
-        return result
+        """Read many blobs (by id, or as ``<commit>:<path>``) through one ``git cat-file --batch``."""
+        with ObjectReader(self) as reader:
+            return reader.blobs(ids)
 
 
 @dataclass(frozen=True)
@@ -431,12 +410,11 @@ _NULL_BLOB = "0" * 40
 # a gigabyte at half a million commits. A batch's ``git log`` touches only its own commits' objects.
 AUDIT_BATCH = 5000
 # The audit's git processes keep their memory flat whatever the history's size: a small cache of
-# delta bases (git's default is 96 MB), at most 64 MB of the pack mapped, in 4 MB windows (by
-# default git maps the whole pack and keeps every page it touched), and commits read from the pack
-# rather than through the commit-graph (which a batch would touch from end to end).
+# delta bases (git's default is 96 MB), the pack mapped in 4 MB windows (within the 64 MB that every
+# git erflow runs may map: _GIT_CONFIG), and commits read from the pack rather than through the
+# commit-graph (which a batch would touch from end to end).
 _BOUNDED = (
-    "-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitLimit=64m",
-    "-c", "core.packedGitWindowSize=4m", "-c", "core.commitGraph=false",
+    "-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitWindowSize=4m", "-c", "core.commitGraph=false",
 )  # fmt: skip
 
 
@@ -612,25 +590,39 @@ def merge_base(git: Git, one: str, other: str) -> str | None:
 # The store at a past date, and every state move (for reports)
 
 
+def _stream(git: Git, args: Sequence[str]) -> Generator[bytes, None, None]:
+    """git's output line by line, as git writes it; a failure is a GitError. Closing the generator
+    before the end stops git."""
+    with (
+        tempfile.TemporaryFile() as errors,  # a file, not a pipe: git never blocks on what it says there
+        subprocess.Popen(
+            ["git", *args], cwd=git.root, stdout=subprocess.PIPE, stderr=errors, env=_environment(None)
+        ) as proc,
+    ):
+        assert proc.stdout is not None
+        try:
+            yield from proc.stdout
+        except GeneratorExit:
+            proc.kill()
+            raise
+        proc.wait()
+        if proc.returncode != 0:
+            errors.seek(0)
+            raise _failed(args[0], proc.returncode, "", errors.read().decode("utf-8", "replace"))
+
+
 def commit_at(git: Git, when: dt.datetime) -> str | None:
     """The newest commit on HEAD's first-parent line whose author date (erflow's clock) is at or
     before ``when``; read newest first, and git is stopped as soon as it is found."""
     if git.head() is None:
         return None
     limit = int(when.timestamp())
-    args = ["git", "log", "--first-parent", "--format=%H %at", "HEAD"]
-    with subprocess.Popen(
-        args, cwd=git.root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_environment(None)
-    ) as proc:
-        assert proc.stdout is not None
-        found = None
-        for line in proc.stdout:
+    with contextlib.closing(_stream(git, ["log", "--first-parent", "--format=%H %at", "HEAD"])) as lines:
+        for line in lines:
             commit, _, stamp = line.decode("ascii", "replace").strip().partition(" ")
             if stamp.isdigit() and int(stamp) <= limit:
-                found = commit
-                break
-        proc.kill()
-    return found
+                return commit
+    return None
 
 
 def tree_files(git: Git, commit: str, folder: str) -> list[tuple[str, str]]:
@@ -664,29 +656,16 @@ def read_moves(git: Git, upto: str = "HEAD") -> Iterator[Move]:
     if git.head() is None:
         return
     keys = ",".join(f"key={k}" for k in _MOVE_KEYS)
-    args = ["git", "log", f"--format=%at%x00%(trailers:{keys},separator=%x1f)", upto]
-    with (
-        tempfile.TemporaryFile() as errors,
-        subprocess.Popen(
-            args, cwd=git.root, stdout=subprocess.PIPE, stderr=errors, env=_environment(None)
-        ) as proc,
-    ):
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            stamp, _, trailers = raw.decode("utf-8", "replace").rstrip("\n").partition("\x00")
-            ticket, to_state, created = "", None, []
-            for item in trailers.split("\x1f"):
-                key, _, value = item.partition(": ")
-                if key == "Erflow-Ticket" and not ticket:
-                    ticket = value.strip()
-                elif key == "Erflow-To" and to_state is None:
-                    to_state = value.strip()
-                elif key == "Erflow-Created":
-                    created.append(value.strip())
-            if ticket and stamp.isdigit():
-                yield Move(int(stamp), ticket, to_state, tuple(created))
-        proc.wait()
-        errors.seek(0)
-        said = errors.read().decode("utf-8", "replace").strip()
-    if proc.returncode != 0:
-        raise GitError(f"git log failed: {said.splitlines()[-1] if said else proc.returncode}")
+    for raw in _stream(git, ["log", f"--format=%at%x00%(trailers:{keys},separator=%x1f)", upto]):
+        stamp, _, trailers = raw.decode("utf-8", "replace").rstrip("\n").partition("\x00")
+        ticket, to_state, created = "", None, []
+        for item in trailers.split("\x1f"):
+            key, _, value = item.partition(": ")
+            if key == "Erflow-Ticket" and not ticket:
+                ticket = value.strip()
+            elif key == "Erflow-To" and to_state is None:
+                to_state = value.strip()
+            elif key == "Erflow-Created":
+                created.append(value.strip())
+        if ticket and stamp.isdigit():
+            yield Move(int(stamp), ticket, to_state, tuple(created))
