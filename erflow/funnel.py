@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from . import history
-from .history import Git, Move
+from .history import Move
 from .reports import Chart, Query, Report, stages
 from .snapshot import Snapshot
 from .workflow import TicketType, Workflow
@@ -30,7 +30,7 @@ class Journey:
     last_stage: int | None = None
 
 
-def funnel(snap: Snapshot, q: Query, git: Git) -> Report:
+def funnel(snap: Snapshot, q: Query) -> Report:
     report = Report(
         "funnel",
         ["type", "stage", "reached", "percent", "now_in_stage", "median_days_from_previous"],
@@ -38,7 +38,7 @@ def funnel(snap: Snapshot, q: Query, git: Git) -> Report:
     report.title = "Funnel: how far requests got"
     upto = snap.commit or "HEAD"
     limit = int(snap.now.timestamp())
-    paths = trace(snap.workflow, history.read_moves(git, upto), limit)
+    paths = trace(snap.workflow, history.read_moves(snap.git, upto), limit)
     since = int(q.since.timestamp()) if q.since else None
     until = int(q.until.timestamp()) if q.until else None
     for type_name in list(q.types) or list(snap.workflow.types):

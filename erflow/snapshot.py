@@ -15,6 +15,7 @@ from typing import Any
 
 from . import history, store, workflow
 from .errors import ErflowError, InvalidData, NotFound
+from .history import Git
 from .model import Ticket
 from .service import Context
 from .workflow import Workflow
@@ -26,6 +27,7 @@ BATCH = 2000  # blobs read from git at once: bounds memory at 100,000 tickets
 class Snapshot:
     workflow: Workflow
     now: dt.datetime
+    git: Git  # the store's history (the funnel reads it up to ``commit``)
     commit: str | None  # the commit read for a past date; None: the work tree
     problems: list[str] = field(default_factory=list)
     _metas: Callable[[Snapshot], Iterator[dict[str, Any]]] | None = None
@@ -51,20 +53,20 @@ def open_snapshot(ctx: Context, as_of: dt.datetime | None) -> Snapshot:
 
 
 def current(ctx: Context) -> Snapshot:
-    def metas(snap: Snapshot) -> Iterator[dict[str, Any]]:
+    def readable(snap: Snapshot, part: str) -> Iterator[dict[str, Any]]:
+        """``part`` ("meta" or "head") of every ticket the index can read; the others are named."""
         for item in ctx.store.indexed():
-            if item.meta is None:
+            value = getattr(item, part)
+            if value is None:
                 snap.problems.append(str(item.problem))
             else:
-                yield item.meta
+                yield value
+
+    def metas(snap: Snapshot) -> Iterator[dict[str, Any]]:
+        return readable(snap, "meta")
 
     def heads(snap: Snapshot) -> Iterator[dict[str, Any]]:
-        for item in ctx.store.indexed():
-            head = item.head
-            if head is None:
-                snap.problems.append(str(item.problem))
-            else:
-                yield head
+        return readable(snap, "head")
 
     def tickets(snap: Snapshot) -> Iterator[Ticket]:
         for path in ctx.store.paths():
@@ -73,7 +75,7 @@ def current(ctx: Context) -> Snapshot:
             except ErflowError as exc:
                 snap.problems.append(exc.message)
 
-    return Snapshot(ctx.workflow, ctx.now, None, _metas=metas, _tickets=tickets, _heads=heads)
+    return Snapshot(ctx.workflow, ctx.now, ctx.git, None, _metas=metas, _tickets=tickets, _heads=heads)
 
 
 def past(ctx: Context, when: dt.datetime) -> Snapshot:
@@ -85,24 +87,25 @@ def past(ctx: Context, when: dt.datetime) -> Snapshot:
             f"--as-of {when.isoformat()}: the store has no commit at or before then",
             hint="erflow history shows when tickets were made",
         )
-    rel = f"{commit[:10]}:{store.WORKFLOW}"
+    short = commit[:10]
     data = git.blobs([f"{commit}:{store.WORKFLOW}"]).get(f"{commit}:{store.WORKFLOW}")
     if data is None:
-        raise NotFound(f"--as-of {when.isoformat()}: commit {commit[:10]} has no {store.WORKFLOW}")
-    flow, problems = workflow.load_bytes(data, Path(rel))
+        raise NotFound(f"--as-of {when.isoformat()}: commit {short} has no {store.WORKFLOW}")
+    flow, problems = workflow.load_bytes(data, Path(f"{short}:{store.WORKFLOW}"))
     if flow is None or problems:
-        raise InvalidData(problems[0] if problems else f"{rel}: cannot be read")
+        raise InvalidData(problems[0] if problems else f"{short}:{store.WORKFLOW}: cannot be read")
     files = [(p, b) for p, b in history.tree_files(git, commit, store.TICKETS) if p.endswith(".md")]
 
     def parsed(snap: Snapshot, wanted: list[tuple[str, str]]) -> Iterator[store.Parsed]:
-        for start in range(0, len(wanted), BATCH):
-            batch = wanted[start : start + BATCH]
-            blobs = git.blobs([blob for _, blob in batch])
-            for path, blob in batch:
-                try:
-                    yield store.parse_bytes(blobs[blob], f"{rel.split(':')[0]}:{path}")
-                except ErflowError as exc:
-                    snap.problems.append(exc.message)
+        with history.ObjectReader(git) as reader:
+            for start in range(0, len(wanted), BATCH):
+                batch = wanted[start : start + BATCH]
+                blobs = reader.blobs(blob for _, blob in batch)
+                for path, blob in batch:
+                    try:
+                        yield store.parse_bytes(blobs[blob], f"{short}:{path}")
+                    except ErflowError as exc:
+                        snap.problems.append(exc.message)
 
     def metas(snap: Snapshot) -> Iterator[dict[str, Any]]:
         """Front-matter of each ticket then: from the index for a blob it holds (a ticket unchanged
@@ -115,4 +118,4 @@ def past(ctx: Context, when: dt.datetime) -> Snapshot:
     def tickets(snap: Snapshot) -> Iterator[Ticket]:
         return (p.ticket for p in parsed(snap, files))
 
-    return Snapshot(flow, when, commit, _metas=metas, _tickets=tickets)
+    return Snapshot(flow, when, git, commit, _metas=metas, _tickets=tickets)
