@@ -494,7 +494,7 @@ def audit(
 
     root = find_root(store, os.environ, Path.cwd())
     ctx = service.Context(Store(root), "", service.resolve_now(os.environ), os.environ)
-    with progress_bar("auditing commits") as progress:
+    with progress_bar("Auditing commits") as progress:
         result = service.audit(ctx, full=full, progress=progress)
     if json_out:
         write_json(result.as_json())
