@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import erflow
-from erflow import conditions, engine, model, store, workflow
-from erflow.history import Change
-from erflow.model import Ticket
-from erflow.setup import init_store
-from erflow.workflow import TicketType, Transition, Workflow
+from erflow.app.setup import init_store
+from erflow.core import conditions, engine, model, workflow
+from erflow.core.model import Ticket
+from erflow.core.workflow import TicketType, Transition, Workflow
+from erflow.store import tickets as store
+from erflow.store.git import Change
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_STORES = HERE / "stores"

@@ -1,3 +1,3 @@
-from .cli import main
+from erflow.cli.main import main
 
 main()

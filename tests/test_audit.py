@@ -15,9 +15,10 @@ import pytest
 from conftest import BOARD, PM, SUPPORT, Cli, describe, git
 from rich.console import Console
 
-from erflow import audit as auditing
-from erflow import history, output
-from erflow.history import Git, ObjectReader, read_commits
+from erflow.cli import output
+from erflow.store import git as history
+from erflow.store.git import Git, ObjectReader, read_commits
+from erflow.trust import audit as auditing
 
 
 def audit(run: Cli, *args: str) -> tuple[int, dict[str, Any], str]:

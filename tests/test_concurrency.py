@@ -23,8 +23,8 @@ WORKER = textwrap.dedent(
     """\
     import json, os, sys
     from pathlib import Path
-    from erflow import service
-    from erflow.errors import ErflowError
+    from erflow.app import service
+    from erflow.core.errors import ErflowError
 
     store, worker, tickets, changes = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(","), int(sys.argv[4])
     done, refused = 0, []

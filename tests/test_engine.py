@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import erflow
-from erflow import conditions, engine, workflow
-from erflow.errors import NotFound, NotPermitted, Refused, UsageError
-from erflow.fields import Field
+from erflow.core import conditions, engine, workflow
+from erflow.core.errors import NotFound, NotPermitted, Refused, UsageError
+from erflow.core.fields import Field
 
 WF = workflow.load(Path(erflow.__file__).parent / "defaults" / "workflow.yaml")
 ER = WF.type("enhancement")

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from conftest import CUSTOMER_EMAIL, PM, SUPPORT, Cli, Mailbox, describe, git
 
-from erflow import faults, journal
+from erflow.store import faults, journal
 
 ERFLOW = [sys.executable, "-m", "erflow"]
 KILLED = -signal.SIGKILL

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import PM, Cli, git
 
-from erflow.history import Git
+from erflow.store.git import Git
 
 SKEWED = "2026-08-01T09:00:00+00:00"  # more than 30 days before the tests' clock
 

@@ -36,8 +36,11 @@ from conftest import (
     one_line_error,
 )
 
-from erflow import forms, notify, store, yamlio
-from erflow.errors import InvalidData
+from erflow.app import forms
+from erflow.core import yamlio
+from erflow.core.errors import InvalidData
+from erflow.mail import templates as notify
+from erflow.store import tickets as store
 
 EVIL = "evil@attacker.example"
 CRLF = "\r\n"

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from conftest import Cli, describe
 
-from erflow import index
-from erflow.store import Store, parse
+from erflow.store import index
+from erflow.store.tickets import Store, parse
 
 INDEX = Path(".erflow") / "index.sqlite"
 
@@ -315,7 +315,7 @@ def test_two_processes_refreshing_at_once_both_answer_and_leave_a_sound_index(ru
     ticket_id = run.ticket_at("pm_review")
     copies(run, ticket_id, 150)
     expected = expected_json(run.root)
-    env = {**os.environ, "PYTHONPATH": str(Path(index.__file__).parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(index.__file__).parents[2])}
     command = [sys.executable, "-m", "erflow", "list", "--json", "--store", str(run.root)]
 
     for _ in range(3):
@@ -387,7 +387,7 @@ def test_a_refresh_of_many_files_reports_its_progress(run: Cli, monkeypatch: pyt
 def test_a_first_index_of_many_files_shows_a_progress_bar_on_a_terminal_only(run: Cli) -> None:
     ticket_id = run.ticket_at("pm_review")
     copies(run, ticket_id, index.PROGRESS_FROM)
-    env = {**os.environ, "PYTHONPATH": str(Path(index.__file__).parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(index.__file__).parents[2])}
     command = [sys.executable, "-m", "erflow", "list", "--json", "--store", str(run.root)]
     master, terminal = pty.openpty()
     seen: list[bytes] = []
@@ -416,7 +416,7 @@ def test_a_first_index_of_many_files_shows_a_progress_bar_on_a_terminal_only(run
 
 
 def test_the_columns_a_head_is_read_from_agree_with_the_front_matter(run: Cli) -> None:
-    from erflow.store import HEAD
+    from erflow.store.tickets import HEAD
 
     ticket_id = run.ticket_at("pm_review")
     copies(run, ticket_id, 3)

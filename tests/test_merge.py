@@ -14,8 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from erflow import merge, model, store
-from erflow.errors import InvalidData
+from erflow.core import model
+from erflow.core.errors import InvalidData
+from erflow.store import tickets as store
+from erflow.trust import merge
 
 TICKET_ID = "ER-AB12CD"
 PATH = "tickets/ER/AB/ER-AB12CD.md"

@@ -20,11 +20,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from erflow import notify
-from erflow.errors import DeliveryError, InvalidData, NotFound, Refused, UsageError
-from erflow.notify import Email, SmtpConfig, TemplateSet, send
+from erflow.core.errors import DeliveryError, InvalidData, NotFound, Refused, UsageError
+from erflow.mail import templates as notify
+from erflow.mail.templates import Email, SmtpConfig, TemplateSet, send
 
-DEFAULTS = Path(notify.__file__).parent / "defaults" / "templates"
+DEFAULTS = Path(notify.__file__).parents[1] / "defaults" / "templates"
 SENDER = "Destyn Dagle <destyn@example.com>"
 DATE = datetime(2025, 3, 4, 9, 30, tzinfo=timezone(timedelta(hours=-5)))
 MESSAGE_ID = "<20250304.1@example.com>"

@@ -26,7 +26,7 @@ from conftest import (
     one_line_error,
 )
 
-from erflow import workflow
+from erflow.core import workflow
 
 # The people the default workflow adds for these types.
 TRIAGE = "triage@example.com"

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from conftest import DEV, NICK, PM, QA, Cli, describe, one_line_error
 
-from erflow import htmlpage
-from erflow.reports import Chart, Report
+from erflow.reports import html as htmlpage
+from erflow.reports.catalog import Chart, Report
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -252,7 +252,7 @@ def test_a_ticket_that_cannot_be_read_is_named_and_the_others_still_counted(
 def test_git_runs_with_small_pack_windows_and_keeps_configuration_given_in_the_environment(
     run: Cli, store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from erflow.history import Git
+    from erflow.store.git import Git
 
     monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
     monkeypatch.setenv("GIT_CONFIG_KEY_0", "user.email")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import Cli, check_refuses_edit, commit_info, commits_since
 
-from erflow.businesstime import Calendar, Duration, parse_duration
+from erflow.core.businesstime import Calendar, Duration, parse_duration
 
 # 2026-11-02 is a Monday; the conftest pins every command at 2026-11-02T09:00:00+00:00.
 WORKFLOW = textwrap.dedent(
@@ -354,7 +354,7 @@ def test_an_unknown_report_is_not_found(docs: Cli) -> None:
 def test_a_long_sweep_reports_its_progress_after_finding_everything_due(
     docs: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from erflow import service
+    from erflow.app import service
 
     tickets = [new_doc(docs) for _ in range(3)]
     monkeypatch.setattr(service, "PROGRESS_FROM", 2)

@@ -19,7 +19,7 @@ from conftest import APPROVE, BOARD, INTAKE_FLAGS, PM, SUPPORT, Cli, describe, g
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from erflow import store
+from erflow.store import tickets as store
 
 
 @dataclass

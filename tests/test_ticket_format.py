@@ -13,10 +13,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from erflow import model, store
-from erflow.errors import ErflowError, InvalidData, NotFound
-from erflow.model import Ticket
-from erflow.store import Store, normalize_id, parse, serialize, write_atomic
+from erflow.core import model
+from erflow.core.errors import ErflowError, InvalidData, NotFound
+from erflow.core.model import Ticket
+from erflow.store import tickets as store
+from erflow.store.tickets import Store, normalize_id, parse, serialize, write_atomic
 
 NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone.utc)
 TICKET_ID = "ER-AB12CD"

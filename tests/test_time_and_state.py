@@ -7,7 +7,7 @@ import re
 import pytest
 from conftest import DEV, PM, STRANGER, Cli, commit_info, commits_since, one_line_error
 
-from erflow import model
+from erflow.core import model
 
 
 def test_log_time_records_an_entry_and_one_commit_authored_by_the_actor(run: Cli) -> None:

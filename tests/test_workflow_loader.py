@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import erflow
-from erflow import workflow
-from erflow.errors import ErflowError, InvalidData, NotFound
+from erflow.core import workflow
+from erflow.core.errors import ErflowError, InvalidData, NotFound
 
 DEFAULT_PATH = Path(erflow.__file__).parent / "defaults" / "workflow.yaml"
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from erflow import yamlio
-from erflow.yamlio import LineDict, YamlError
+from erflow.core import yamlio
+from erflow.core.yamlio import LineDict, YamlError
 
 
 def load_error(text: str) -> YamlError:
@@ -190,7 +190,7 @@ def test_a_long_document_of_shallow_flow_mappings_is_accepted() -> None:
 def test_a_30000_level_document_raises_yaml_error_and_the_interpreter_survives(expression: str) -> None:
     program = textwrap.dedent(
         f"""
-        from erflow import yamlio
+        from erflow.core import yamlio
         try:
             yamlio.load({expression})
         except yamlio.YamlError as exc:

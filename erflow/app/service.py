@@ -17,19 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import conditions, engine, model, store, workflow
-from .conditions import is_set
-from .errors import Conflict, ErflowError, InvalidData, NotFound, NotPermitted, Refused, UsageError
-from .history import Change, Git, LogEntry
-from .model import LINK_INVERSE, Ticket
-from .store import Progress, Store
-from .workflow import EmailSpec, LinkedTicket, TicketType, Transition, Workflow
+from erflow.core import conditions, engine, model, workflow
+from erflow.core.conditions import is_set
+from erflow.core.errors import Conflict, ErflowError, InvalidData, NotFound, NotPermitted, Refused, UsageError
+from erflow.core.model import LINK_INVERSE, Ticket
+from erflow.core.workflow import EmailSpec, LinkedTicket, TicketType, Transition, Workflow
+from erflow.store import tickets as store
+from erflow.store.git import Change, Git, LogEntry
+from erflow.store.tickets import Progress, Store
 
 if TYPE_CHECKING:
-    from .audit import AuditResult, Progress
-    from .notify import Email, SmtpConfig, TemplateSet
-    from .sync import SyncResult
-    from .timers import SlaClock
+    from erflow.core.timers import SlaClock
+    from erflow.mail.templates import Email, SmtpConfig, TemplateSet
+    from erflow.trust.audit import AuditResult, Progress
+    from erflow.trust.sync import SyncResult
 
 
 # ---------------------------------------------------------------------------------------------
@@ -53,7 +54,7 @@ class Context:
 
     @functools.cached_property
     def templates(self) -> TemplateSet:
-        from .notify import TemplateSet
+        from erflow.mail.templates import TemplateSet
 
         return TemplateSet(self.store.templates_dir)
 
@@ -220,7 +221,7 @@ def _recover(ctx: Context, git_dir: Path) -> None:
 
     The journal goes once those files are as HEAD has them; until then every change refuses.
     """
-    from . import journal
+    from erflow.store import journal
 
     found = journal.load(git_dir)
     if found is None:
@@ -310,7 +311,7 @@ def _commit(
     points) leaves the next change what it needs to undo or keep this one (``_recover``), which is
     also how a failure here is undone.
     """
-    from . import faults, journal
+    from erflow.store import faults, journal
 
     config = _smtp(ctx) if outgoing else None
     parent = began.head
@@ -344,7 +345,7 @@ def _commit(
         journal.save(git_dir, committed)
         faults.point("committed")
         if config is not None:
-            from .notify import send
+            from erflow.mail.templates import send
 
             journal.save(git_dir, committed.at("sending"))
             faults.point("sending")
@@ -401,7 +402,7 @@ def _remove_strays(path: Path) -> None:
 
 
 def _smtp(ctx: Context) -> SmtpConfig:
-    from .notify import SmtpConfig
+    from erflow.mail.templates import SmtpConfig
 
     config = SmtpConfig.from_env(ctx.env)
     if config is None:
@@ -722,7 +723,9 @@ def _render_documents(
     for spec in transition.documents:
         if spec.when is not None and not _holds(ctx, spec.when, ticket.meta):
             continue
-        from .notify import DocumentSet  # jinja2: imported only by a change that renders something
+        from erflow.mail.templates import (
+            DocumentSet,  # jinja2: imported only by a change that renders something
+        )
 
         documents = DocumentSet(ctx.store.templates_dir / "documents")
         text = documents.render_text(
@@ -738,8 +741,8 @@ def _clock_state_change(
     ctx: Context, ticket: Ticket, ticket_type: TicketType, left: str, entered_before: Any
 ) -> None:
     """On a change of state: the first response, time paused for the SLA, and state_entered."""
-    from . import timers
-    from .businesstime import Clock
+    from erflow.core import timers
+    from erflow.core.businesstime import Clock
 
     meta = ticket.meta
     sla = ticket_type.sla
@@ -1018,7 +1021,7 @@ def sweep(
     roles: the workflow itself acts); when they are not met, nothing happens and the reason is told.
     Everything due is found first; ``progress(done, total)`` then follows the firing when it is long.
     """
-    from . import timers
+    from erflow.core import timers
 
     sending = _sending(ctx, send) and not dry_run
     due: list[tuple[SweepAction, str]] = []
@@ -1049,7 +1052,7 @@ def sweep(
 
 
 def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
-    from . import timers
+    from erflow.core import timers
 
     actor = ctx.actor or SWEEP_ACTOR
     with _writing(ctx, action.ticket) as began:
@@ -1116,7 +1119,7 @@ def show(ctx: Context, raw_id: str) -> TicketView:
     path = ctx.store.find(raw_id)
     ticket = ctx.store.read_path(path).ticket
     ticket_type = _type_of(ctx.workflow, ticket, ctx.store.relative(path))
-    from .timers import sla_clocks
+    from erflow.core.timers import sla_clocks
 
     options = engine.options(ctx.workflow, ticket_type, ticket.meta, ctx.actor)
     return TicketView(
@@ -1192,7 +1195,7 @@ def list_tickets(ctx: Context, filters: Filters) -> Listing:
 def sla_flags(ctx: Context, tickets: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Ticket id -> the worst status of its SLA clocks, for the tickets that have one (the table's
     SLA column)."""
-    from .timers import sla_clocks, worst
+    from erflow.core.timers import sla_clocks, worst
 
     flags: dict[str, str] = {}
     for meta in tickets:
@@ -1302,10 +1305,10 @@ def check(ctx: Context) -> list[str]:
     """Every problem in workflow.yaml, the templates and every ticket, each with file and line."""
     wf, problems = workflow.load_with_problems(ctx.store.workflow_path)
     problems = [_relative(ctx, p) for p in problems]
-    from .notify import TemplateSet
+    from erflow.mail.templates import TemplateSet
 
     templates = TemplateSet(ctx.store.templates_dir)
-    from .notify import DocumentSet
+    from erflow.mail.templates import DocumentSet
 
     documents = DocumentSet(ctx.store.templates_dir / "documents")
     template_problems = templates.problems() + documents.problems()
@@ -1341,7 +1344,7 @@ def _relative(ctx: Context, problem: str) -> str:
 def _raw_template_references(ctx: Context, templates: TemplateSet) -> list[str]:
     """With a workflow.yaml too broken to load, still name every email template it needs that is
     missing (read from the raw YAML: ``emails:`` lists and timers' ``email:``)."""
-    from . import yamlio
+    from erflow.core import yamlio
 
     try:
         raw = yamlio.load(ctx.store.workflow_path.read_text(encoding="utf-8"))
@@ -1431,7 +1434,7 @@ def _ticket_problems(wf: Workflow, parsed: store.Parsed, rel: str) -> list[str]:
 def audit(ctx: Context, *, full: bool = False, progress: Progress | None = None) -> AuditResult:
     """Replay the store's git history and list every change that erflow did not make legally;
     ``progress`` is told ``(commits judged, commits to judge)`` as it goes."""
-    from . import audit as auditing
+    from erflow.trust import audit as auditing
 
     try:
         git_dir = ctx.git.git_dir()
@@ -1442,7 +1445,7 @@ def audit(ctx: Context, *, full: bool = False, progress: Progress | None = None)
 
 def sync(ctx: Context) -> SyncResult:
     """Pull (ticket files merged by erflow's driver), then push; under the store lock."""
-    from . import sync as syncing
+    from erflow.trust import sync as syncing
 
     require_actor(ctx)
     with _writing(ctx):

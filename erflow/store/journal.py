@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import Conflict, InvalidData
+from erflow.core.errors import Conflict, InvalidData
 
 FOLDER = "erflow"
 NAME = "journal.json"
@@ -118,7 +118,7 @@ def save(git_dir: Path, journal: Journal) -> None:
 
     Not fsynced: the journal is there for a killed process, whose writes the kernel still holds; a
     power cut is not covered (nor are the folders fsynced)."""
-    from .store import write_atomic
+    from erflow.store.tickets import write_atomic
 
     data = json.dumps(journal.as_json(), indent=1).encode("utf-8") + b"\n"
     write_atomic(location(git_dir), data, durable=False)

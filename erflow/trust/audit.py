@@ -14,9 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import __version__, engine, model, store, timers
-from .errors import ErflowError
-from .history import (
+from erflow import __version__
+from erflow.core import engine, model, timers
+from erflow.core.errors import ErflowError
+from erflow.core.model import Ticket
+from erflow.core.workflow import TicketType, Workflow, load_bytes
+from erflow.store import tickets as store
+from erflow.store.git import (
     CommitRecord,
     FileChange,
     Git,
@@ -25,8 +29,6 @@ from .history import (
     merge_base,
     read_commits,
 )
-from .model import Ticket
-from .workflow import TicketType, Workflow, load_bytes
 
 CACHE_VERSION = 1
 # Kept by erflow's clock, not by the transition: never compared against a replayed plan.
@@ -287,7 +289,7 @@ class _Auditor:
 
     def _judge_merge(self, record: CommitRecord, changes: Sequence[FileChange]) -> list[Violation]:
         """A merge may only hold, for each ticket, one parent's file or erflow's merge of both."""
-        from .merge import merge_ticket
+        from erflow.trust.merge import merge_ticket
 
         if len(record.parents) > 2:
             return [

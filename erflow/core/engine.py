@@ -8,11 +8,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import conditions
-from .conditions import is_set
-from .errors import NotFound, NotPermitted, Refused, UsageError
-from .fields import Field
-from .workflow import Assign, EmailSpec, LinkedTicket, TicketType, Transition, Workflow
+from erflow.core import conditions
+from erflow.core.conditions import is_set
+from erflow.core.errors import NotFound, NotPermitted, Refused, UsageError
+from erflow.core.fields import Field
+from erflow.core.workflow import Assign, EmailSpec, LinkedTicket, TicketType, Transition, Workflow
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .store import TICKETS, Indexed
+from erflow import __version__
+from erflow.store.tickets import TICKETS, Indexed
 
 if TYPE_CHECKING:
-    from .store import Progress, Store
+    from erflow.store.tickets import Progress, Store
 
 PATH = ".erflow/index.sqlite"
 LEGACY = ".erflow/index.json"  # the index of erflow 0.1: removed when found

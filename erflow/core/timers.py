@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import conditions
-from .businesstime import Calendar, Clock, Duration
-from .workflow import Actions, Sla, SlaTarget, TicketType, Timer, Workflow
+from erflow.core import conditions
+from erflow.core.businesstime import Calendar, Clock, Duration
+from erflow.core.workflow import Actions, Sla, SlaTarget, TicketType, Timer, Workflow
 
 FIRED = "timers_fired"
 

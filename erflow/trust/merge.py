@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import model, store
-from .errors import Conflict
-from .model import SECTIONS, Ticket
+from erflow.core import model
+from erflow.core.errors import Conflict
+from erflow.core.model import SECTIONS, Ticket
+from erflow.store import tickets as store
 
 # Front-matter lists merged as sets: an item stays unless a side removed it; never a conflict.
 LIST_FIELDS = frozenset({"labels", "links", "timers_fired"})

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fields import COMMON_NAMES
+from erflow.core.fields import COMMON_NAMES
 
 # Body sections, in file order, after the request text. Entries are Markdown list items whose
 # continuation lines are indented, so no entry line can ever look like a section heading.

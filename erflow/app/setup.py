@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import service, store
-from .errors import ErflowError, Refused
-from .history import Change, Git
+from erflow.app import service
+from erflow.core.errors import ErflowError, Refused
+from erflow.store import tickets as store
+from erflow.store.git import Change, Git
 
-DEFAULTS = Path(__file__).parent / "defaults"
+DEFAULTS = Path(__file__).parents[1] / "defaults"
 GITIGNORE = "# erflow's derived files (caches); never the source of truth\n.erflow/\n"
 
 
@@ -51,7 +52,7 @@ def init_store(directory: Path, env: Mapping[str, str], actor: str | None = None
     paths = [store.WORKFLOW, store.TEMPLATES, f"{store.TICKETS}/.gitkeep", ".gitignore"]
     change = Change("store", "init", who, summary="default workflow and templates")
     commit = git.commit(paths, change.message().replace("store init", "erflow init", 1), (who, who))
-    from .sync import install_driver
+    from erflow.trust.sync import install_driver
 
     install_driver(git, git.git_dir(), root)
     for key, value in GIT_CONFIG.items():

@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import model, timers
-from .errors import NotFound, UsageError
-from .model import Ticket
-from .service import Context
-from .snapshot import Snapshot, open_snapshot
-from .workflow import TicketType, Workflow
+from erflow.app.service import Context
+from erflow.core import model, timers
+from erflow.core.errors import NotFound, UsageError
+from erflow.core.model import Ticket
+from erflow.core.workflow import TicketType, Workflow
+from erflow.reports.snapshot import Snapshot, open_snapshot
 
 
 @dataclass
@@ -438,7 +438,7 @@ def billing(snap: Snapshot, q: Query) -> Report:
 
 def funnel(snap: Snapshot, q: Query) -> Report:
     """Of the requests that entered in the period, how far they got (funnel.py: from git history)."""
-    from . import funnel as funnel_module  # it builds on this module's Report and Chart
+    from erflow.reports import funnel as funnel_module  # it builds on this module's Report and Chart
 
     return funnel_module.funnel(snap, q)
 

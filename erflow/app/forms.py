@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 from typing import IO, Any
 
-from . import yamlio
-from .errors import InvalidData, NotFound, UsageError
+from erflow.core import yamlio
+from erflow.core.errors import InvalidData, NotFound, UsageError
 
 MAX_FORM_BYTES = 1024 * 1024
 # What YAML's reader accepts: tab, line breaks and printable Unicode; a JSON form may hold no more.

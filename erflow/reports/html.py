@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .model import plain
-from .reports import Chart, Report
+from erflow.core.model import plain
+from erflow.reports.catalog import Chart, Report
 
 MAX_ROWS = 2000  # table rows on the page; --csv and --json give all
 PALETTE_SIZE = 8  # series colours (CSS variables --c0..--c7), one per series name across the page

@@ -25,7 +25,7 @@ import jinja2.meta
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from erflow.errors import (
+from erflow.core.errors import (
     DeliveryError,
     InvalidData,
     NotFound,

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import store
-from .errors import Conflict, ErflowError, InvalidData, UsageError
-from .history import Git, GitError
+from erflow.core.errors import Conflict, ErflowError, InvalidData, UsageError
+from erflow.store import tickets as store
+from erflow.store.git import Git, GitError
 
 DRIVER = "erflow"
 ATTRIBUTES = f"{store.TICKETS}/**/*.md merge={DRIVER}"
@@ -50,7 +50,7 @@ def merge_file(base: Path, ours: Path, theirs: Path, path: str, cwd: Path) -> li
     Raises InvalidData when a side does not parse and IdCollision when two tickets share an id:
     git then reports the file as conflicted and ``sync`` aborts the merge.
     """
-    from .merge import merge_ticket
+    from erflow.trust.merge import merge_ticket
 
     texts = []
     for side in (base, ours, theirs):
@@ -80,7 +80,7 @@ def merge_file(base: Path, ours: Path, theirs: Path, path: str, cwd: Path) -> li
 
 def _type_fields(cwd: Path, path: str) -> list[str]:
     """The ticket type's field order, from the workflow.yaml of the store the file belongs to."""
-    from .workflow import load_with_problems
+    from erflow.core.workflow import load_with_problems
 
     folder = (cwd / path).parent
     for candidate in (folder, *folder.parents):
@@ -289,7 +289,7 @@ def _same_ticket(git: Git, one: str, other: str) -> bool:
 def _renumber(
     git: Git, path: str, tracking: str, author: tuple[str, str], now: dt.datetime
 ) -> dict[str, str]:
-    from . import model
+    from erflow.core import model
 
     root = git.root
     old_path = root / path

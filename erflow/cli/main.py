@@ -12,9 +12,9 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from . import service
-from .errors import ErflowError, UsageError
-from .store import Store, find_root, write_atomic
+from erflow.app import service
+from erflow.core.errors import ErflowError, UsageError
+from erflow.store.tickets import Store, find_root, write_atomic
 
 DEBUG = False
 
@@ -76,7 +76,7 @@ def _is_control_flow(exc: BaseException) -> bool:
 
 
 def _fail(text: str, code: int) -> NoReturn:
-    from .output import err
+    from erflow.cli.output import err
 
     err.print(text, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
@@ -117,7 +117,7 @@ def _root(
 def _ctx(store: str | None, env: Mapping[str, str] = os.environ) -> service.Context:
     ctx = service.open_context(store, env, Path.cwd())
     if sys.stderr.isatty():
-        from .output import ProgressBar
+        from erflow.cli.output import ProgressBar
 
         ctx.store.progress = ProgressBar("Indexing ticket files")
     return ctx
@@ -142,8 +142,8 @@ def init(
     json_out: JsonOpt = False,
 ) -> None:
     """Make a new store: the default workflow.yaml, templates/, empty tickets/, git init, first commit."""
-    from . import setup
-    from .output import message, write_json
+    from erflow.app import setup
+    from erflow.cli.output import message, write_json
 
     result = setup.init_store(directory, os.environ)
     if json_out:
@@ -158,8 +158,8 @@ def demo(
     json_out: JsonOpt = False,
 ) -> None:
     """Make a store with sample tickets walked through the main paths of the SOP, and say what happened."""
-    from . import setup
-    from .output import out, write_json
+    from erflow.app import setup
+    from erflow.cli.output import out, write_json
 
     report = setup.demo(directory, os.environ)
     if json_out:
@@ -195,8 +195,8 @@ def new(
     json_out: JsonOpt = False,
 ) -> None:
     """Create a ticket; print its id. Sends the type's intake acknowledgement if the workflow says so."""
-    from . import forms
-    from .output import change, write_json
+    from erflow.app import forms
+    from erflow.cli.output import change, write_json
 
     request = service.NewRequest(
         ticket_type,
@@ -223,7 +223,7 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """The ticket: fields, state, owner, body, and what can happen next."""
-    from .output import ticket_view, write_json
+    from erflow.cli.output import ticket_view, write_json
 
     view = service.show(_ctx(store), ticket_id)
     if json_out:
@@ -250,20 +250,20 @@ def list_(
     ctx = _ctx(store)
     listing = service.list_tickets(ctx, filters)
     if listing.problems:
-        from .output import message
+        from erflow.cli.output import message
 
         for problem in listing.problems:
             message(f"erflow: skipped {problem}", "yellow")
     if json_out:  # the stored JSON text as it is: no rich, no decoding
-        from .rawjson import write_json_texts
+        from erflow.cli.rawjson import write_json_texts
 
         write_json_texts(item.raw or "null" for item in listing.items)
     elif csv_out:
-        from .output import LIST_COLUMNS, write_csv
+        from erflow.cli.output import LIST_COLUMNS, write_csv
 
         write_csv(listing.tickets, LIST_COLUMNS)
     else:
-        from .output import ticket_table
+        from erflow.cli.output import ticket_table
 
         tickets = listing.tickets
         ticket_table(tickets, service.sla_flags(ctx, tickets))
@@ -276,7 +276,7 @@ def transitions(
     json_out: JsonOpt = False,
 ) -> None:
     """Transitions out of the current state: allowed or not, and every reason why not."""
-    from .output import options_table, out, write_json
+    from erflow.cli.output import options_table, out, write_json
 
     options = service.transitions(_ctx(store), ticket_id)
     if json_out:
@@ -303,7 +303,7 @@ def advance(
     json_out: JsonOpt = False,
 ) -> None:
     """Apply a transition: check role and gates, set fields, move state, commit, send its emails."""
-    from .output import change, write_json
+    from erflow.cli.output import change, write_json
 
     ctx = _ctx(store)
     if transition is None:
@@ -325,7 +325,7 @@ def _menu(ctx: service.Context, ticket_id: str) -> str:
         )
     from rich.prompt import IntPrompt
 
-    from .output import err, options_table
+    from erflow.cli.output import err, options_table
 
     options = service.transitions(ctx, ticket_id)
     allowed = [o for o in options if o.allowed]
@@ -408,7 +408,7 @@ def link(
 
 
 def _edit(json_out: bool, result: service.ChangeResult) -> None:
-    from .output import change, write_json
+    from erflow.cli.output import change, write_json
 
     if json_out:
         write_json(
@@ -430,7 +430,7 @@ def email(
     json_out: JsonOpt = False,
 ) -> None:
     """Render one template for a ticket (the full message on stdout), or send it. Recorded in the ticket."""
-    from .output import change, write_json
+    from erflow.cli.output import change, write_json
 
     result = service.email(_ctx(store), ticket_id, template, send=send, record=not dry_run)
     mail = result.emails[0]
@@ -449,7 +449,7 @@ def history(
     json_out: JsonOpt = False,
 ) -> None:
     """The ticket's life from git: when, who, which transition, from → to, fields changed."""
-    from .output import history_table, write_json
+    from erflow.cli.output import history_table, write_json
 
     entries = service.history(_ctx(store), ticket_id)
     if json_out:
@@ -464,7 +464,7 @@ def check(
     json_out: JsonOpt = False,
 ) -> None:
     """Validate workflow.yaml, the templates and every ticket; list every problem with file and line."""
-    from .output import message, write_json
+    from erflow.cli.output import message, write_json
 
     root = find_root(store, os.environ, Path.cwd())
     ctx = service.Context(Store(root), "", service.resolve_now(os.environ), os.environ)
@@ -490,7 +490,7 @@ def audit(
 ) -> None:
     """Replay the git history: report every change not made by erflow through a legal transition by a
     permitted actor (exit 3 if any)."""
-    from .output import audit_table, message, progress_bar, write_json
+    from erflow.cli.output import audit_table, message, progress_bar, write_json
 
     root = find_root(store, os.environ, Path.cwd())
     ctx = service.Context(Store(root), "", service.resolve_now(os.environ), os.environ)
@@ -515,7 +515,7 @@ def audit(
 @app.command()
 def sync(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
     """Pull (merging ticket files field by field, notes by time), then push."""
-    from .output import message, write_json
+    from erflow.cli.output import message, write_json
 
     result = service.sync(_ctx(store))
     if json_out:
@@ -540,8 +540,8 @@ def merge_file(
     path: Annotated[str, typer.Argument()],
 ) -> None:
     """git's merge driver for ticket files (installed by init and sync): merge THEIRS into OURS."""
-    from . import sync as syncing
-    from .output import message
+    from erflow.cli.output import message
+    from erflow.trust import sync as syncing
 
     for conflict in syncing.merge_file(base, ours, theirs, path, Path.cwd()):
         message(f"erflow: {conflict['describe']}", "yellow")
@@ -558,7 +558,7 @@ def sweep(
     json_out: JsonOpt = False,
 ) -> None:
     """Run due timers (reminders, auto-close, SLA escalation), each once; safe to run from cron."""
-    from .output import progress_bar, sweep_table, write_json
+    from erflow.cli.output import progress_bar, sweep_table, write_json
 
     ctx = _ctx(store, dict(os.environ, ERFLOW_NOW=now) if now else os.environ)
     with progress_bar("Running timers", threshold=0) as bar:  # the sweep says when it is long
@@ -602,8 +602,8 @@ def report(
 ) -> None:
     """A report: board (tickets per state), aging (time in state), sla (every SLA clock), workload
     (per owner), billing (ready to invoice), funnel (how far requests got, from git history)."""
-    from . import reports
-    from .output import message, report_table, write_csv, write_json
+    from erflow.cli.output import message, report_table, write_csv, write_json
+    from erflow.reports import catalog as reports
 
     ctx = _ctx(store)
     query = reports.query(ctx, ticket_type or [], since, until, as_of)
@@ -611,7 +611,7 @@ def report(
     for problem in result.problems:
         message(f"erflow: skipped {problem}", "yellow")
     if html_out is not None:
-        from . import htmlpage
+        from erflow.reports import html as htmlpage
 
         page = htmlpage.render(result, generated_at=ctx.now)
         try:
@@ -644,7 +644,8 @@ def graph(
     store: StoreOpt = None,
 ) -> None:
     """The workflow as a diagram (Mermaid or Graphviz DOT), with ticket counts per state if asked."""
-    from . import diagram, reports
+    from erflow.reports import catalog as reports
+    from erflow.reports import diagram
 
     ctx = _ctx(store)
     if fmt not in ("mermaid", "dot"):

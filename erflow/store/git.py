@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import Conflict, ErflowError, UsageError
+from erflow.core.errors import Conflict, ErflowError, UsageError
 
 TRAILER_PREFIX = "Erflow-"
 _SEP = "\x1e"
@@ -271,7 +271,7 @@ class Git:
         becomes git (same pid). The line is sent only once ``on_child`` has returned, so should erflow
         be killed before that, the shell reads end-of-file and git never runs. If ``on_child`` fails,
         git is not started either (the error is raised)."""
-        from .journal import GATE
+        from erflow.store.journal import GATE
 
         full_env = _environment(env)
         argv = ["git", *args]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .workflow import TicketType
+from erflow.core.workflow import TicketType
 
 Counts = Mapping[tuple[str, str], int]  # (type, state) -> tickets in it
 

@@ -16,13 +16,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import engine, model
-from .service import ChangeResult, HistoryEntry, SweepAction, TicketView
+from erflow.app.service import ChangeResult, HistoryEntry, SweepAction, TicketView
+from erflow.core import engine, model
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from .audit import AuditResult
+    from erflow.trust.audit import AuditResult
 
 # Piped output is not wrapped at 80 columns: scripts and `less -S` get whole lines.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import history, store, workflow
-from .errors import ErflowError, InvalidData, NotFound
-from .history import Git
-from .model import Ticket
-from .service import Context
-from .workflow import Workflow
+from erflow.app.service import Context
+from erflow.core import workflow
+from erflow.core.errors import ErflowError, InvalidData, NotFound
+from erflow.core.model import Ticket
+from erflow.core.workflow import Workflow
+from erflow.store import git as history
+from erflow.store import tickets as store
+from erflow.store.git import Git
 
 BATCH = 2000  # blobs read from git at once: bounds memory at 100,000 tickets
 

@@ -13,11 +13,11 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from . import history
-from .history import Move
-from .reports import Chart, Query, Report, stages
-from .snapshot import Snapshot
-from .workflow import TicketType, Workflow
+from erflow.core.workflow import TicketType, Workflow
+from erflow.reports.catalog import Chart, Query, Report, stages
+from erflow.reports.snapshot import Snapshot
+from erflow.store import git as history
+from erflow.store.git import Move
 
 
 @dataclass

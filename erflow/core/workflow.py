@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import conditions, yamlio
-from .businesstime import WEEKDAYS, Calendar, Duration, parse_duration
-from .errors import InvalidData, NotFound, located
-from .fields import COMMON_FIELDS, FIELD_TYPES, Field
-from .model import LINK_INVERSE
+from erflow.core import conditions, yamlio
+from erflow.core.businesstime import WEEKDAYS, Calendar, Duration, parse_duration
+from erflow.core.errors import InvalidData, NotFound, located
+from erflow.core.fields import COMMON_FIELDS, FIELD_TYPES, Field
+from erflow.core.model import LINK_INVERSE
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")

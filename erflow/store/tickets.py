@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import model, yamlio
-from .errors import Conflict, ErflowError, InvalidData, NotFound, located
-from .model import OPTIONAL_SECTIONS, SECTIONS, Ticket
+from erflow.core import model, yamlio
+from erflow.core.errors import Conflict, ErflowError, InvalidData, NotFound, located
+from erflow.core.model import OPTIONAL_SECTIONS, SECTIONS, Ticket
 
 WORKFLOW = "workflow.yaml"
 TICKETS = "tickets"
@@ -141,7 +141,7 @@ def write_atomic(path: Path, text: str | bytes, *, durable: bool = True) -> None
     Text is written as UTF-8 with its line ends as they are; bytes exactly as given. ``durable``
     (ticket files, documents) fsyncs before the rename and is where the ``mid-write`` failpoint
     sits; erflow's own bookkeeping (journal, caches) skips both."""
-    from . import faults
+    from erflow.store import faults
 
     data = text.encode("utf-8") if isinstance(text, str) else text
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -282,14 +282,14 @@ class Store:
         its problem. Read from the index (``.erflow/index.sqlite``) where a file's stat is
         unchanged, else parsed (and the index brought up to date); from the files alone if the
         index fails."""
-        from . import index
+        from erflow.store import index
 
         return index.entries(self, tuple(types), tuple(states))
 
     def metas_by_blob(self, blob_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The front-matter parsed from each of these git blobs (by id) that the index holds.
         Blobs it does not hold, or all of them when the index fails, are absent: parse those."""
-        from . import index
+        from erflow.store import index
 
         return index.metas_by_blob(self, blob_ids)
 
@@ -344,7 +344,7 @@ class Store:
                 hint="retry; nothing was changed",
             ) from None
         try:
-            from . import journal
+            from erflow.store import journal
 
             # A git process left running by a killed erflow holds index.lock until it ends: wait.
             journal.await_git(git_dir, timeout)

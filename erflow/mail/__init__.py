@@ -1,0 +1,1 @@
+"""Email: templates rendered sandboxed and strict, messages built and delivered over SMTP."""
