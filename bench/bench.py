@@ -3,10 +3,11 @@
 
     python bench/bench.py --sizes 1000,10000 [--runs 5] [--out bench/results.md] [--keep DIR] [--reuse]
 
-A store is built without running erflow N times: ``erflow.setup.init_store`` makes the skeleton,
-then one ``git fast-import`` stream writes every ticket's history. Each ticket walks real transitions
-of the enhancement type (``erflow.engine`` judges and plans every step, as ``erflow advance`` would),
-its file is written by ``erflow.store.serialize`` and its commit message by ``erflow.history.Change``.
+A store is built without running erflow N times: ``erflow.app.setup.init_store`` makes the skeleton,
+then one ``git fast-import`` stream writes every ticket's history. Each ticket walks real
+transitions of the enhancement type (``erflow.core.engine`` judges and plans every step, as
+``erflow advance`` would), its file is written by ``erflow.store.tickets.serialize`` and its commit
+message by ``erflow.store.git.Change``.
 Then every command is timed as a whole process (wall time, median and min of the runs, and the
 peak RSS of the process and the git processes it waited for). See bench/README.md.
 """
@@ -34,6 +35,7 @@ from typing import Any
 import erflow
 from erflow.app.setup import init_store
 from erflow.core import conditions, engine, model, workflow
+from erflow.core.errors import ErflowError
 from erflow.core.model import Ticket
 from erflow.core.workflow import TicketType, Transition, Workflow
 from erflow.store import tickets as store
@@ -324,7 +326,7 @@ class Generator:
             note = self.rng.choice(CHANGE_NOTES) if transition.note == "required" else None
             try:
                 plan = engine.plan(self.wf, self.type, ticket.meta, transition.name, actor, sets, note)
-            except erflow.errors.ErflowError:
+            except ErflowError:
                 continue
             before_state = ticket.state
             ticket.meta = {k: v for k, v in plan.values.items() if v is not None}
@@ -604,6 +606,7 @@ class Sample:
     rss_mb: float
     code: int
     stderr: str = ""
+    git_seconds: float | None = None  # wall time of the git processes it ran (GIT_TRACE2_EVENT)
 
 
 # A process's ru_maxrss starts at the RSS of the process it was forked (or vforked) from: the kernel
@@ -712,6 +715,7 @@ class Case:
     before: Callable[[int], None] | None = None
     runs: int | None = None  # None: the --runs given
     warmup: bool = True
+    trace_git: bool = False  # measure the git processes it runs, through git's own trace2 events
 
 
 def erflow_cmd() -> list[str]:
@@ -745,10 +749,16 @@ def time_case(
     """Run-up, then the timed runs; stop at the first failure (its exit code is the cell)."""
     result = Result(case.label)
     env = bench_env(case.actor)
+    trace = launcher.folder / "trace2.json"
+    if case.trace_git:
+        env["GIT_TRACE2_EVENT"] = str(trace)
     for number in range(0 if case.warmup else 1, (case.runs or runs) + 1):
         if case.before:
             case.before(number)
+        trace.unlink(missing_ok=True)
         sample = launcher.run(case.argv(number), root, env, timeout)
+        if case.trace_git:
+            sample.git_seconds = git_seconds(trace)
         if not_implemented(sample):
             result.missing = True
             result.samples = [sample]
@@ -767,6 +777,50 @@ def time_case(
             result.note = f"stdout is not JSON: {exc}"
     log(f"  {case.label:<44} {cell(result)}")
     return result
+
+
+def git_seconds(trace: Path) -> float:
+    """The wall time of the git processes a command ran, from git's trace2 event stream: the sum of
+    each top-level git process's elapsed time at exit (a child of git, say a hook, is inside its
+    parent's time; its session id has a '/')."""
+    total = 0.0
+    try:
+        lines = trace.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return 0.0
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("event") == "exit" and "/" not in str(event.get("sid", "/")):
+            total += float(event.get("t_abs", 0.0))
+    return total
+
+
+Profile = tuple[float, list[tuple[str, float, float]]]  # total ms, then (module, own ms, cumulative ms)
+
+
+def import_profile(info: BuildInfo, probe: str, top: int = 10) -> Profile:
+    """`erflow show ID` under `python -X importtime` (PYTHONPROFILEIMPORTTIME): the total import time
+    and the ``top`` modules by their own import time, in ms (self, cumulative). Run twice; the
+    second run is read, so bytecode is in place as for every later command."""
+    env = bench_env("destyn@example.com")
+    env["PYTHONPROFILEIMPORTTIME"] = "1"
+    argv = [*erflow_cmd(), "show", probe]
+    for _ in range(2):
+        done = subprocess.run(argv, cwd=info.root, env=env, capture_output=True, text=True)
+    rows: list[tuple[str, float, float]] = []
+    total = 0.0
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, cumulative, name = line.removeprefix("import time:").split("|")
+        if not name.startswith("  "):  # one space: imported by erflow's script itself, not nested
+            total += int(cumulative) / 1000
+        rows.append((name.strip(), int(own) / 1000, int(cumulative) / 1000))
+    rows.sort(key=lambda row: row[1], reverse=True)
+    return total, rows[:top]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -871,6 +925,7 @@ def cases(info: BuildInfo, runs: int, audit_works: dict[str, bool], log: Callabl
             f"`erflow advance ID {transition}{' ' + ' '.join(sets) if sets else ''}` ({state}, commits)",
             lambda n: [*erflow, "advance", advance_ids[n], transition, *sets],
             actor=advance_actor,
+            trace_git=True,
         ),
         Case("history", "`erflow history ID`", lambda n: [*erflow, "history", probe]),
         Case(
@@ -972,8 +1027,65 @@ def erflow_revision() -> str:
     return rev + (" + uncommitted changes in erflow/" if dirty else "")
 
 
+def _median(result: Result | None) -> float | None:
+    if result is None or result.missing or result.failed or not result.samples:
+        return None
+    return statistics.median(s.seconds for s in result.samples)
+
+
+def startup_rows(size: int, results: Mapping[str, Result]) -> list[str]:
+    """Issue 11's start-up targets, each bound computed from this run's own `python -c pass`."""
+    floor = _median(results.get("floor"))
+    if floor is None:
+        return []
+    rows = []
+
+    def row(label: str, measured: float | None, bound: float, how: str) -> None:
+        if measured is None:
+            rows.append(f"| {size:,} | {label} | – | {bound * 1000:.0f} ms ({how}) | – |")
+            return
+        verdict = "yes" if measured <= bound else "**no**"
+        ms = f"{measured * 1000:.0f} ms"
+        rows.append(f"| {size:,} | {label} | {ms} | {bound * 1000:.0f} ms ({how}) | {verdict} |")
+
+    row("`erflow --help`", _median(results.get("help")), 3 * floor, "3 × python")
+    row("`erflow show ID`", _median(results.get("show")), 3 * floor + 0.010, "3 × python + 10 ms")
+    if size == 10_000:
+        row("`erflow list --json`", _median(results.get("list")), 0.100, "fixed")
+    advance = results.get("advance")
+    wall = _median(advance)
+    if advance is not None and wall is not None:
+        gits = [s.git_seconds for s in advance.samples if s.git_seconds is not None]
+        if gits:
+            git = statistics.median(gits)
+            own = statistics.median(s.seconds - (s.git_seconds or 0.0) for s in advance.samples)
+            row(f"`erflow advance` (git {git * 1000:.0f} ms, erflow's own {own * 1000:.0f} ms)", wall,
+                git + 0.040, "its git + 40 ms")  # fmt: skip
+    return rows
+
+
+def render_profile(profiles: Mapping[int, Profile]) -> list[str]:
+    lines: list[str] = []
+    for size, (total, top) in profiles.items():
+        lines += [
+            "",
+            f"### `erflow show ID` at {size:,}: {total:.1f} ms of imports in all, Python's own included "
+            "(`python -X importtime`), "
+            "the ten slowest by their own time",
+            "",
+            "| module | own ms | with its imports ms |",
+            "|---|---:|---:|",
+            *(f"| `{name}` | {own:.1f} | {cumulative:.1f} |" for name, own, cumulative in top),
+        ]
+    return lines
+
+
 def render(
-    builds: Sequence[BuildInfo], results: Mapping[int, Mapping[str, Result]], runs: int, command: str
+    builds: Sequence[BuildInfo],
+    results: Mapping[int, Mapping[str, Result]],
+    runs: int,
+    command: str,
+    profiles: Mapping[int, Profile] | None = None,
 ) -> str:
     now = dt.datetime.now().astimezone().replace(microsecond=0)
     lines = [
@@ -1019,6 +1131,17 @@ def render(
             result = results[size][key]
             cells.append(cell(result) + (" ⚠" if over_target(key, size, result) else ""))
         lines.append(f"| {label} | {target} | " + " | ".join(cells) + " |")
+    startup = [row for size in sizes for row in startup_rows(size, results[size])]
+    if startup:
+        lines += [
+            "",
+            "## Start-up (issue 11's targets, against this run's `python -c pass`)",
+            "",
+            "| tickets | command | median | bound | met |",
+            "|---:|---|---:|---|---|",
+            *startup,
+        ]
+    lines += render_profile(profiles or {})
     notes = [
         f"- {size:,}: {results[size][key].label}: {results[size][key].note}"
         for size in sizes
@@ -1069,6 +1192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     builds: list[BuildInfo] = []
     results: dict[int, dict[str, Result]] = {}
+    profiles: dict[int, Profile] = {}
     for size in args.sizes:
         info = ensure_store(
             args.keep, size, reuse=args.reuse, seed=args.seed, commits=args.commits,
@@ -1078,8 +1202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.build_only:
             log(f"timing {size:,} tickets ({args.runs} runs each)")
             results[size] = run_size(info, args.runs, args.timeout, log)
+            profiles[size] = import_profile(info, pick_probes(info)[0])
     command = "python bench/bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    report = render(builds, results, args.runs, command.strip())
+    report = render(builds, results, args.runs, command.strip(), profiles)
     print(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report, encoding="utf-8")
