@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from erflow.core.model import plain
-from erflow.reports.catalog import Chart, Report
+from erflow.reports.base import Chart, Report
 
 MAX_ROWS = 2000  # table rows on the page; --csv and --json give all
 PALETTE_SIZE = 8  # series colours (CSS variables --c0..--c7), one per series name across the page
