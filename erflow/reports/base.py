@@ -12,12 +12,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from erflow.app.service import Context
 from erflow.core import timers
 from erflow.core.errors import UsageError
 from erflow.core.model import Ticket
 from erflow.core.workflow import TicketType, Workflow
-from erflow.reports.snapshot import Snapshot
+from erflow.reports.snapshot import Snapshot, Source
 
 
 @dataclass
@@ -87,7 +86,7 @@ def parse_when(text: str, option: str, tz: dt.tzinfo, *, end_of_day: bool = Fals
 
 
 def query(
-    ctx: Context,
+    ctx: Source,
     types: Sequence[str] = (),
     since: str | None = None,
     until: str | None = None,

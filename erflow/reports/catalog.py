@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from erflow.app.service import Context
 from erflow.core.errors import NotFound
 from erflow.reports.aging import aging
 from erflow.reports.base import Query, Report
@@ -18,7 +17,7 @@ from erflow.reports.billing import billing
 from erflow.reports.board import board
 from erflow.reports.funnel import funnel
 from erflow.reports.sla import sla
-from erflow.reports.snapshot import Snapshot, open_snapshot
+from erflow.reports.snapshot import Snapshot, Source, open_snapshot
 from erflow.reports.workload import workload
 
 Builder = Callable[[Snapshot, Query], Report]
@@ -32,7 +31,7 @@ REPORTS: dict[str, Builder] = {
 }
 
 
-def run(ctx: Context, name: str, q: Query) -> Report:
+def run(ctx: Source, name: str, q: Query) -> Report:
     """The report ``name`` over the tickets ``q`` chooses."""
     if name not in REPORTS:
         raise NotFound(f"no report {name!r}", hint=f"reports: {', '.join(REPORTS)}")
@@ -45,7 +44,7 @@ def run(ctx: Context, name: str, q: Query) -> Report:
     return report
 
 
-def state_counts(ctx: Context) -> Counter[tuple[str, str]]:
+def state_counts(ctx: Source) -> Counter[tuple[str, str]]:
     """How many tickets sit in each (type, state) now."""
     snap = open_snapshot(ctx, None)
     return Counter((str(m.get("type")), str(m.get("state"))) for m in snap.heads())
