@@ -21,7 +21,7 @@ import pytest
 from conftest import DEV, NICK, PM, QA, Cli, describe, one_line_error
 
 from erflow.reports import html as htmlpage
-from erflow.reports.catalog import Chart, Report
+from erflow.reports.base import Chart, Report
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

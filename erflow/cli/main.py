@@ -603,11 +603,11 @@ def report(
     """A report: board (tickets per state), aging (time in state), sla (every SLA clock), workload
     (per owner), billing (ready to invoice), funnel (how far requests got, from git history)."""
     from erflow.cli.output import message, report_table, write_csv, write_json
-    from erflow.reports import catalog as reports
+    from erflow.reports import base, catalog
 
     ctx = _ctx(store)
-    query = reports.query(ctx, ticket_type or [], since, until, as_of)
-    result = reports.run(ctx, name, query)
+    query = base.query(ctx, ticket_type or [], since, until, as_of)
+    result = catalog.run(ctx, name, query)
     for problem in result.problems:
         message(f"erflow: skipped {problem}", "yellow")
     if html_out is not None:
@@ -644,14 +644,13 @@ def graph(
     store: StoreOpt = None,
 ) -> None:
     """The workflow as a diagram (Mermaid or Graphviz DOT), with ticket counts per state if asked."""
-    from erflow.reports import catalog as reports
-    from erflow.reports import diagram
+    from erflow.reports import catalog, diagram
 
     ctx = _ctx(store)
     if fmt not in ("mermaid", "dot"):
         raise UsageError(f"--format {fmt!r}: expected mermaid or dot")
     types = [ctx.workflow.type(ticket_type)] if ticket_type else list(ctx.workflow.types.values())
-    tally = reports.state_counts(ctx) if counts else None
+    tally = catalog.state_counts(ctx) if counts else None
     sys.stdout.write(diagram.render(types, fmt, tally))
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from erflow.core.workflow import TicketType, Workflow
-from erflow.reports.catalog import Chart, Query, Report, stages
+from erflow.reports.base import Chart, Query, Report, stages
 from erflow.reports.snapshot import Snapshot
 from erflow.store import git as history
 from erflow.store.git import Move
@@ -31,6 +31,7 @@ class Journey:
 
 
 def funnel(snap: Snapshot, q: Query) -> Report:
+    """Of the requests that entered in the period, how far they got."""
     report = Report(
         "funnel",
         ["type", "stage", "reached", "percent", "now_in_stage", "median_days_from_previous"],

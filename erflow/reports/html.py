@@ -2,42 +2,30 @@
 
 Nothing on the page is fetched: the CSS and the (optional) sorting script are inline, the charts are
 computed here, and a Content-Security-Policy admits only those two blocks, by hash. Every value from a
-ticket is customer text and goes through ``_e`` (``html.escape`` with quotes), so it stays text.
+ticket is customer text and goes through ``markup.esc`` (``html.escape`` with quotes), so it stays text.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import html
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from erflow.core.model import plain
-from erflow.reports.catalog import Chart, Report
+from erflow.reports.base import Report
+from erflow.reports.charts import figure, series_colours
+from erflow.reports.markup import esc, is_number, num
 
 MAX_ROWS = 2000  # table rows on the page; --csv and --json give all
-PALETTE_SIZE = 8  # series colours (CSS variables --c0..--c7), one per series name across the page
-
-W = 560  # the charts' viewBox width: about their width on a wide screen, two to a row
-ROW = 26  # one bar's row (bars, funnel)
-BAR = 16
-GROUP_ROW = 24  # a group's heading row (bars, funnel)
-TOP = 8
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def render(report: Report, *, generated_at: datetime | None = None) -> str:
     """The whole page for ``report``; ``generated_at`` defaults to now (UTC)."""
     when = (generated_at or datetime.now(timezone.utc)).isoformat(timespec="seconds")
     title = report.title or f"{report.name.replace('_', ' ').capitalize()} report"
-    colours = _series_colours(report.charts)
+    colours = series_colours(report.charts)
     parts = [_header(report, title, when)]
     if report.problems:
         parts.append(_problems(report.problems))
@@ -49,7 +37,7 @@ def render(report: Report, *, generated_at: datetime | None = None) -> str:
         )
     else:
         if report.charts:
-            figures = "".join(_figure(chart, i, colours) for i, chart in enumerate(report.charts))
+            figures = "".join(figure(chart, i, colours) for i, chart in enumerate(report.charts))
             parts.append(f'<section class="charts" aria-label="Charts">{figures}</section>')
         parts.append(_table(report))
     body = "\n".join(parts)
@@ -61,10 +49,10 @@ def render(report: Report, *, generated_at: datetime | None = None) -> str:
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{_e(csp)}">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="color-scheme" content="light dark">\n'
-        f'<meta name="generator" content="erflow">\n<title>{_e(title)} · erflow</title>\n'
+        f'<meta name="generator" content="erflow">\n<title>{esc(title)} · erflow</title>\n'
         f"<style>{_CSS}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n"
         f"<script>{_JS}</script>\n</body>\n</html>\n"
     )
@@ -79,21 +67,21 @@ def _sha256(text: str) -> str:
 
 def _header(report: Report, title: str, when: str) -> str:
     params = "".join(
-        f'<div class="param"><dt>{_e(k.replace("_", " "))}</dt><dd>{_e(v)}</dd></div>'
+        f'<div class="param"><dt>{esc(k.replace("_", " "))}</dt><dd>{esc(v)}</dd></div>'
         for k, v in report.params.items()
     )
     rows = len(report.rows)
     return (
-        f'<header><p class="kicker">erflow report · <code>{_e(report.name)}</code></p>'
-        f"<h1>{_e(title)}</h1>"
+        f'<header><p class="kicker">erflow report · <code>{esc(report.name)}</code></p>'
+        f"<h1>{esc(title)}</h1>"
         + (f'<dl class="params">{params}</dl>' if params else "")
-        + f'<p class="meta">{_num(rows)} row{"" if rows == 1 else "s"} · generated '
-        f'<time datetime="{_e(when)}">{_e(when)}</time></p></header>'
+        + f'<p class="meta">{num(rows)} row{"" if rows == 1 else "s"} · generated '
+        f'<time datetime="{esc(when)}">{esc(when)}</time></p></header>'
     )
 
 
 def _problems(problems: Sequence[str]) -> str:
-    items = "".join(f"<li>{_e(p)}</li>" for p in problems)
+    items = "".join(f"<li>{esc(p)}</li>" for p in problems)
     n = len(problems)
     return (
         f'<section class="problems" role="note"><h2>{n} file{"" if n == 1 else "s"} skipped</h2>'
@@ -103,9 +91,9 @@ def _problems(problems: Sequence[str]) -> str:
 
 def _table(report: Report) -> str:
     numeric = {c for c in report.columns if _is_numeric_column(report.rows, c)}
-    num = ' class="num"'
+    num_class = ' class="num"'
     head = "".join(
-        f'<th scope="col"{num if c in numeric else ""}>{_e(c.replace("_", " ").capitalize())}</th>'
+        f'<th scope="col"{num_class if c in numeric else ""}>{esc(c.replace("_", " ").capitalize())}</th>'
         for c in report.columns
     )
     shown = report.rows[:MAX_ROWS]
@@ -115,19 +103,19 @@ def _table(report: Report) -> str:
         for column in report.columns:
             value = row.get(column)
             if column in numeric and value is not None:
-                cells.append(f'<td class="num" data-v="{_e(value)}">{_e(_num(value))}</td>')
+                cells.append(f'<td class="num" data-v="{esc(value)}">{esc(num(value))}</td>')
             elif column == "status" and isinstance(value, str) and value.replace("_", "").isalnum():
                 cells.append(
-                    f'<td><span class="status st-{_e(value)}">{_e(value.replace("_", " "))}</span></td>'
+                    f'<td><span class="status st-{esc(value)}">{esc(value.replace("_", " "))}</span></td>'
                 )
             else:
-                cells.append(f"<td>{_e(plain(value))}</td>")
+                cells.append(f"<td>{esc(plain(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     left_out = len(report.rows) - len(shown)
     note = (
-        f'<p class="truncated" role="note">Showing the first {_num(len(shown))} of '
-        f"{_num(len(report.rows))} rows; {_num(left_out)} left out. "
-        f"<code>erflow report {_e(report.name)} --csv</code> or <code>--json</code> gives all of them.</p>"
+        f'<p class="truncated" role="note">Showing the first {num(len(shown))} of '
+        f"{num(len(report.rows))} rows; {num(left_out)} left out. "
+        f"<code>erflow report {esc(report.name)} --csv</code> or <code>--json</code> gives all of them.</p>"
         if left_out
         else ""
     )
@@ -141,279 +129,7 @@ def _table(report: Report) -> str:
 
 def _is_numeric_column(rows: Sequence[dict[str, Any]], column: str) -> bool:
     values = [r.get(column) for r in rows if r.get(column) is not None]
-    return bool(values) and all(_is_number(v) for v in values)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _num(value: Any) -> str:
-    """1234 → "1,234"; 2.5 → "2.5"; 0.333… → "0.33"."""
-    if not _is_number(value):
-        return plain(value)
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
-
-
-# --- charts -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Series:
-    name: str
-    values: list[float]
-    colour: int
-
-
-def _series_colours(charts: Sequence[Chart]) -> dict[str, int]:
-    """One colour per series name, the same in every chart of the page, in order of first use."""
-    colours: dict[str, int] = {}
-    for chart in charts:
-        for name in chart.series:
-            colours.setdefault(name, len(colours) % PALETTE_SIZE)
-    return colours
-
-
-def _figure(chart: Chart, index: int, colours: dict[str, int]) -> str:
-    series = [
-        _Series(name, [_value(v) for v in values[: len(chart.labels)]], colours[name])
-        for name, values in chart.series.items()
-    ]
-    for s in series:
-        s.values.extend([0.0] * (len(chart.labels) - len(s.values)))
-    totals = [sum(s.values[i] for s in series) for i in range(len(chart.labels))]
-    caption = f'<figcaption><h2 id="chart-{index}">{_e(chart.title)}</h2>'
-    if len(series) > 1:
-        caption += (
-            '<ul class="legend">'
-            + "".join(f'<li><span class="swatch c{s.colour}"></span>{_e(s.name)}</li>' for s in series)
-            + "</ul>"
-        )
-    caption += "</figcaption>"
-    if not chart.labels or not any(totals):
-        return f'<figure class="chart">{caption}<p class="nodata">Nothing to chart: all zero.</p></figure>'
-    draw = {"histogram": _histogram, "funnel": _funnel}.get(chart.kind, _bars)
-    inner, height = draw(chart, series, totals)
-    total = _num(sum(totals))
-    shape = "column" if chart.kind == "histogram" else "bar"
-    label = f"{chart.title}: {len(chart.labels)} {shape}s, {total} {chart.unit} in all"
-    svg = (
-        f'<svg class="chart-svg {_e(chart.kind)}" role="img" aria-label="{_e(label)}" '
-        f'viewBox="0 0 {W} {height}" width="{W}" height="{height}" preserveAspectRatio="xMinYMin meet">'
-        f"<title>{_e(label)}</title>{inner}</svg>"
-    )
-    return f'<figure class="chart {_e(chart.kind)}" aria-labelledby="chart-{index}">{caption}{svg}</figure>'
-
-
-def _value(value: object) -> float:
-    return float(value) if _is_number(value) and float(value) > 0 else 0.0  # type: ignore[arg-type]
-
-
-def _tip(chart: Chart, i: int, series: Sequence[_Series], s: _Series | None, total: float) -> str:
-    """The exact numbers of one bar (or one segment of it), for its <title> tooltip."""
-    where = chart.labels[i] + (f" ({chart.groups[i]})" if i < len(chart.groups) and chart.groups[i] else "")
-    if s is None or len(series) == 1:
-        return f"{where}: {_num(total)} {chart.unit}"
-    return f"{where} · {s.name}: {_num(s.values[i])} {chart.unit} (of {_num(total)})"
-
-
-def _bar(label: str, total: float, segments: Sequence[str]) -> str:
-    """One label's bar: its segments (one per series) in a group the browser test can measure."""
-    return f'<g class="bar" data-label="{_e(label)}" data-value="{_e(_num(total))}">{"".join(segments)}</g>'
-
-
-def _rect(colour: int, x: float, y: float, width: float, height: float, tip: str, rx: int = 2) -> str:
-    return (
-        f'<rect class="c{colour}" x="{x:.2f}" y="{y:.2f}" width="{width:.2f}" height="{height:.2f}" '
-        f'rx="{rx}"><title>{_e(tip)}</title></rect>'
-    )
-
-
-def _label_width(labels: Sequence[str]) -> int:
-    return max(70, min(190, 14 + 7 * max((len(x) for x in labels), default=0)))
-
-
-def _short(text: str, room: int) -> str:
-    limit = max(4, (room - 12) // 7)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _rows_layout(chart: Chart) -> tuple[list[tuple[int, str]], list[int], int]:
-    """For bars and funnel: group headings (y, name), each label's row y, and the total height."""
-    headings: list[tuple[int, str]] = []
-    ys: list[int] = []
-    y, previous = TOP, None
-    for i in range(len(chart.labels)):
-        group = chart.groups[i] if i < len(chart.groups) else ""
-        if chart.groups and group != previous:
-            headings.append((y, group))
-            y += GROUP_ROW
-            previous = group
-        ys.append(y)
-        y += ROW
-    return headings, ys, y + TOP
-
-
-def _group_bands(headings: Sequence[tuple[int, str]], bottom: int) -> str:
-    out = []
-    for n, (y, name) in enumerate(headings):
-        end = headings[n + 1][0] if n + 1 < len(headings) else bottom - TOP
-        if n % 2 == 0:
-            out.append(f'<rect class="band" x="0" y="{y}" width="{W}" height="{end - y}"></rect>')
-        out.append(f'<text class="group" x="6" y="{y + 16}">{_e(name or "—")}</text>')
-    return "".join(out)
-
-
-def _bars(chart: Chart, series: Sequence[_Series], totals: Sequence[float]) -> tuple[str, int]:
-    left = _label_width(chart.labels)
-    right = 64
-    span = W - left - right
-    top_value, ticks = _axis(max(totals))
-    headings, ys, height = _rows_layout(chart)
-    parts = [_group_bands(headings, height)]
-    for tick in ticks:
-        x = left + span * tick / top_value
-        parts.append(f'<line class="grid" x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{height - TOP}"></line>')
-    for i, label in enumerate(chart.labels):
-        y = ys[i]
-        parts.append(
-            f'<text class="label" x="{left - 8}" y="{y + ROW / 2 + 4:.0f}" text-anchor="end">'
-            f"<title>{_e(label)}</title>{_e(_short(label, left))}</text>"
-        )
-        x = float(left)
-        segments = []
-        for s in series:
-            width = span * s.values[i] / top_value
-            if width > 0:
-                segments.append(
-                    _rect(s.colour, x, y + (ROW - BAR) / 2, width, BAR, _tip(chart, i, series, s, totals[i]))
-                )
-            x += width
-        parts.append(
-            _bar(label, totals[i], segments)
-            + f'<text class="value" x="{x + 6:.1f}" y="{y + ROW / 2 + 4:.0f}">{_e(_num(totals[i]))}</text>'
-        )
-    return "".join(parts), height
-
-
-def _funnel(chart: Chart, series: Sequence[_Series], totals: Sequence[float]) -> tuple[str, int]:
-    left = _label_width(chart.labels)
-    right = 110
-    span = W - left - right
-    centre = left + span / 2
-    top_value = max(totals)
-    first = totals[0]
-    headings, ys, height = _rows_layout(chart)
-    parts = [_group_bands(headings, height)]
-    parts.append(
-        f'<line class="axis" x1="{centre:.1f}" y1="{TOP}" x2="{centre:.1f}" y2="{height - TOP}"></line>'
-    )
-    for i, label in enumerate(chart.labels):
-        y = ys[i]
-        full = span * totals[i] / top_value
-        x = centre - full / 2
-        segments = []
-        for s in series:
-            width = span * s.values[i] / top_value
-            if width > 0:
-                tip = _tip(chart, i, series, s, totals[i])
-                segments.append(_rect(s.colour, x, y + (ROW - BAR) / 2 - 1, width, BAR + 2, tip))
-            x += width
-        share = f" · {totals[i] / first:.0%}" if first and i else ""
-        parts.append(
-            f'<text class="label" x="{left - 8}" y="{y + ROW / 2 + 4:.0f}" text-anchor="end">'
-            f"<title>{_e(label)}</title>{_e(_short(label, left))}</text>"
-            + _bar(label, totals[i], segments)
-            + f'<text class="value" x="{W - right + 8}" y="{y + ROW / 2 + 4:.0f}">{_e(_num(totals[i]))}'
-            f'<tspan class="share">{_e(share)}</tspan></text>'
-        )
-    return "".join(parts), height
-
-
-def _histogram(chart: Chart, series: Sequence[_Series], totals: Sequence[float]) -> tuple[str, int]:
-    n = len(chart.labels)
-    left, right, plot = 44, 12, 220
-    slot = (W - left - right) / n
-    col = max(2.0, min(64.0, slot * 0.72))
-    rotate = max(len(x) for x in chart.labels) * 6.5 > slot
-    label_room = min(110, 12 + 6 * max(len(x) for x in chart.labels)) if rotate else 22
-    group_room = 30 if chart.groups else 0
-    top = 20
-    base = top + plot
-    height = base + label_room + group_room + 6
-    top_value, ticks = _axis(max(totals))
-    parts = []
-    if chart.groups:
-        start, band = 0, 0
-        for i in range(1, n + 1):
-            if i == n or chart.groups[i] != chart.groups[start]:
-                x1, x2 = left + slot * start, left + slot * i
-                if band % 2 == 0:
-                    parts.append(
-                        f'<rect class="band" x="{x1:.1f}" y="{top}" width="{x2 - x1:.1f}" height="{plot}"/>'
-                    )
-                band += 1
-                parts.append(
-                    f'<line class="bracket" x1="{x1 + 4:.1f}" y1="{height - group_room}" x2="{x2 - 4:.1f}" '
-                    f'y2="{height - group_room}"></line>'
-                    f'<text class="group" x="{(x1 + x2) / 2:.1f}" y="{height - group_room + 16}" '
-                    f'text-anchor="middle">{_e(_short(chart.groups[start] or "—", int(x2 - x1) + 12))}</text>'
-                )
-                if i < n:
-                    parts.append(
-                        f'<line class="divider" x1="{x2:.1f}" y1="{top}" x2="{x2:.1f}" '
-                        f'y2="{height - group_room + 4}"></line>'
-                    )
-                start = i
-    for tick in ticks:
-        y = base - plot * tick / top_value
-        parts.append(
-            f'<line class="grid" x1="{left}" y1="{y:.1f}" x2="{W - right}" y2="{y:.1f}"></line>'
-            f'<text class="tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_e(_num(tick))}</text>'
-        )
-    parts.append(f'<line class="axis" x1="{left}" y1="{base}" x2="{W - right}" y2="{base}"></line>')
-    for i, label in enumerate(chart.labels):
-        cx = left + slot * (i + 0.5)
-        y = float(base)
-        segments = []
-        for s in series:
-            h = plot * s.values[i] / top_value
-            if h > 0:
-                y -= h
-                segments.append(
-                    _rect(s.colour, cx - col / 2, y, col, h, _tip(chart, i, series, s, totals[i]), rx=0)
-                )
-        parts.append(_bar(label, totals[i], segments))
-        if totals[i]:
-            parts.append(
-                f'<text class="value" x="{cx:.1f}" y="{y - 5:.1f}" text-anchor="middle">'
-                f"{_e(_num(totals[i]))}</text>"
-            )
-        if rotate:
-            parts.append(
-                f'<text class="label" transform="translate({cx + 4:.1f},{base + 12}) rotate(-40)" '
-                f'text-anchor="end"><title>{_e(label)}</title>{_e(_short(label, label_room + 20))}</text>'
-            )
-        else:
-            parts.append(
-                f'<text class="label" x="{cx:.1f}" y="{base + 16}" text-anchor="middle">{_e(label)}</text>'
-            )
-    return "".join(parts), height
-
-
-def _axis(value: float) -> tuple[float, list[float]]:
-    """The axis's end and its gridlines: about four steps of 1, 2 or 5 × 10ⁿ from 0 past ``value``."""
-    if value <= 0:
-        return 1.0, [0.0, 1.0]
-    raw = value / 4
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    if value >= 1:
-        step = max(step, 1.0)  # counts get whole-number gridlines
-    top = math.ceil(value / step - 1e-9) * step
-    return top, [step * k for k in range(round(top / step) + 1)]
+    return bool(values) and all(is_number(v) for v in values)
 
 
 # --- the page's CSS and script ----------------------------------------------------------------

@@ -3,6 +3,9 @@
 A snapshot gives front-matter (fast: from the index for the work tree) and, for the reports that
 need the body (logged time), whole tickets. Tickets that cannot be read are named in ``problems``,
 never fatal. For a past date, the workflow is the one committed then, and "now" is that date.
+
+Reports read through a ``Source``: the store, its git, its workflow and the clock. The app's
+Context is one (structurally: reports do not import the layer above them).
 """
 
 from __future__ import annotations
@@ -11,9 +14,8 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from erflow.app.service import Context
 from erflow.core import workflow
 from erflow.core.errors import ErflowError, InvalidData, NotFound
 from erflow.core.model import Ticket
@@ -21,8 +23,25 @@ from erflow.core.workflow import Workflow
 from erflow.store import git as history
 from erflow.store import tickets as store
 from erflow.store.git import Git
+from erflow.store.tickets import Store
 
 BATCH = 2000  # blobs read from git at once: bounds memory at 100,000 tickets
+
+
+class Source(Protocol):
+    """What reports read: the store, its history, the workflow in force and the clock."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def git(self) -> Git: ...
+
+    @property
+    def workflow(self) -> Workflow: ...
+
+    @property
+    def now(self) -> dt.datetime: ...
 
 
 @dataclass
@@ -50,11 +69,11 @@ class Snapshot:
         return self._heads(self) if self._heads is not None else self.metas()
 
 
-def open_snapshot(ctx: Context, as_of: dt.datetime | None) -> Snapshot:
+def open_snapshot(ctx: Source, as_of: dt.datetime | None) -> Snapshot:
     return current(ctx) if as_of is None else past(ctx, as_of)
 
 
-def current(ctx: Context) -> Snapshot:
+def current(ctx: Source) -> Snapshot:
     def readable(snap: Snapshot, part: str) -> Iterator[dict[str, Any]]:
         """``part`` ("meta" or "head") of every ticket the index can read; the others are named."""
         for item in ctx.store.indexed():
@@ -80,7 +99,7 @@ def current(ctx: Context) -> Snapshot:
     return Snapshot(ctx.workflow, ctx.now, ctx.git, None, _metas=metas, _tickets=tickets, _heads=heads)
 
 
-def past(ctx: Context, when: dt.datetime) -> Snapshot:
+def past(ctx: Source, when: dt.datetime) -> Snapshot:
     """The store as its last commit at or before ``when`` left it."""
     git = ctx.git
     commit = history.commit_at(git, when)

@@ -1,0 +1,123 @@
+"""The history the audit replays, read a batch of commits at a time: each ticket file they touch
+parsed once, and the workflow.yaml in force at each commit (the one its first parent holds)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from erflow.core.errors import ErflowError
+from erflow.core.model import Ticket
+from erflow.core.workflow import Workflow, load_bytes
+from erflow.store import tickets as store
+from erflow.store.git import CommitRecord, FileChange, Git, ObjectReader
+
+
+class Unreadable(Exception):
+    """A ticket file a commit holds does not parse: the reason names it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Replay:
+    """What the audit reads of each commit: its ticket files (parsed a batch at a time, each blob
+    once) and the workflow.yaml in force (kept for the latest commits, else asked of git)."""
+
+    objects: ObjectReader
+    git: Git
+    prefix: str  # where the store sits in its repository ('' at the top, else 'sub/dir/')
+    workflows_kept: int  # how many of the latest commits' workflow.yaml blobs to keep
+    workflows: dict[str, tuple[Workflow | None, str]] = field(default_factory=dict)
+    workflow_at: dict[str, str | None] = field(default_factory=dict)  # commit -> its workflow.yaml blob
+    parsed: dict[str, Ticket | str] = field(default_factory=dict)  # blob id -> ticket, or its problem
+
+    def ticket_changes(self, record: CommitRecord) -> list[FileChange]:
+        tickets = self.prefix + store.TICKETS + "/"
+        return [c for c in record.changes if c.path.startswith(tickets) and c.path.endswith(".md")]
+
+    def load(self, records: Sequence[CommitRecord]) -> None:
+        """Parse the ticket files these commits hold, each once: a file a commit leaves is often
+        the file a commit of the batch before left (kept from it, not parsed again)."""
+        wanted: list[str] = []
+        for record in records:
+            for change in self.ticket_changes(record):
+                wanted += [b for b in (change.old, change.new) if b]
+        earlier, self.parsed = self.parsed, {}
+        for blob in wanted:
+            if blob in earlier:
+                self.parsed[blob] = earlier[blob]
+        for blob, data in self.objects.blobs(b for b in wanted if b not in self.parsed).items():
+            self.parsed[blob] = _parse_blob(data, blob)
+
+    def ticket(self, blob: str | None, path: str) -> Ticket | None:
+        if blob is None:
+            return None
+        found = self.parsed.get(blob)
+        if found is None:
+            found = _parse_blob(self.objects.blobs([blob]).get(blob, b""), blob)
+        if isinstance(found, str):
+            raise Unreadable(f"{path} does not parse: {found}")
+        return found
+
+    def judged(self, record: CommitRecord) -> None:
+        """A commit has been judged: keep its workflow.yaml blob for the commits made on it."""
+        self._remember_workflow(record.commit, self._workflow_blob(record))
+
+    def _workflow_blob(self, record: CommitRecord) -> str | None:
+        """The workflow.yaml blob a commit holds: changed by it, else its first parent's."""
+        path = self.prefix + store.WORKFLOW
+        for change in record.changes:
+            if change.path == path:
+                return change.new
+        return self._blob_at(record.parents[0]) if record.parents else None
+
+    def _blob_at(self, commit: str) -> str | None:
+        if commit not in self.workflow_at:  # before this run's range, or judged long ago: ask git
+            name = f"{commit}:{self.prefix}{store.WORKFLOW}"
+            found = self.objects.read([name]).get(name)
+            self._remember_workflow(commit, found[0] if found else None)
+        return self.workflow_at[commit]
+
+    def _remember_workflow(self, commit: str, blob: str | None) -> None:
+        """Keep the latest commits' workflow.yaml blobs: a commit's first parent is nearly always
+        among them, and half a million of them would not fit the memory the audit may use."""
+        self.workflow_at[commit] = blob
+        if len(self.workflow_at) > self.workflows_kept:
+            del self.workflow_at[next(iter(self.workflow_at))]
+
+    def workflow_for(self, record: CommitRecord) -> tuple[Workflow | None, str]:
+        """The workflow.yaml in force when a commit was made: the one its first parent holds."""
+        blob_id = self._blob_at(record.parents[0]) if record.parents else None
+        if not blob_id:
+            return None, "there was no workflow.yaml"
+        if blob_id not in self.workflows:
+            data = self.objects.blobs([blob_id]).get(blob_id, b"")
+            loaded, problems = load_bytes(data, Path(store.WORKFLOW))
+            self.workflows[blob_id] = (loaded, problems[0] if problems else "")
+        return self.workflows[blob_id]
+
+
+def batches(records: Iterable[CommitRecord], size: int) -> Iterator[list[CommitRecord]]:
+    batch: list[CommitRecord] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _parse_blob(data: bytes, name: str) -> Ticket | str:
+    try:
+        if b"\x00" in data:
+            return "contains a NUL byte"
+        return store.parse(data.decode("utf-8"), Path(name)).ticket
+    except UnicodeDecodeError:
+        return "not valid UTF-8"
+    except ErflowError as exc:
+        return exc.message
