@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from erflow.app.service import Context
+from erflow.app.context import Context
 from erflow.core import model, timers
 from erflow.core.errors import NotFound, UsageError
 from erflow.core.model import Ticket

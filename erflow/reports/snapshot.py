@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from erflow.app.service import Context
+from erflow.app.context import Context
 from erflow.core import workflow
 from erflow.core.errors import ErflowError, InvalidData, NotFound
 from erflow.core.model import Ticket
