@@ -23,6 +23,7 @@ from erflow.store.git import Change
 
 if TYPE_CHECKING:
     from erflow.app.emails import EmailResult
+    from erflow.app.reading import TicketFile
     from erflow.mail.templates import Email
 
 
@@ -35,11 +36,14 @@ def advance(
     *,
     dry_run: bool = False,
     send: bool = False,
+    already_read: TicketFile | None = None,
 ) -> ChangeResult:
+    """Apply a transition to a ticket as one commit. ``already_read``: the ticket's file as a view
+    read it (the advance menu's), not read again if unchanged since."""
     actor = require_actor(ctx)
     sending = will_send(ctx, send) and not dry_run
     with transaction.writing(ctx, raw_id) as began:
-        pending = transaction.load_for_change(ctx, raw_id, began)
+        pending = transaction.load_for_change(ctx, raw_id, began, already_read)
         typed = engine.parse_sets(pending.type, dict(sets or {}))
         plan = engine.plan(
             ctx.workflow, pending.type, pending.ticket.meta, transition, actor, typed, note,

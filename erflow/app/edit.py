@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from erflow.app import transaction
-from erflow.app.context import Context, require_actor, type_of
+from erflow.app.context import Context, require_actor
 from erflow.app.emails import EmailResult, log_emails, render_emails
+from erflow.app.reading import read_ticket
 from erflow.app.transaction import ChangeResult
 from erflow.core import engine, model
 from erflow.core.errors import NotFound, NotPermitted, Refused, UsageError
@@ -173,10 +174,9 @@ def email(
         )
     actor = require_actor(ctx)
     if not record and not send:
-        path = ctx.store.find(raw_id)
-        ticket = ctx.store.read_path(path).ticket
-        ticket_type = type_of(ctx.workflow, ticket, ctx.store.relative(path))
-        mails = render_emails(ctx, ticket, ticket_type, [EmailSpec(template)])
+        file = read_ticket(ctx, ctx.store.find(raw_id))
+        ticket = file.ticket
+        mails = render_emails(ctx, ticket, file.type, [EmailSpec(template)])
         return ChangeResult(
             ticket.id,
             "email",

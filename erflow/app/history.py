@@ -95,7 +95,7 @@ def _recent_log(ctx: Context, path: Path, rel: str) -> list[LogEntry] | None:
     begins with the ticket's creation; otherwise (a clock that was wrong, a file moved by hand) it
     walks everything."""
     try:
-        created = store.parse(path.read_text(encoding="utf-8"), path).ticket.meta.get("created")
+        created = ctx.store.read_path(path).ticket.meta.get("created")
         since = dt.datetime.fromisoformat(str(created)) - HISTORY_SLACK
     except (ErflowError, OSError, UnicodeDecodeError, ValueError, OverflowError, TypeError):
         return None

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from erflow.app.context import Context, type_of
+from erflow.app.context import Context
 from erflow.app.emails import EmailResult, smtp_config
+from erflow.app.reading import TicketFile, read_ticket
 from erflow.core import model
 from erflow.core.errors import Conflict, ErflowError, UsageError
 from erflow.core.model import Ticket
@@ -164,7 +165,12 @@ def _landed(ctx: Context, head: str, parent: str | None, message: str, commit: s
     return parents == ((parent,) if parent else ()) and lines(made) == lines(message)
 
 
-def load_for_change(ctx: Context, raw_id: str, began: Began) -> Pending:
+def load_for_change(
+    ctx: Context, raw_id: str, began: Began, already_read: TicketFile | None = None
+) -> Pending:
+    """The ticket a change edits, read once under the store lock; refused if its file has changes not
+    committed. ``already_read`` (the file as a view read it before the lock) is used instead of
+    reading the file again when it is that file, unchanged since."""
     path = ctx.store.find(raw_id)
     rel = ctx.store.relative(path)
     dirty = began.checked[rel] if rel in began.checked else bool(ctx.git.dirty([rel]))
@@ -173,10 +179,11 @@ def load_for_change(ctx: Context, raw_id: str, began: Began) -> Pending:
             f"{rel} has changes not committed by erflow",
             hint="commit or discard them (git diff shows them), then retry; nothing was changed",
         )
-    parsed = ctx.store.read_path(path)
-    ticket = parsed.ticket
-    ticket_type = type_of(ctx.workflow, ticket, rel)
-    return Pending(ticket, ticket_type, path, path.read_bytes())
+    if already_read is not None and already_read.path == path and already_read.unchanged():
+        file = already_read
+    else:
+        file = read_ticket(ctx, path)
+    return Pending(file.ticket, file.type, path, file.data)
 
 
 def commit(

@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from erflow.app.context import Context, type_of
+from erflow.app.context import Context
+from erflow.app.reading import TicketFile, read_ticket
 from erflow.core import engine
 from erflow.core.model import Ticket
 from erflow.core.workflow import TicketType
@@ -19,10 +20,20 @@ if TYPE_CHECKING:
 
 @dataclass
 class TicketView:
-    ticket: Ticket
-    type: TicketType
+    """A ticket, what can happen next and its SLA clocks; ``file`` is the one read of its file,
+    which an advance chosen from this view reuses while the file is unchanged."""
+
+    file: TicketFile
     options: list[engine.Evaluation]
     sla: list[SlaClock] = field(default_factory=list)
+
+    @property
+    def ticket(self) -> Ticket:
+        return self.file.ticket
+
+    @property
+    def type(self) -> TicketType:
+        return self.file.type
 
     def as_json(self) -> dict[str, Any]:
         data = dict(self.ticket.meta)
@@ -32,19 +43,17 @@ class TicketView:
 
 
 def show(ctx: Context, raw_id: str) -> TicketView:
-    path = ctx.store.find(raw_id)
-    ticket = ctx.store.read_path(path).ticket
-    ticket_type = type_of(ctx.workflow, ticket, ctx.store.relative(path))
+    file = read_ticket(ctx, ctx.store.find(raw_id))
     from erflow.core.timers import sla_clocks
 
-    options = engine.options(ctx.workflow, ticket_type, ticket.meta, ctx.actor)
-    return TicketView(
-        ticket, ticket_type, options, sla_clocks(ctx.workflow, ticket_type, ticket.meta, ctx.now)
-    )
+    meta = file.ticket.meta
+    options = engine.options(ctx.workflow, file.type, meta, ctx.actor)
+    return TicketView(file, options, sla_clocks(ctx.workflow, file.type, meta, ctx.now))
 
 
 def transitions(ctx: Context, raw_id: str) -> list[engine.Evaluation]:
-    return show(ctx, raw_id).options
+    file = read_ticket(ctx, ctx.store.find(raw_id))
+    return engine.options(ctx.workflow, file.type, file.ticket.meta, ctx.actor)
 
 
 @dataclass

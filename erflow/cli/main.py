@@ -17,6 +17,7 @@ from erflow.core.errors import ErflowError, UsageError
 from erflow.store.tickets import Store, find_root, write_atomic
 
 if TYPE_CHECKING:
+    from erflow.app.reading import TicketFile
     from erflow.app.transaction import ChangeResult
 
 DEBUG = False
@@ -314,9 +315,12 @@ def advance(
     from erflow.cli.output import change, write_json
 
     ctx = _ctx(store)
+    shown = None
     if transition is None:
-        transition = _menu(ctx, ticket_id)
-    result = advancing.advance(ctx, ticket_id, transition, _pairs(sets), note, dry_run=dry_run, send=send)
+        transition, shown = _menu(ctx, ticket_id)
+    result = advancing.advance(
+        ctx, ticket_id, transition, _pairs(sets), note, dry_run=dry_run, send=send, already_read=shown
+    )
     if json_out:
         write_json(result.advance_json())
     else:
@@ -326,7 +330,8 @@ def advance(
                 sys.stdout.write(mail.text + "\n")
 
 
-def _menu(ctx: Context, ticket_id: str) -> str:
+def _menu(ctx: Context, ticket_id: str) -> tuple[str, TicketFile]:
+    """The transition chosen, and the ticket file as read to offer them (advance reuses it)."""
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         raise UsageError(
             "name a transition (a menu is offered only on a terminal)", hint=f"erflow transitions {ticket_id}"
@@ -336,7 +341,8 @@ def _menu(ctx: Context, ticket_id: str) -> str:
     from erflow.app import views
     from erflow.cli.output import err, options_table
 
-    options = views.transitions(ctx, ticket_id)
+    view = views.show(ctx, ticket_id)
+    options = view.options
     allowed = [o for o in options if o.allowed]
     err.print(options_table(options, title=f"{ticket_id.upper()}: transitions"))
     if not allowed:
@@ -346,7 +352,7 @@ def _menu(ctx: Context, ticket_id: str) -> str:
             f"  {number}. {option.transition.name} → {option.to}: {option.transition.label}", markup=False
         )
     choice = IntPrompt.ask("Which", console=err, choices=[str(i) for i in range(1, len(allowed) + 1)])
-    return allowed[choice - 1].transition.name
+    return allowed[choice - 1].transition.name, view.file
 
 
 @app.command("set")
