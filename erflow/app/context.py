@@ -1,39 +1,51 @@
-"""The context every use case runs in: the store, who is acting, and when."""
+"""The context every use case runs in: the store, who is acting, and when.
+
+Imported by every command, so it imports little: the workflow, git and templates are loaded (and
+their modules imported) on first use.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from erflow.core import workflow
 from erflow.core.errors import InvalidData, UsageError
-from erflow.core.model import Ticket
-from erflow.core.workflow import TicketType, Workflow
 from erflow.store import tickets as store
-from erflow.store.git import Git
 from erflow.store.tickets import Store
 
 if TYPE_CHECKING:
+    from erflow.core.model import Ticket
+    from erflow.core.workflow import TicketType, Workflow
     from erflow.mail.templates import TemplateSet
+    from erflow.store.git import Git
 
 
-@dataclass
 class Context:
-    store: Store
-    actor: str
-    now: dt.datetime
-    env: Mapping[str, str]
+    """The store, who is acting (an email, lower-cased; empty when unknown), the clock and the
+    environment. (A plain class: a dataclass costs a command's start-up more than it saves here.)"""
+
+    def __init__(self, store: Store, actor: str, now: dt.datetime, env: Mapping[str, str]) -> None:
+        self.store = store
+        self.actor = actor
+        self.now = now
+        self.env = env
+
+    def __repr__(self) -> str:
+        return f"Context({self.store.root}, actor={self.actor!r}, now={self.now.isoformat()})"
 
     @functools.cached_property
     def workflow(self) -> Workflow:
+        from erflow.core import workflow
+
         return workflow.load(self.store.workflow_path)
 
     @functools.cached_property
     def git(self) -> Git:
+        from erflow.store.git import Git
+
         return Git(self.store.root)
 
     @functools.cached_property
@@ -54,7 +66,11 @@ def open_context(store_option: str | None, env: Mapping[str, str], cwd: Path) ->
 
 def resolve_actor(env: Mapping[str, str], root: Path) -> str:
     """ERFLOW_USER if set, else git's user.email; empty when neither is known."""
-    actor = env.get("ERFLOW_USER") or Git(root).config("user.email") or ""
+    actor = env.get("ERFLOW_USER")
+    if not actor:
+        from erflow.store.git import Git
+
+        actor = Git(root).config("user.email") or ""
     if "\n" in actor or "\r" in actor:
         raise UsageError("ERFLOW_USER must be one line")
     return actor.strip().lower()

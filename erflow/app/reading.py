@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from erflow.app.context import Context, type_of
-from erflow.core.model import Ticket
-from erflow.core.workflow import TicketType
+
+if TYPE_CHECKING:
+    from erflow.core.model import Ticket
+    from erflow.core.workflow import TicketType
 
 Stamp = tuple[int, int, int, int]  # inode, size, modified and changed (ns): what git's index compares
 

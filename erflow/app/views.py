@@ -1,31 +1,38 @@
-"""Use cases that read: a ticket and what can happen next, the list, SLA flags, owners' workload."""
+"""Use cases that read: a ticket and what can happen next, the list, SLA flags, owners' workload.
+
+On the path of `show` and `list`: the engine and the timers are imported by the use case that needs
+them, and the results are plain classes (each dataclass costs start-up time to create).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from erflow.app.context import Context
 from erflow.app.reading import TicketFile, read_ticket
-from erflow.core import engine
-from erflow.core.model import Ticket
-from erflow.core.workflow import TicketType
-from erflow.store import tickets as store
 
 if TYPE_CHECKING:
+    from erflow.core import engine
+    from erflow.core.model import Ticket
     from erflow.core.timers import SlaClock
+    from erflow.core.workflow import TicketType
+    from erflow.store.tickets import Indexed
 
 
-@dataclass
 class TicketView:
     """A ticket, what can happen next and its SLA clocks; ``file`` is the one read of its file,
     which an advance chosen from this view reuses while the file is unchanged."""
 
-    file: TicketFile
-    options: list[engine.Evaluation]
-    sla: list[SlaClock] = field(default_factory=list)
+    __slots__ = ("file", "options", "sla")
+
+    def __init__(
+        self, file: TicketFile, options: list[engine.Evaluation], sla: list[SlaClock] | None = None
+    ) -> None:
+        self.file = file
+        self.options = options
+        self.sla = [] if sla is None else sla
 
     @property
     def ticket(self) -> Ticket:
@@ -44,6 +51,7 @@ class TicketView:
 
 def show(ctx: Context, raw_id: str) -> TicketView:
     file = read_ticket(ctx, ctx.store.find(raw_id))
+    from erflow.core import engine
     from erflow.core.timers import sla_clocks
 
     meta = file.ticket.meta
@@ -53,16 +61,29 @@ def show(ctx: Context, raw_id: str) -> TicketView:
 
 def transitions(ctx: Context, raw_id: str) -> list[engine.Evaluation]:
     file = read_ticket(ctx, ctx.store.find(raw_id))
+    from erflow.core import engine
+
     return engine.options(ctx.workflow, file.type, file.ticket.meta, ctx.actor)
 
 
-@dataclass
 class Filters:
-    types: Sequence[str] = ()
-    states: Sequence[str] = ()
-    owner: str | None = None
-    label: str | None = None
-    where: Mapping[str, str] = field(default_factory=dict)
+    """What ``list`` keeps: types, states, owner, label and K=V pairs, all of which must match."""
+
+    __slots__ = ("label", "owner", "states", "types", "where")
+
+    def __init__(
+        self,
+        types: Sequence[str] = (),
+        states: Sequence[str] = (),
+        owner: str | None = None,
+        label: str | None = None,
+        where: Mapping[str, str] | None = None,
+    ) -> None:
+        self.types = types
+        self.states = states
+        self.owner = owner
+        self.label = label
+        self.where: Mapping[str, str] = {} if where is None else where
 
     def match(self, meta: Mapping[str, Any]) -> bool:
         if self.types and meta.get("type") not in self.types:
@@ -89,10 +110,15 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-@dataclass
 class Listing:
-    items: list[store.Indexed]  # the matching tickets, oldest first; each with its JSON text (``raw``)
-    problems: list[str]
+    """The matching tickets, oldest first, each with its JSON text (``raw``); and the files that
+    could not be read, each named with its problem."""
+
+    __slots__ = ("items", "problems")
+
+    def __init__(self, items: list[Indexed], problems: list[str]) -> None:
+        self.items = items
+        self.problems = problems
 
     @property
     def tickets(self) -> list[dict[str, Any]]:
@@ -107,7 +133,7 @@ def list_tickets(ctx: Context, filters: Filters) -> Listing:
     for name in filters.types:
         ctx.workflow.type(name)
     decode = filters.owner is not None or filters.label is not None or bool(filters.where)
-    found: list[store.Indexed] = []
+    found: list[Indexed] = []
     problems: list[str] = []
     for item in ctx.store.indexed(filters.types, filters.states):
         if item.problem is not None:
@@ -134,6 +160,8 @@ def sla_flags(ctx: Context, tickets: Sequence[Mapping[str, Any]]) -> dict[str, s
 
 def workload(ctx: Context) -> engine.Workload:
     """Open tickets per owner, and when each owner was last given a ticket (for assignment rules)."""
+    from erflow.core import engine
+
     counts: dict[str, int] = {}
     latest: dict[str, str] = {}
     for item in ctx.store.indexed():

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from erflow.app.context import Context, open_context, resolve_now
 from erflow.core.errors import ErflowError, UsageError
 from erflow.store.tickets import Store, find_root, write_atomic
 
 if TYPE_CHECKING:
+    from erflow.app.context import Context
     from erflow.app.reading import TicketFile
     from erflow.app.transaction import ChangeResult
 
@@ -119,6 +119,8 @@ def _root(
 
 
 def _ctx(store: str | None, env: Mapping[str, str] = os.environ) -> Context:
+    from erflow.app.context import open_context
+
     ctx = open_context(store, env, Path.cwd())
     if sys.stderr.isatty():
         from erflow.cli.output import ProgressBar
@@ -495,6 +497,7 @@ def check(
 
     root = find_root(store, os.environ, Path.cwd())
     from erflow.app.check import check as check_store
+    from erflow.app.context import Context, resolve_now
 
     ctx = Context(Store(root), "", resolve_now(os.environ), os.environ)
     problems = check_store(ctx)
@@ -523,6 +526,7 @@ def audit(
 
     root = find_root(store, os.environ, Path.cwd())
     from erflow.app.check import audit as audit_store
+    from erflow.app.context import Context, resolve_now
 
     ctx = Context(Store(root), "", resolve_now(os.environ), os.environ)
     with progress_bar("Auditing commits") as progress:
