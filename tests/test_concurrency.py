@@ -23,16 +23,17 @@ WORKER = textwrap.dedent(
     """\
     import json, os, sys
     from pathlib import Path
-    from erflow.app import service
+    from erflow.app.context import open_context
+    from erflow.app.edit import add_note
     from erflow.core.errors import ErflowError
 
     store, worker, tickets, changes = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(","), int(sys.argv[4])
     done, refused = 0, []
     for i in range(changes):
-        ctx = service.open_context(store, os.environ, Path(store))
+        ctx = open_context(store, os.environ, Path(store))
         ticket = tickets[(worker + i) % len(tickets)]
         try:
-            service.add_note(ctx, ticket, f"worker {worker} change {i}")
+            add_note(ctx, ticket, f"worker {worker} change {i}")
             done += 1
         except ErflowError as exc:
             refused.append([exc.exit_code, exc.message])

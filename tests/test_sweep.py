@@ -354,30 +354,29 @@ def test_an_unknown_report_is_not_found(docs: Cli) -> None:
 def test_a_long_sweep_reports_its_progress_after_finding_everything_due(
     docs: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from erflow.app import service
+    from erflow.app import sweep
+    from erflow.app.context import open_context
 
     tickets = [new_doc(docs) for _ in range(3)]
-    monkeypatch.setattr(service, "PROGRESS_FROM", 2)
+    monkeypatch.setattr(sweep, "PROGRESS_FROM", 2)
     env = {"ERFLOW_NOW": "2026-11-20T09:00:00+00:00", "ERFLOW_USER": AGENT}
     seen: list[tuple[int, int]] = []
 
-    dry = service.sweep(
-        service.open_context(str(docs.root), env, docs.root),
+    dry = sweep.sweep(
+        open_context(str(docs.root), env, docs.root),
         dry_run=True,
         progress=lambda d, t: seen.append((d, t)),
     )
     assert seen == [] and {a.ticket for a in dry} == set(tickets) and len(dry) >= 3
-    done = service.sweep(
-        service.open_context(str(docs.root), env, docs.root), progress=lambda d, t: seen.append((d, t))
+    done = sweep.sweep(
+        open_context(str(docs.root), env, docs.root), progress=lambda d, t: seen.append((d, t))
     )
     assert [(a.ticket, a.name) for a in done] == [(a.ticket, a.name) for a in dry]
     assert seen == [(n, len(dry)) for n in range(1, len(dry) + 1)]
-    monkeypatch.setattr(service, "PROGRESS_FROM", 100)
+    monkeypatch.setattr(sweep, "PROGRESS_FROM", 100)
     seen.clear()
     assert (
-        service.sweep(
-            service.open_context(str(docs.root), env, docs.root), progress=lambda d, t: seen.append((d, t))
-        )
+        sweep.sweep(open_context(str(docs.root), env, docs.root), progress=lambda d, t: seen.append((d, t)))
         == []
     )
     assert seen == []

@@ -9,7 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from erflow.app import service
+from erflow.app import advance as advancing
+from erflow.app import create, edit
+from erflow.app import sweep as sweeping
+from erflow.app.context import Context, resolve_actor, resolve_now
+from erflow.app.transaction import ChangeResult
 from erflow.core.errors import ErflowError, Refused
 from erflow.store import tickets as store
 from erflow.store.git import Change, Git
@@ -48,7 +52,7 @@ def init_store(directory: Path, env: Mapping[str, str], actor: str | None = None
     ignore = root / ".gitignore"
     if not ignore.exists():
         ignore.write_text(GITIGNORE, encoding="utf-8")
-    who = actor or service.resolve_actor(env, root) or "erflow@localhost"
+    who = actor or resolve_actor(env, root) or "erflow@localhost"
     paths = [store.WORKFLOW, store.TEMPLATES, f"{store.TICKETS}/.gitkeep", ".gitignore"]
     change = Change("store", "init", who, summary="default workflow and templates")
     commit = git.commit(paths, change.message().replace("store init", "erflow init", 1), (who, who))
@@ -91,11 +95,11 @@ class _Walker:
         self.root = root
         self.env = env
         self.report = DemoReport(root)
-        start = service.resolve_now(env) - dt.timedelta(days=16)
+        start = resolve_now(env) - dt.timedelta(days=16)
         self.now = start.replace(hour=9, minute=0, second=0)
 
-    def ctx(self, actor: str) -> service.Context:
-        context = service.Context(store.Store(self.root), actor, self.now, self.env)
+    def ctx(self, actor: str) -> Context:
+        context = Context(store.Store(self.root), actor, self.now, self.env)
         self.now += dt.timedelta(hours=1)
         if self.now.hour >= 17:
             self.now = (self.now + dt.timedelta(days=1)).replace(hour=9)
@@ -107,8 +111,8 @@ class _Walker:
     def owner(self, ticket_id: str) -> str:
         return str(store.Store(self.root).read(ticket_id).meta.get("owner"))
 
-    def new(self, actor: str, request: service.NewRequest) -> str:
-        result = service.new(self.ctx(actor), request)
+    def new(self, actor: str, request: create.NewRequest) -> str:
+        result = create.new(self.ctx(actor), request)
         self.report.tickets.append(result.id)
         head = f"{result.id}  {actor:<24} new {request.type}: {request.title!r} → {result.to_state}"
         self._say(f"{head}, owner {self.owner(result.id)}", result)
@@ -117,14 +121,14 @@ class _Walker:
     def advance(
         self, actor: str, ticket_id: str, transition: str, note: str | None = None, **sets: str
     ) -> None:
-        result = service.advance(self.ctx(actor), ticket_id, transition, sets, note)
+        result = advancing.advance(self.ctx(actor), ticket_id, transition, sets, note)
         self._say(f"{ticket_id}  {actor:<24} {transition}: {result.from_state} → {result.to_state}", result)
         for created in result.created:
             self.report.steps.append(f"{'':<10}  created {created}, linked, owner {self.owner(created)}")
 
     def refused(self, actor: str, ticket_id: str, transition: str, **sets: str) -> None:
         try:
-            service.advance(self.ctx(actor), ticket_id, transition, sets)
+            advancing.advance(self.ctx(actor), ticket_id, transition, sets)
         except ErflowError as exc:
             why = exc.message.split(": ", 2)[-1]
             self.report.steps.append(
@@ -134,12 +138,12 @@ class _Walker:
         raise AssertionError(f"demo: {transition} should have been refused")  # pragma: no cover
 
     def log_time(self, actor: str, ticket_id: str, hours: str) -> None:
-        service.log_time(self.ctx(actor), ticket_id, hours, billable=True, note="Fixing the export")
+        edit.log_time(self.ctx(actor), ticket_id, hours, billable=True, note="Fixing the export")
         self.report.steps.append(f"{ticket_id}  {actor:<24} log-time {hours} h billable")
 
     def sweep(self) -> None:
         when = self.now.isoformat(timespec="minutes")
-        actions = service.sweep(self.ctx(service.SWEEP_ACTOR))
+        actions = sweeping.sweep(self.ctx(sweeping.SWEEP_ACTOR))
         self.report.steps.append(f"{'':<10}  erflow sweep --now {when}: {len(actions)} due")
         for action in actions:
             moved = (
@@ -150,7 +154,7 @@ class _Walker:
             for mail in action.emails:
                 self.report.steps.append(f"{'':<10}  email {mail.template} to {mail.to}: “{mail.subject}”")
 
-    def _say(self, line: str, result: service.ChangeResult) -> None:
+    def _say(self, line: str, result: ChangeResult) -> None:
         self.report.steps.append(line)
         for mail in result.emails:
             self.report.steps.append(f"{'':<10}  email {mail.template} to {mail.to}: “{mail.subject}”")
@@ -166,7 +170,7 @@ def demo(directory: Path, env: Mapping[str, str]) -> DemoReport:
     walk.report.steps.append("— Non-billable path: intake to closed —")
     a = walk.new(
         support,
-        service.NewRequest(
+        create.NewRequest(
             "enhancement",
             "Export invoices to CSV",
             "Finance wants a CSV export of the invoice list.",
@@ -212,7 +216,7 @@ def demo(directory: Path, env: Mapping[str, str]) -> DemoReport:
     )
     b = walk.new(
         support,
-        service.NewRequest(
+        create.NewRequest(
             "enhancement",
             "Single sign-on with Okta",
             "We need SSO for 400 staff.",
@@ -274,7 +278,7 @@ def demo(directory: Path, env: Mapping[str, str]) -> DemoReport:
     walk.report.steps.append("— Declined by leadership; one waiting for PM review —")
     c = walk.new(
         support,
-        service.NewRequest(
+        create.NewRequest(
             "enhancement",
             "Dark mode",
             None,
@@ -292,7 +296,7 @@ def demo(directory: Path, env: Mapping[str, str]) -> DemoReport:
     walk.advance(nick, c, "decline", decline_reason="A full redesign next year replaces the current theme")
     d = walk.new(
         support,
-        service.NewRequest(
+        create.NewRequest(
             "enhancement",
             "Bulk user import",
             "Import users from a spreadsheet.",
@@ -319,7 +323,7 @@ def _other_types(walk: _Walker) -> None:
     walk.report.steps.append("— A critical bug: straight to on-call, fixed, the loop closed —")
     bug = walk.new(
         support,
-        service.NewRequest(
+        create.NewRequest(
             "bug", "Checkout fails for every card payment", "No card payment went through after the release.",
             "Raj Patel", "raj@globex.example", "Globex", {"severity": "critical"},
         ),
@@ -331,7 +335,7 @@ def _other_types(walk: _Walker) -> None:
     walk.report.steps.append("— A support request: classified, estimated, invoiced, paid, worked; a defect —")
     request = walk.new(
         support,
-        service.NewRequest(
+        create.NewRequest(
             "support", "Nightly export fails", "The nightly invoice export stops halfway.",
             "Jane Doe", "jane@acme.example", "Acme Corp", {"priority": "high"},
         ),
@@ -353,7 +357,7 @@ def _other_types(walk: _Walker) -> None:
     walk.report.steps.append("— A document change: eligible, configured, then the customer goes quiet —")
     doc = walk.new(
         support,
-        service.NewRequest(
+        create.NewRequest(
             "doc_change", "Document Survey: Acme Corp", "Add our financing addendum.", "Jane Doe",
             "jane@acme.example", "Acme Corp",
             {"subscription": "Pro", "document_count": "1", "requester_role": "org_admin",

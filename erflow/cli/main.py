@@ -1,4 +1,4 @@
-"""The erflow command: parse arguments, call the service, render the result, map errors to exit codes."""
+"""The erflow command: parse arguments, call the use cases, render the result, map errors to exit codes."""
 
 from __future__ import annotations
 
@@ -7,14 +7,18 @@ import sys
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
-from erflow.app import service
 from erflow.core.errors import ErflowError, UsageError
 from erflow.store.tickets import Store, find_root, write_atomic
+
+if TYPE_CHECKING:
+    from erflow.app.context import Context
+    from erflow.app.reading import TicketFile
+    from erflow.app.transaction import ChangeResult
 
 DEBUG = False
 
@@ -114,8 +118,10 @@ def _root(
     DEBUG = DEBUG or debug
 
 
-def _ctx(store: str | None, env: Mapping[str, str] = os.environ) -> service.Context:
-    ctx = service.open_context(store, env, Path.cwd())
+def _ctx(store: str | None, env: Mapping[str, str] = os.environ) -> Context:
+    from erflow.app.context import open_context
+
+    ctx = open_context(store, env, Path.cwd())
     if sys.stderr.isatty():
         from erflow.cli.output import ProgressBar
 
@@ -195,10 +201,10 @@ def new(
     json_out: JsonOpt = False,
 ) -> None:
     """Create a ticket; print its id. Sends the type's intake acknowledgement if the workflow says so."""
-    from erflow.app import forms
+    from erflow.app import create, forms
     from erflow.cli.output import change, write_json
 
-    request = service.NewRequest(
+    request = create.NewRequest(
         ticket_type,
         title,
         description,
@@ -208,7 +214,7 @@ def new(
         _pairs(sets),
         forms.read(from_file, sys.stdin) if from_file else None,
     )
-    result = service.new(_ctx(store), request, send=send, dry_run=dry_run)
+    result = create.new(_ctx(store), request, send=send, dry_run=dry_run)
     if json_out:
         write_json(result.new_json())
     else:
@@ -223,9 +229,10 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """The ticket: fields, state, owner, body, and what can happen next."""
+    from erflow.app import views
     from erflow.cli.output import ticket_view, write_json
 
-    view = service.show(_ctx(store), ticket_id)
+    view = views.show(_ctx(store), ticket_id)
     if json_out:
         write_json(view.as_json())
     else:
@@ -246,9 +253,11 @@ def list_(
     csv_out: CsvOpt = False,
 ) -> None:
     """Tickets as a table, oldest first."""
-    filters = service.Filters(ticket_type or [], state or [], owner, label, _pairs(where, "--where"))
+    from erflow.app import views
+
+    filters = views.Filters(ticket_type or [], state or [], owner, label, _pairs(where, "--where"))
     ctx = _ctx(store)
-    listing = service.list_tickets(ctx, filters)
+    listing = views.list_tickets(ctx, filters)
     if listing.problems:
         from erflow.cli.output import message
 
@@ -266,7 +275,7 @@ def list_(
         from erflow.cli.output import ticket_table
 
         tickets = listing.tickets
-        ticket_table(tickets, service.sla_flags(ctx, tickets))
+        ticket_table(tickets, views.sla_flags(ctx, tickets))
 
 
 @app.command()
@@ -276,9 +285,10 @@ def transitions(
     json_out: JsonOpt = False,
 ) -> None:
     """Transitions out of the current state: allowed or not, and every reason why not."""
+    from erflow.app import views
     from erflow.cli.output import options_table, out, write_json
 
-    options = service.transitions(_ctx(store), ticket_id)
+    options = views.transitions(_ctx(store), ticket_id)
     if json_out:
         write_json([o.as_json() for o in options])
     else:
@@ -303,12 +313,16 @@ def advance(
     json_out: JsonOpt = False,
 ) -> None:
     """Apply a transition: check role and gates, set fields, move state, commit, send its emails."""
+    from erflow.app import advance as advancing
     from erflow.cli.output import change, write_json
 
     ctx = _ctx(store)
+    shown = None
     if transition is None:
-        transition = _menu(ctx, ticket_id)
-    result = service.advance(ctx, ticket_id, transition, _pairs(sets), note, dry_run=dry_run, send=send)
+        transition, shown = _menu(ctx, ticket_id)
+    result = advancing.advance(
+        ctx, ticket_id, transition, _pairs(sets), note, dry_run=dry_run, send=send, already_read=shown
+    )
     if json_out:
         write_json(result.advance_json())
     else:
@@ -318,16 +332,19 @@ def advance(
                 sys.stdout.write(mail.text + "\n")
 
 
-def _menu(ctx: service.Context, ticket_id: str) -> str:
+def _menu(ctx: Context, ticket_id: str) -> tuple[str, TicketFile]:
+    """The transition chosen, and the ticket file as read to offer them (advance reuses it)."""
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         raise UsageError(
             "name a transition (a menu is offered only on a terminal)", hint=f"erflow transitions {ticket_id}"
         )
     from rich.prompt import IntPrompt
 
+    from erflow.app import views
     from erflow.cli.output import err, options_table
 
-    options = service.transitions(ctx, ticket_id)
+    view = views.show(ctx, ticket_id)
+    options = view.options
     allowed = [o for o in options if o.allowed]
     err.print(options_table(options, title=f"{ticket_id.upper()}: transitions"))
     if not allowed:
@@ -337,7 +354,7 @@ def _menu(ctx: service.Context, ticket_id: str) -> str:
             f"  {number}. {option.transition.name} → {option.to}: {option.transition.label}", markup=False
         )
     choice = IntPrompt.ask("Which", console=err, choices=[str(i) for i in range(1, len(allowed) + 1)])
-    return allowed[choice - 1].transition.name
+    return allowed[choice - 1].transition.name, view.file
 
 
 @app.command("set")
@@ -349,7 +366,9 @@ def set_(
     json_out: JsonOpt = False,
 ) -> None:
     """Set fields outside a transition (one commit). A field a transition owns is refused."""
-    _edit(json_out, service.set_fields(_ctx(store), ticket_id, _pairs(pairs, "set"), note))
+    from erflow.app import edit
+
+    _edit(json_out, edit.set_fields(_ctx(store), ticket_id, _pairs(pairs, "set"), note))
 
 
 @app.command()
@@ -363,7 +382,9 @@ def note(
     json_out: JsonOpt = False,
 ) -> None:
     """Add a note to the ticket (one commit)."""
-    _edit(json_out, service.add_note(_ctx(store), ticket_id, text, customer=customer))
+    from erflow.app import edit
+
+    _edit(json_out, edit.add_note(_ctx(store), ticket_id, text, customer=customer))
 
 
 @app.command("log-time")
@@ -376,7 +397,9 @@ def log_time(
     json_out: JsonOpt = False,
 ) -> None:
     """Record time spent on a ticket (one commit); show lists the totals."""
-    _edit(json_out, service.log_time(_ctx(store), ticket_id, hours, billable=billable, note=note))
+    from erflow.app import edit
+
+    _edit(json_out, edit.log_time(_ctx(store), ticket_id, hours, billable=billable, note=note))
 
 
 @app.command()
@@ -387,7 +410,9 @@ def assign(
     json_out: JsonOpt = False,
 ) -> None:
     """Give the ticket a new owner (one commit)."""
-    _edit(json_out, service.assign(_ctx(store), ticket_id, who))
+    from erflow.app import edit
+
+    _edit(json_out, edit.assign(_ctx(store), ticket_id, who))
 
 
 @app.command()
@@ -404,10 +429,12 @@ def link(
     json_out: JsonOpt = False,
 ) -> None:
     """Link two tickets; the other gets the inverse link (one commit)."""
-    _edit(json_out, service.link(_ctx(store), ticket_id, relation, other))
+    from erflow.app import edit
+
+    _edit(json_out, edit.link(_ctx(store), ticket_id, relation, other))
 
 
-def _edit(json_out: bool, result: service.ChangeResult) -> None:
+def _edit(json_out: bool, result: ChangeResult) -> None:
     from erflow.cli.output import change, write_json
 
     if json_out:
@@ -430,9 +457,10 @@ def email(
     json_out: JsonOpt = False,
 ) -> None:
     """Render one template for a ticket (the full message on stdout), or send it. Recorded in the ticket."""
+    from erflow.app import edit
     from erflow.cli.output import change, write_json
 
-    result = service.email(_ctx(store), ticket_id, template, send=send, record=not dry_run)
+    result = edit.email(_ctx(store), ticket_id, template, send=send, record=not dry_run)
     mail = result.emails[0]
     if json_out:
         write_json({**mail.as_json(), "commit": result.commit, "message": mail.text})
@@ -449,9 +477,10 @@ def history(
     json_out: JsonOpt = False,
 ) -> None:
     """The ticket's life from git: when, who, which transition, from → to, fields changed."""
+    from erflow.app.history import history as ticket_history
     from erflow.cli.output import history_table, write_json
 
-    entries = service.history(_ctx(store), ticket_id)
+    entries = ticket_history(_ctx(store), ticket_id)
     if json_out:
         write_json([e.as_json() for e in entries])
     else:
@@ -467,8 +496,11 @@ def check(
     from erflow.cli.output import message, write_json
 
     root = find_root(store, os.environ, Path.cwd())
-    ctx = service.Context(Store(root), "", service.resolve_now(os.environ), os.environ)
-    problems = service.check(ctx)
+    from erflow.app.check import check as check_store
+    from erflow.app.context import Context, resolve_now
+
+    ctx = Context(Store(root), "", resolve_now(os.environ), os.environ)
+    problems = check_store(ctx)
     if json_out:
         write_json({"ok": not problems, "problems": problems})
     else:
@@ -493,9 +525,12 @@ def audit(
     from erflow.cli.output import audit_table, message, progress_bar, write_json
 
     root = find_root(store, os.environ, Path.cwd())
-    ctx = service.Context(Store(root), "", service.resolve_now(os.environ), os.environ)
+    from erflow.app.check import audit as audit_store
+    from erflow.app.context import Context, resolve_now
+
+    ctx = Context(Store(root), "", resolve_now(os.environ), os.environ)
     with progress_bar("Auditing commits") as progress:
-        result = service.audit(ctx, full=full, progress=progress)
+        result = audit_store(ctx, full=full, progress=progress)
     if json_out:
         write_json(result.as_json())
     else:
@@ -515,9 +550,10 @@ def audit(
 @app.command()
 def sync(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
     """Pull (merging ticket files field by field, notes by time), then push."""
+    from erflow.app.sync import sync as sync_store
     from erflow.cli.output import message, write_json
 
-    result = service.sync(_ctx(store))
+    result = sync_store(_ctx(store))
     if json_out:
         write_json(result.as_json())
     for item in result.renumbered:
@@ -558,11 +594,12 @@ def sweep(
     json_out: JsonOpt = False,
 ) -> None:
     """Run due timers (reminders, auto-close, SLA escalation), each once; safe to run from cron."""
+    from erflow.app import sweep as sweeping
     from erflow.cli.output import progress_bar, sweep_table, write_json
 
     ctx = _ctx(store, dict(os.environ, ERFLOW_NOW=now) if now else os.environ)
     with progress_bar("Running timers", threshold=0) as bar:  # the sweep says when it is long
-        actions = service.sweep(ctx, dry_run=dry_run, send=send, progress=bar)
+        actions = sweeping.sweep(ctx, dry_run=dry_run, send=send, progress=bar)
     if json_out:
         write_json(
             {"now": ctx.now.isoformat(), "dry_run": dry_run, "actions": [a.as_json() for a in actions]}

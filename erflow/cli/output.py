@@ -16,12 +16,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from erflow.app.service import ChangeResult, HistoryEntry, SweepAction, TicketView
 from erflow.core import engine, model
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from erflow.app.history import HistoryEntry
+    from erflow.app.sweep import SweepAction
+    from erflow.app.transaction import ChangeResult
+    from erflow.app.views import TicketView
     from erflow.trust.audit import AuditResult
 
 # Piped output is not wrapped at 80 columns: scripts and `less -S` get whole lines.

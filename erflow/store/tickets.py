@@ -310,11 +310,16 @@ class Store:
             return blob, None, exc.message
 
     def read_path(self, path: Path) -> Parsed:
+        return self.read_file(path)[1]
+
+    def read_file(self, path: Path) -> tuple[bytes, Parsed]:
+        """A ticket file read once: its bytes as they are on disk (what a change puts back should it
+        fail) and what they parse to."""
         try:
             data = path.read_bytes()
         except FileNotFoundError:
             raise NotFound(f"{self.relative(path)}: no such ticket file") from None
-        return self._parse_bytes(data, path)
+        return data, self._parse_bytes(data, path)
 
     def _parse_bytes(self, data: bytes, path: Path) -> Parsed:
         return parse_bytes(data, self.relative(path))

@@ -1,0 +1,160 @@
+"""check: every problem in workflow.yaml, the templates and the ticket files; and the audit of the
+store's git history."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from erflow.app.context import Context
+from erflow.core import workflow
+from erflow.core.conditions import is_set
+from erflow.core.errors import ErflowError, UsageError
+from erflow.core.workflow import Workflow
+from erflow.store import tickets as store
+
+if TYPE_CHECKING:
+    from erflow.mail.templates import TemplateSet
+    from erflow.trust.audit import AuditResult, Progress
+
+
+def check(ctx: Context) -> list[str]:
+    """Every problem in workflow.yaml, the templates and every ticket, each with file and line."""
+    wf, problems = workflow.load_with_problems(ctx.store.workflow_path)
+    problems = [_relative(ctx, p) for p in problems]
+    from erflow.mail.templates import TemplateSet
+
+    templates = TemplateSet(ctx.store.templates_dir)
+    from erflow.mail.templates import DocumentSet
+
+    documents = DocumentSet(ctx.store.templates_dir / "documents")
+    template_problems = templates.problems() + documents.problems()
+    problems += template_problems
+    if wf is None:
+        return problems + _raw_template_references(ctx, templates)
+    broken = {name for name in templates.names() if any(f"/{name}.j2:" in p for p in template_problems)}
+    problems += _check_template_references(ctx, wf, templates, broken)
+    for ticket_type in wf.types.values():
+        for transition in ticket_type.transitions:
+            for doc in transition.documents:
+                if not documents.exists(doc.template):
+                    where = f"{store.WORKFLOW}:{transition.line}: types.{ticket_type.name}"
+                    problems.append(
+                        f"{where}: document template {doc.template!r} not found in templates/documents/"
+                    )
+    for path in ctx.store.paths():
+        rel = ctx.store.relative(path)
+        try:
+            parsed = ctx.store.read_path(path)
+        except ErflowError as exc:
+            problems.append(exc.message)
+            continue
+        problems += _ticket_problems(wf, parsed, rel)
+    return problems
+
+
+def _relative(ctx: Context, problem: str) -> str:
+    prefix = str(ctx.store.root) + os.sep
+    return problem[len(prefix) :] if problem.startswith(prefix) else problem
+
+
+def _raw_template_references(ctx: Context, templates: TemplateSet) -> list[str]:
+    """With a workflow.yaml too broken to load, still name every email template it needs that is
+    missing (read from the raw YAML: ``emails:`` lists and timers' ``email:``)."""
+    from erflow.core import yamlio
+
+    try:
+        raw = yamlio.load(ctx.store.workflow_path.read_text(encoding="utf-8"))
+    except (yamlio.YamlError, OSError, UnicodeDecodeError):
+        return []
+    found: list[str] = []
+
+    def missing(name: Any, line: int) -> None:
+        if isinstance(name, str) and not templates.exists(name):
+            found.append(f"{store.WORKFLOW}:{line}: email template {name!r} not found in {store.TEMPLATES}/")
+
+    def walk(node: Any) -> None:
+        if isinstance(node, yamlio.LineDict):
+            for key, value in node.items():
+                if key == "emails" and isinstance(value, list):
+                    for item in value:
+                        if isinstance(item, yamlio.LineDict):
+                            missing(item.get("template"), item.line_of("template"))
+                        else:
+                            missing(item, node.line_of("emails"))
+                elif key == "email":
+                    missing(value, node.line_of("email"))
+                elif key != "documents":
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(raw)
+    return found
+
+
+def _check_template_references(
+    ctx: Context, wf: Workflow, templates: TemplateSet, broken: set[str]
+) -> list[str]:
+    problems = []
+    builtin = {"link", "sender_name", "type_label", "state_label"}
+    for ticket_type in wf.types.values():
+        specs = [(t.line, s) for t in ticket_type.transitions for s in t.emails]
+        specs += [(0, s) for s in ticket_type.create.emails]
+        known = {f.name for f in ticket_type.all_fields()} | builtin
+        for line, spec in specs:
+            line = spec.line or line
+            where = f"{store.WORKFLOW}:{line}: " if line else f"{store.WORKFLOW}: "
+            if not templates.exists(spec.template):
+                missing = f"email template {spec.template!r} not found in {store.TEMPLATES}/"
+                problems.append(f"{where}types.{ticket_type.name}: {missing}")
+                continue
+            if spec.template in broken:
+                continue  # its syntax error is already listed
+            unknown = sorted(templates.variables(spec.template) - known)
+            for name in unknown:
+                lacking = f"which type {ticket_type.name} has no field for"
+                problems.append(f"{store.TEMPLATES}/{spec.template}.j2: uses {name!r}, {lacking}")
+    return sorted(set(problems), key=problems.index)
+
+
+def _ticket_problems(wf: Workflow, parsed: store.Parsed, rel: str) -> list[str]:
+    ticket = parsed.ticket
+    problems = []
+
+    def add(key: str, message: str) -> None:
+        problems.append(f"{rel}:{parsed.lines.get(key, 2)}: {message}")
+
+    ticket_type = wf.types.get(ticket.type)
+    if ticket_type is None:
+        add("type", f"unknown type {ticket.type!r}")
+        return problems
+    if not ticket.id.startswith(ticket_type.prefix + "-"):
+        add("id", f"id {ticket.id!r} lacks the prefix {ticket_type.prefix}- of type {ticket_type.name}")
+    if ticket.state not in ticket_type.states:
+        add("state", f"unknown state {ticket.state!r} for type {ticket_type.name}")
+    for key in ("title", "created"):
+        if not is_set(ticket.meta.get(key)):
+            add(key, f"missing {key}")
+    for key, value in ticket.meta.items():
+        declared = ticket_type.field(key)
+        if declared is None:
+            add(key, f"unknown field {key!r} for type {ticket_type.name}")
+            continue
+        problem = declared.problem(value)
+        if problem:
+            add(key, problem)
+    return problems
+
+
+def audit(ctx: Context, *, full: bool = False, progress: Progress | None = None) -> AuditResult:
+    """Replay the store's git history and list every change that erflow did not make legally;
+    ``progress`` is told ``(commits judged, commits to judge)`` as it goes."""
+    from erflow.trust import audit as auditing
+
+    try:
+        git_dir = ctx.git.git_dir()
+    except ErflowError:
+        raise UsageError(f"{ctx.store.root} is not in a git work tree") from None
+    return auditing.run(ctx.store.root, ctx.git, git_dir, full=full, progress=progress)

@@ -1,0 +1,117 @@
+"""A ticket's emails: whom each goes to, rendered from its template, logged in the ticket, and the
+SMTP settings that deliver them."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from erflow.app.context import Context
+from erflow.core import model
+from erflow.core.conditions import is_set
+from erflow.core.errors import InvalidData, Refused, UsageError
+from erflow.core.model import Ticket
+from erflow.core.workflow import EmailSpec, TicketType
+from erflow.store import tickets as store
+
+if TYPE_CHECKING:
+    from erflow.mail.templates import Email, SmtpConfig
+
+
+@dataclass
+class EmailResult:
+    template: str
+    to: str
+    subject: str
+    sent: bool
+    text: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"template": self.template, "to": self.to, "subject": self.subject, "sent": self.sent}
+
+
+def smtp_config(ctx: Context) -> SmtpConfig:
+    from erflow.mail.templates import SmtpConfig
+
+    config = SmtpConfig.from_env(ctx.env)
+    if config is None:
+        raise UsageError("sending email needs ERFLOW_SMTP_HOST (and the other ERFLOW_SMTP_* settings)")
+    return config
+
+
+def will_send(ctx: Context, send: bool) -> bool:
+    return send or bool(ctx.workflow.settings.get("send_emails", False))
+
+
+def email_context(ctx: Context, ticket: Ticket, ticket_type: TicketType) -> dict[str, Any]:
+    settings = ctx.workflow.settings
+    values = {k: v for k, v in ticket.meta.items() if is_set(v)}
+    portal = str(settings.get("portal_url") or "{id}")
+    values["link"] = portal.replace("{id}", ticket.id)
+    values["sender_name"] = str(settings.get("sender_name") or "")
+    values["type_label"] = ticket_type.label
+    state = ticket_type.states.get(ticket.state)
+    values["state_label"] = state.label if state else ticket.state
+    return values
+
+
+def _recipient(ctx: Context, ticket: Ticket, ticket_type: TicketType, spec: EmailSpec) -> tuple[str, str]:
+    if spec.to == "customer":
+        address = ticket.meta.get("customer_email")
+        if not is_set(address):
+            raise Refused(
+                f"{ticket.id}: email {spec.template} needs customer_email, which the ticket lacks",
+                missing=["customer_email"],
+            )
+        return str(address), str(ticket.meta.get("customer_name") or "")
+    declared = ticket_type.field(spec.to)
+    if declared is not None:
+        address = ticket.meta.get(spec.to)
+        if not is_set(address):
+            raise Refused(f"{ticket.id}: email {spec.template} needs {spec.to}", missing=[spec.to])
+        person = ctx.workflow.people.get(str(address).lower())
+        return str(address), person.name if person else ""
+    person = ctx.workflow.people.get(spec.to.lower())
+    if person is not None:
+        return person.email, person.name
+    members = ctx.workflow.people_with_role(spec.to)
+    if members:
+        return members[0].email, members[0].name
+    raise InvalidData(f"{ctx.store.workflow_path}: email {spec.template} goes to unknown {spec.to!r}")
+
+
+def render_emails(
+    ctx: Context, ticket: Ticket, ticket_type: TicketType, specs: Sequence[EmailSpec]
+) -> list[Email]:
+    """Render every email; a template that needs a field the ticket lacks refuses (exit 3)."""
+    rendered = []
+    for spec in specs:
+        if spec.line and not ctx.templates.exists(spec.template):  # named by workflow.yaml
+            raise InvalidData(
+                f"{store.WORKFLOW}:{spec.line}: email template {spec.template!r} not found in "
+                f"{store.TEMPLATES}/",
+                hint="run erflow check",
+            )
+        to, to_name = _recipient(ctx, ticket, ticket_type, spec)
+        mail = ctx.templates.render(
+            spec.template,
+            email_context(ctx, ticket, ticket_type),
+            ticket_id=ticket.id,
+            sender=str(ctx.workflow.settings.get("sender") or ctx.actor),
+            to=to,
+            to_name=to_name,
+        )
+        rendered.append(dataclasses.replace(mail, date=ctx.now))
+    return rendered
+
+
+def log_emails(ctx: Context, ticket: Ticket, emails: Sequence[Email], sent: bool) -> list[EmailResult]:
+    results = []
+    for mail in emails:
+        status = "sent" if sent else "not sent"
+        head = f"email {mail.template} to {mail.to}: “{mail.subject}” ({status})"
+        ticket.add_entry("Communications", model.entry(ctx.now, head))
+        results.append(EmailResult(mail.template, mail.to, mail.subject, sent, mail.as_text()))
+    return results

@@ -1,0 +1,151 @@
+"""sweep: timers and SLA escalations, each fired once, one commit each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from erflow.app import transaction
+from erflow.app.advance import apply_plan
+from erflow.app.context import Context
+from erflow.app.emails import EmailResult, log_emails, render_emails, will_send
+from erflow.app.views import workload
+from erflow.core import engine, model
+from erflow.core.errors import Conflict, NotFound, Refused
+from erflow.store.git import Change
+from erflow.store.tickets import Progress
+
+
+@dataclass
+class SweepAction:
+    ticket: str
+    name: str  # the timer, or sla_response / sla_resolution
+    due: str
+    actions: str
+    done: bool = False
+    commit: str | None = None
+    reason: str | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    emails: list[EmailResult] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ticket": self.ticket,
+            "timer": self.name,
+            "due": self.due,
+            "actions": self.actions,
+            "done": self.done,
+            "commit": self.commit,
+            "reason": self.reason,
+            "from": self.from_state,
+            "to": self.to_state,
+            "emails": [e.as_json() for e in self.emails],
+        }
+
+
+SWEEP_ACTOR = "erflow@localhost"
+PROGRESS_FROM = 10  # a sweep firing more timers than this (one commit each) reports its progress
+
+
+def sweep(
+    ctx: Context, *, dry_run: bool = False, send: bool = False, progress: Progress | None = None
+) -> list[SweepAction]:
+    """Run every timer and SLA escalation due at ``ctx.now``, each once, one commit each.
+
+    Safe to run again and again: what fired is recorded in the ticket, so a second sweep at the same
+    instant finds nothing to do. A timer's transition is checked against its gates and rules (not
+    roles: the workflow itself acts); when they are not met, nothing happens and the reason is told.
+    Everything due is found first; ``progress(done, total)`` then follows the firing when it is long.
+    """
+    from erflow.core import timers
+
+    sending = will_send(ctx, send) and not dry_run
+    due: list[tuple[SweepAction, str]] = []
+    # Only tickets in a state that is not terminal can have anything due (timers.due).
+    live = sorted({s.name for t in ctx.workflow.types.values() for s in t.states.values() if not s.terminal})
+    if not live:
+        return []
+    for indexed in ctx.store.indexed(tuple(ctx.workflow.types), live):
+        meta = indexed.meta
+        if meta is None:
+            continue  # named by list and check; one bad file never stops the others
+        ticket_type = ctx.workflow.types.get(str(meta.get("type")))
+        if ticket_type is None:
+            continue
+        for item in timers.due(ctx.workflow, ticket_type, meta, ctx.now):
+            action = SweepAction(
+                str(meta["id"]), item.name, model.timestamp(item.due), item.actions.describe()
+            )
+            due.append((action, item.key))
+    if dry_run:
+        return [action for action, _ in due]
+    report = progress if progress is not None and len(due) > PROGRESS_FROM else None
+    for number, (action, key) in enumerate(due, 1):
+        _fire(ctx, action, key, sending)
+        if report is not None:
+            report(number, len(due))
+    return [action for action, _ in due]
+
+
+def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
+    from erflow.core import timers
+
+    actor = ctx.actor or SWEEP_ACTOR
+    with transaction.writing(ctx, action.ticket) as began:
+        try:
+            pending = transaction.load_for_change(ctx, action.ticket, began)
+        except Conflict as exc:
+            action.reason = exc.message
+            return
+        ticket, ticket_type = pending.ticket, pending.type
+        still = [d for d in timers.due(ctx.workflow, ticket_type, ticket.meta, ctx.now) if d.key == key]
+        if not still:
+            action.reason = "no longer due (changed since)"
+            return
+        actions = still[0].actions
+        action.from_state = action.to_state = ticket.state
+        ticket.add_entry(
+            "Notes",
+            model.entry(ctx.now, f"{actor}: timer {action.name} ({action.actions})", actions.note or ""),
+        )
+        if actions.assign:
+            owner = engine.owner_for(
+                ctx.workflow, ticket_type, ticket.state, ticket.meta, assign=actions.assign,
+                workload=lambda: workload(ctx),
+            )  # fmt: skip
+            if owner is not None:
+                ticket.meta["owner"] = owner
+        labels = list(ticket.meta.get("labels") or [])
+        ticket.meta["labels"] = labels + [label for label in actions.add_labels if label not in labels]
+        emails = render_emails(ctx, ticket, ticket_type, [actions.email] if actions.email else [])
+        action.emails = log_emails(ctx, ticket, emails, sending)
+        linked: list[transaction.Pending] = []
+        documents: list[tuple[Path, str]] = []
+        if actions.transition is not None:
+            why = f"timer {action.name}"
+            try:
+                plan = engine.plan(
+                    ctx.workflow, ticket_type, ticket.meta, actions.transition, actor, {}, why,
+                    workload=lambda: workload(ctx), system=True,
+                )  # fmt: skip
+            except (Refused, NotFound) as exc:
+                action.reason = exc.message
+                return
+            applied = apply_plan(ctx, pending, plan, actor, why, sending)
+            emails += applied.emails
+            action.emails += applied.results
+            linked = applied.linked
+            documents = applied.documents
+            action.to_state = plan.to_state
+        timers.record(ticket.meta, key)
+        transition = actions.transition
+        change = Change(
+            ticket.id, "sweep", actor, transition, action.from_state, action.to_state,
+            summary=f"timer {action.name}", created=tuple(p.ticket.id for p in linked), timer=action.name,
+        )  # fmt: skip
+        action.commit = transaction.commit(
+            ctx, began, [pending, *linked], change, emails if sending else [], documents
+        )
+        action.done = True

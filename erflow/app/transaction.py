@@ -1,0 +1,294 @@
+"""The write path shared by every change: under the store lock, checked in full before anything is
+written, landed as exactly one git commit, its emails sent after; on any failure (or a process killed
+midway, told by the journal) the files are left as they were."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from erflow.app.context import Context
+from erflow.app.emails import EmailResult, smtp_config
+from erflow.app.reading import TicketFile, read_ticket
+from erflow.core import model
+from erflow.core.errors import Conflict, ErflowError, UsageError
+from erflow.core.model import Ticket
+from erflow.core.workflow import TicketType
+from erflow.store import tickets as store
+from erflow.store.git import Change
+
+if TYPE_CHECKING:
+    from erflow.mail.templates import Email
+
+
+@dataclass
+class ChangeResult:
+    id: str
+    action: str
+    commit: str | None
+    transition: str | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    emails: list[EmailResult] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    changes: dict[str, list[Any]] = field(default_factory=dict)
+    dry_run: bool = False
+
+    def advance_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "transition": self.transition,
+            "from": self.from_state,
+            "to": self.to_state,
+            "commit": self.commit,
+            "emails": [e.as_json() for e in self.emails],
+            "created": self.created,
+        }
+
+    def new_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.to_state,
+            "commit": self.commit,
+            "emails": [e.as_json() for e in self.emails],
+        }
+
+
+@dataclass
+class Pending:
+    ticket: Ticket
+    type: TicketType
+    path: Path
+    original: bytes | None  # None: a new file
+
+
+@dataclass
+class Began:
+    """What one ``git status`` told as a change began, under the store lock: HEAD, and which of the
+    ticket files the change names have changes not committed (one git process instead of one per
+    question: at 100,000 files each reads the whole index)."""
+
+    head: str | None
+    checked: dict[str, bool]  # path relative to the store root -> has changes not committed
+
+
+@contextlib.contextmanager
+def writing(ctx: Context, *tickets: str) -> Iterator[Began]:
+    """Hold the store lock for a whole change, after finishing whatever change a killed erflow left;
+    refuse it if workflow.yaml has changes not committed. ``tickets`` are the ids the change reads:
+    whether their files have changes not committed is asked of git in the same breath."""
+    try:
+        git_dir = ctx.git.git_dir()
+    except ErflowError:
+        raise UsageError(
+            f"{ctx.store.root} is not in a git work tree", hint="erflow init makes one"
+        ) from None
+    with ctx.store.lock(git_dir):
+        _recover(ctx, git_dir)
+        paths = []
+        for raw_id in tickets:
+            with contextlib.suppress(ErflowError):  # not found: told when the change reads it
+                paths.append(ctx.store.relative(ctx.store.find(raw_id)))
+        status = ctx.git.status([store.WORKFLOW, *paths])
+        if store.WORKFLOW in status.dirty:
+            raise Conflict(
+                f"{store.WORKFLOW} has changes not committed",
+                hint="commit it first (the audit judges each change by the committed workflow); "
+                "nothing was changed",
+            )
+        yield Began(status.head, {path: path in status.dirty for path in paths})
+
+
+def _recover(ctx: Context, git_dir: Path) -> None:
+    """Finish the change a journal left behind describes (erflow/store/journal.py): its process was killed,
+    or failed, midway. Called under the store lock, so that process is gone.
+
+    - The commit did not land (HEAD is still the change's parent): every file goes back as it was
+      (a new one goes, with its empty folders), unstaged, with any stray temp file beside it.
+    - It landed (HEAD is a commit on that parent with the change's message): it is kept, unless it
+      had emails to send, whose delivery was never confirmed: then it is taken back, as a failed
+      send is (``Git.uncommit``, then the files put back).
+    - Anything else (someone committed on top since): Conflict, and nothing is changed.
+
+    The journal goes once those files are as HEAD has them; until then every change refuses.
+    """
+    from erflow.store import journal
+
+    found = journal.load(git_dir)
+    if found is None:
+        return
+    where = journal.location(git_dir)
+    paths = list(found.files)
+    head = ctx.git.head()
+    if head == found.parent:
+        _restore(ctx, found.files)
+        if paths:  # (no paths would unstage everything)
+            ctx.git.unstage(paths)
+    elif head is not None and _landed(ctx, head, found.parent, found.message, found.commit):
+        if found.emails and found.parent is not None and paths:
+            ctx.git.uncommit(head, found.parent, paths)
+            _restore(ctx, found.files)
+        for path in paths:
+            _remove_strays(ctx.store.root / path)
+    else:
+        made_on = found.parent[:12] if found.parent else "an empty repository"
+        raise Conflict(
+            f"{where}: an erflow change made on {made_on} was interrupted, and HEAD has moved on since",
+            hint="the journal lists the change's files as they were before it; compare them with git log "
+            "and git status, put them right, then delete the journal; nothing was changed",
+        )
+    left = ctx.git.dirty(paths)
+    if left:
+        raise Conflict(
+            f"{left[0]}: could not finish undoing an interrupted erflow change ({where})",
+            hint="retry; if it persists, put the file right with git, then delete the journal",
+        )
+    journal.clear(git_dir)
+
+
+def _landed(ctx: Context, head: str, parent: str | None, message: str, commit: str | None) -> bool:
+    """Whether ``head`` is the commit a journal's change was making (git may tidy the message's
+    whitespace, so lines are compared without it)."""
+    if head == commit:
+        return True
+    found = ctx.git.commit_of(head)
+    if found is None:
+        return False
+    parents, made = found
+
+    def lines(text: str) -> list[str]:
+        return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+    return parents == ((parent,) if parent else ()) and lines(made) == lines(message)
+
+
+def load_for_change(
+    ctx: Context, raw_id: str, began: Began, already_read: TicketFile | None = None
+) -> Pending:
+    """The ticket a change edits, read once under the store lock; refused if its file has changes not
+    committed. ``already_read`` (the file as a view read it before the lock) is used instead of
+    reading the file again when it is that file, unchanged since."""
+    path = ctx.store.find(raw_id)
+    rel = ctx.store.relative(path)
+    dirty = began.checked[rel] if rel in began.checked else bool(ctx.git.dirty([rel]))
+    if dirty:
+        raise Conflict(
+            f"{rel} has changes not committed by erflow",
+            hint="commit or discard them (git diff shows them), then retry; nothing was changed",
+        )
+    if already_read is not None and already_read.path == path and already_read.unchanged():
+        file = already_read
+    else:
+        file = read_ticket(ctx, path)
+    return Pending(file.ticket, file.type, path, file.data)
+
+
+def commit(
+    ctx: Context,
+    began: Began,
+    pending: Sequence[Pending],
+    change: Change,
+    outgoing: Sequence[Email] = (),
+    documents: Sequence[tuple[Path, str]] = (),
+) -> str:
+    """Write every file and commit them as one, then deliver the emails (if any).
+
+    The commit comes first so that no customer gets an email for a change that did not land; if
+    delivery then fails, erflow takes its own commit back, so a failed send changes nothing.
+
+    Before the first file is touched, a journal (erflow/store/journal.py) records the change, and it goes
+    only once the change is complete: a process killed at any point (erflow/store/faults.py names the
+    points) leaves the next change what it needs to undo or keep this one (``_recover``), which is
+    also how a failure here is undone.
+    """
+    from erflow.store import faults, journal
+
+    config = smtp_config(ctx) if outgoing else None
+    parent = began.head
+    dirty = ctx.git.dirty([ctx.store.relative(path) for path, _ in documents])
+    if dirty:
+        raise Conflict(
+            f"{dirty[0]} has changes not committed by erflow", hint="commit or discard them, then retry"
+        )
+    originals = {ctx.store.relative(item.path): item.original for item in pending}
+    for path, _ in documents:
+        originals[ctx.store.relative(path)] = path.read_bytes() if path.is_file() else None
+    rel = list(originals)
+    message = change.message([p.ticket.id for p in pending[1:]])
+    git_dir = ctx.git.git_dir()
+    begun = journal.Journal(parent, message, originals, emails=len(outgoing))
+    journal.save(git_dir, begun)
+    try:
+        faults.point("journal-written")
+        for item in pending:
+            item.ticket.meta["updated"] = model.timestamp(ctx.now)
+            ctx.store.write(item.ticket, list(item.type.fields), item.path)
+        for path, text in documents:
+            store.write_atomic(path, text)
+        faults.point("files-written")
+        commit = ctx.git.commit(
+            rel, message, ctx.author(), model.timestamp(ctx.now),
+            on_child=lambda pid: journal.save(git_dir, begun.at("committing", git_pid=pid)),
+            parent=parent, untracked=[path for path, before in originals.items() if before is None],
+        )  # fmt: skip
+        committed = begun.at("committed", commit=commit)
+        journal.save(git_dir, committed)
+        faults.point("committed")
+        if config is not None:
+            from erflow.mail.templates import send
+
+            journal.save(git_dir, committed.at("sending"))
+            faults.point("sending")
+            send(outgoing, config)
+    except BaseException:
+        # Undo what did not land; take back a commit whose emails did not all go. Should that fail
+        # too, the journal stays for the next change to finish, and this error is the one told.
+        with contextlib.suppress(ErflowError):
+            _recover(ctx, git_dir)
+        raise
+    journal.clear(git_dir)
+    if commit.endswith(GRAPH_EVERY):
+        ctx.git.write_commit_graph()
+    return commit
+
+
+# One change in 16 (those whose commit id ends so) brings git's commit-graph up to date, so that
+# `history` finds every commit but a few in it, with its changed-path filter.
+GRAPH_EVERY = "0"
+
+
+def _restore(ctx: Context, originals: Mapping[str, bytes | None]) -> None:
+    """Put the files (paths relative to the store root) back as they were before a change: a new file
+    goes, with the folders it leaves empty; so does any temp file a killed write left beside one."""
+    for rel, original in originals.items():
+        path = ctx.store.root / rel
+        _remove_strays(path)
+        if original is not None:
+            store.write_atomic(path, original)
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        folder = path.parent
+        while (
+            folder not in (ctx.store.tickets_dir, ctx.store.root)
+            and folder.is_dir()
+            and not any(folder.iterdir())
+        ):
+            folder.rmdir()
+            folder = folder.parent
+
+
+def _remove_strays(path: Path) -> None:
+    """Remove the temp files ``.<name>.*.tmp`` that a killed ``store.write_atomic`` left next to ``path``."""
+    prefix = f".{path.name}."
+    try:
+        beside = list(path.parent.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for stray in beside:
+        if stray.name.startswith(prefix) and stray.name.endswith(".tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                stray.unlink()
