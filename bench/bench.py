@@ -6,7 +6,8 @@
 A store is built without running erflow N times: ``erflow.setup.init_store`` makes the skeleton,
 then one ``git fast-import`` stream writes every ticket's history. Each ticket walks real transitions
 of the enhancement type (``erflow.engine`` judges and plans every step, as ``erflow advance`` would),
-its file is written by ``erflow.store.serialize`` and its commit message by ``erflow.history.Change``.
+its file is written by ``erflow.store.ticketfile.serialize`` and its commit message by
+``erflow.history.Change``.
 Then every command is timed as a whole process (wall time, median and min of the runs, and the
 peak RSS of the process and the git processes it waited for). See bench/README.md.
 """
@@ -36,6 +37,7 @@ from erflow.app.setup import init_store
 from erflow.core import conditions, engine, model, workflow
 from erflow.core.model import Ticket
 from erflow.core.workflow import TicketType, Transition, Workflow
+from erflow.store import ticketfile
 from erflow.store import tickets as store
 from erflow.store.git import Change
 
@@ -277,7 +279,7 @@ class Generator:
         walk.ticket.meta["updated"] = model.timestamp(when)
         person = self.wf.people[change.actor]
         path = Path(store.Store(self.root).path_for(walk.ticket.id)).relative_to(self.root).as_posix()
-        content = store.serialize(walk.ticket, self.fields)
+        content = ticketfile.serialize(walk.ticket, self.fields)
         return Commit(path, content, change.message(), when, person.name, person.email)
 
     def _create(self, walk: TicketWalk, when: dt.datetime) -> Commit:

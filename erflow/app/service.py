@@ -22,9 +22,12 @@ from erflow.core.conditions import is_set
 from erflow.core.errors import Conflict, ErflowError, InvalidData, NotFound, NotPermitted, Refused, UsageError
 from erflow.core.model import LINK_INVERSE, Ticket
 from erflow.core.workflow import EmailSpec, LinkedTicket, TicketType, Transition, Workflow
+from erflow.store import ticketfile
 from erflow.store import tickets as store
+from erflow.store.files import write_atomic
 from erflow.store.git import Change, Git, LogEntry
-from erflow.store.tickets import Progress, Store
+from erflow.store.ticketfile import Progress
+from erflow.store.tickets import Store
 
 if TYPE_CHECKING:
     from erflow.core.timers import SlaClock
@@ -334,7 +337,7 @@ def _commit(
             item.ticket.meta["updated"] = model.timestamp(ctx.now)
             ctx.store.write(item.ticket, list(item.type.fields), item.path)
         for path, text in documents:
-            store.write_atomic(path, text)
+            write_atomic(path, text)
         faults.point("files-written")
         commit = ctx.git.commit(
             rel, message, ctx.author(), model.timestamp(ctx.now),
@@ -374,7 +377,7 @@ def _restore(ctx: Context, originals: Mapping[str, bytes | None]) -> None:
         path = ctx.store.root / rel
         _remove_strays(path)
         if original is not None:
-            store.write_atomic(path, original)
+            write_atomic(path, original)
             continue
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -389,7 +392,7 @@ def _restore(ctx: Context, originals: Mapping[str, bytes | None]) -> None:
 
 
 def _remove_strays(path: Path) -> None:
-    """Remove the temp files ``.<name>.*.tmp`` that a killed ``store.write_atomic`` left next to ``path``."""
+    """Remove the temp files ``.<name>.*.tmp`` that a killed ``write_atomic`` left next to ``path``."""
     prefix = f".{path.name}."
     try:
         beside = list(path.parent.iterdir())
@@ -1166,7 +1169,7 @@ def _text(value: Any) -> str:
 
 @dataclass
 class Listing:
-    items: list[store.Indexed]  # the matching tickets, oldest first; each with its JSON text (``raw``)
+    items: list[ticketfile.Indexed]  # the matching tickets, oldest first; each with its JSON text (``raw``)
     problems: list[str]
 
     @property
@@ -1182,7 +1185,7 @@ def list_tickets(ctx: Context, filters: Filters) -> Listing:
     for name in filters.types:
         ctx.workflow.type(name)
     decode = filters.owner is not None or filters.label is not None or bool(filters.where)
-    found: list[store.Indexed] = []
+    found: list[ticketfile.Indexed] = []
     problems: list[str] = []
     for item in ctx.store.indexed(filters.types, filters.states):
         if item.problem is not None:
@@ -1251,7 +1254,7 @@ def history(ctx: Context, raw_id: str) -> list[HistoryEntry]:
         current: dict[str, Any] = {}
         if data is not None:
             try:
-                current = store.parse(data.decode("utf-8"), Path(rel)).ticket.meta
+                current = ticketfile.parse(data.decode("utf-8"), Path(rel)).ticket.meta
             except (ErflowError, UnicodeDecodeError):
                 current = {}
         changes = engine.diff(previous, current)
@@ -1288,7 +1291,7 @@ def _recent_log(ctx: Context, path: Path, rel: str) -> list[LogEntry] | None:
     begins with the ticket's creation; otherwise (a clock that was wrong, a file moved by hand) it
     walks everything."""
     try:
-        created = store.parse(path.read_text(encoding="utf-8"), path).ticket.meta.get("created")
+        created = ticketfile.parse(path.read_text(encoding="utf-8"), path).ticket.meta.get("created")
         since = dt.datetime.fromisoformat(str(created)) - HISTORY_SLACK
     except (ErflowError, OSError, UnicodeDecodeError, ValueError, OverflowError, TypeError):
         return None
@@ -1402,7 +1405,7 @@ def _check_template_references(
     return sorted(set(problems), key=problems.index)
 
 
-def _ticket_problems(wf: Workflow, parsed: store.Parsed, rel: str) -> list[str]:
+def _ticket_problems(wf: Workflow, parsed: ticketfile.Parsed, rel: str) -> list[str]:
     ticket = parsed.ticket
     problems = []
 

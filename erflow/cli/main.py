@@ -14,7 +14,8 @@ from typer.core import TyperGroup
 
 from erflow.app import service
 from erflow.core.errors import ErflowError, UsageError
-from erflow.store.tickets import Store, find_root, write_atomic
+from erflow.store.files import write_atomic
+from erflow.store.tickets import Store, find_root
 
 DEBUG = False
 

@@ -19,6 +19,7 @@ from erflow.core.errors import ErflowError, InvalidData, NotFound
 from erflow.core.model import Ticket
 from erflow.core.workflow import Workflow
 from erflow.store import git as history
+from erflow.store import ticketfile
 from erflow.store import tickets as store
 from erflow.store.git import Git
 
@@ -98,14 +99,14 @@ def past(ctx: Context, when: dt.datetime) -> Snapshot:
         raise InvalidData(problems[0] if problems else f"{short}:{store.WORKFLOW}: cannot be read")
     files = [(p, b) for p, b in history.tree_files(git, commit, store.TICKETS) if p.endswith(".md")]
 
-    def parsed(snap: Snapshot, wanted: list[tuple[str, str]]) -> Iterator[store.Parsed]:
+    def parsed(snap: Snapshot, wanted: list[tuple[str, str]]) -> Iterator[ticketfile.Parsed]:
         with history.ObjectReader(git) as reader:
             for start in range(0, len(wanted), BATCH):
                 batch = wanted[start : start + BATCH]
                 blobs = reader.blobs(blob for _, blob in batch)
                 for path, blob in batch:
                     try:
-                        yield store.parse_bytes(blobs[blob], f"{short}:{path}")
+                        yield ticketfile.parse_bytes(blobs[blob], f"{short}:{path}")
                     except ErflowError as exc:
                         snap.problems.append(exc.message)
 

@@ -19,10 +19,11 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from erflow import __version__
-from erflow.store.tickets import TICKETS, Indexed
+from erflow.store.ticketfile import Indexed, Progress
+from erflow.store.tickets import TICKETS
 
 if TYPE_CHECKING:
-    from erflow.store.tickets import Progress, Store
+    from erflow.store.tickets import Store
 
 PATH = ".erflow/index.sqlite"
 LEGACY = ".erflow/index.json"  # the index of erflow 0.1: removed when found

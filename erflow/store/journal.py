@@ -118,7 +118,7 @@ def save(git_dir: Path, journal: Journal) -> None:
 
     Not fsynced: the journal is there for a killed process, whose writes the kernel still holds; a
     power cut is not covered (nor are the folders fsynced)."""
-    from erflow.store.tickets import write_atomic
+    from erflow.store.files import write_atomic
 
     data = json.dumps(journal.as_json(), indent=1).encode("utf-8") + b"\n"
     write_atomic(location(git_dir), data, durable=False)

@@ -19,7 +19,9 @@ from erflow.core import engine, model, timers
 from erflow.core.errors import ErflowError
 from erflow.core.model import Ticket
 from erflow.core.workflow import TicketType, Workflow, load_bytes
+from erflow.store import ticketfile
 from erflow.store import tickets as store
+from erflow.store.files import write_atomic
 from erflow.store.git import (
     CommitRecord,
     FileChange,
@@ -136,7 +138,7 @@ def _write_cache(path: Path, head: str, result: AuditResult) -> None:
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        store.write_atomic(path, json.dumps(payload) + "\n")
+        write_atomic(path, json.dumps(payload) + "\n")
     except OSError:  # a read-only repository can still be audited, only not incrementally
         pass
 
@@ -363,7 +365,7 @@ def _type_fields(workflow: Workflow | None, data: bytes) -> list[str]:
     if workflow is None:
         return []
     try:
-        ticket = store.parse(_text(data), Path("merged"))
+        ticket = ticketfile.parse(_text(data), Path("merged"))
     except ErflowError:
         return []
     ticket_type = workflow.types.get(ticket.ticket.type)
@@ -374,7 +376,7 @@ def _parse_blob(data: bytes, name: str) -> Ticket | str:
     try:
         if b"\x00" in data:
             return "contains a NUL byte"
-        return store.parse(data.decode("utf-8"), Path(name)).ticket
+        return ticketfile.parse(data.decode("utf-8"), Path(name)).ticket
     except UnicodeDecodeError:
         return "not valid UTF-8"
     except ErflowError as exc:
