@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -150,33 +149,9 @@ class Store:
         write_atomic(target, serialize(ticket, type_fields))
         return target
 
-    @contextlib.contextmanager
-    def lock(self, git_dir: Path, timeout: float | None = None) -> Iterator[None]:
+    def lock(self, git_dir: Path, timeout: float | None = None) -> contextlib.AbstractContextManager[None]:
         """Hold the store lock (in the git folder, never committed) for a whole
         read-validate-write-commit."""
-        from filelock import FileLock, Timeout  # imported here: only writers pay for it
+        from erflow.store.lock import hold  # imported here: only writers pay for it
 
-        if timeout is None:
-            timeout = float(os.environ.get("ERFLOW_LOCK_TIMEOUT", "10"))
-        lock = FileLock(str(git_dir / "erflow.lock"), timeout=timeout)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise Conflict(
-                f"the store {self.root} is locked by another erflow process",
-                hint="retry; nothing was changed",
-            ) from None
-        try:
-            from erflow.store import journal
-
-            # A git process left running by a killed erflow holds index.lock until it ends: wait.
-            journal.await_git(git_dir, timeout)
-            index_lock = git_dir / "index.lock"
-            if index_lock.exists():
-                raise Conflict(
-                    f"{index_lock} exists: another git process is running, or one was killed",
-                    hint="if no git process is running, remove that file and retry; nothing was changed",
-                )
-            yield
-        finally:
-            lock.release()
+        return hold(self.root, git_dir, timeout)
