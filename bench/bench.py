@@ -7,7 +7,7 @@ A store is built without running erflow N times: ``erflow.setup.init_store`` mak
 then one ``git fast-import`` stream writes every ticket's history. Each ticket walks real transitions
 of the enhancement type (``erflow.engine`` judges and plans every step, as ``erflow advance`` would),
 its file is written by ``erflow.store.ticketfile.serialize`` and its commit message by
-``erflow.history.Change``.
+``erflow.store.commits.Change``.
 Then every command is timed as a whole process (wall time, median and min of the runs, and the
 peak RSS of the process and the git processes it waited for). See bench/README.md.
 """
@@ -39,7 +39,7 @@ from erflow.core.model import Ticket
 from erflow.core.workflow import TicketType, Transition, Workflow
 from erflow.store import ticketfile
 from erflow.store import tickets as store
-from erflow.store.git import Change
+from erflow.store.commits import Change
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_STORES = HERE / "stores"

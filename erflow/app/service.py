@@ -24,8 +24,9 @@ from erflow.core.model import LINK_INVERSE, Ticket
 from erflow.core.workflow import EmailSpec, LinkedTicket, TicketType, Transition, Workflow
 from erflow.store import ticketfile
 from erflow.store import tickets as store
+from erflow.store.commits import Change, LogEntry, file_log
 from erflow.store.files import write_atomic
-from erflow.store.git import Change, Git, LogEntry
+from erflow.store.git import Git
 from erflow.store.ticketfile import Progress
 from erflow.store.tickets import Store
 
@@ -1241,9 +1242,9 @@ def history(ctx: Context, raw_id: str) -> list[HistoryEntry]:
     rel = ctx.store.relative(path)
     log = _recent_log(ctx, path, rel)
     if log is None or not log or log[0].trailer("action", None) != "new":
-        log = ctx.git.log(rel)  # the whole history, back to the first commit
+        log = file_log(ctx.git, rel)  # the whole history, back to the first commit
     if log and log[0].trailer("action", None) != "new":
-        log = ctx.git.log(rel, follow=True)  # moved by hand: follow it back to its creation
+        log = file_log(ctx.git, rel, follow=True)  # moved by hand: follow it back to its creation
     if not log:
         raise NotFound(f"{rel} has no history in git (never committed)")
     blobs = ctx.git.blobs([e.blob or "" for e in log])
@@ -1297,7 +1298,7 @@ def _recent_log(ctx: Context, path: Path, rel: str) -> list[LogEntry] | None:
         return None
     if since.tzinfo is None:
         return None
-    return ctx.git.log(rel, since=since.isoformat(timespec="seconds"))
+    return file_log(ctx.git, rel, since=since.isoformat(timespec="seconds"))
 
 
 # ---------------------------------------------------------------------------------------------

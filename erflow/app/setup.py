@@ -12,7 +12,8 @@ from typing import Any
 from erflow.app import service
 from erflow.core.errors import ErflowError, Refused
 from erflow.store import tickets as store
-from erflow.store.git import Change, Git
+from erflow.store.commits import Change
+from erflow.store.git import Git
 
 DEFAULTS = Path(__file__).parents[1] / "defaults"
 GITIGNORE = "# erflow's derived files (caches); never the source of truth\n.erflow/\n"

@@ -21,16 +21,9 @@ from erflow.core.model import Ticket
 from erflow.core.workflow import TicketType, Workflow, load_bytes
 from erflow.store import ticketfile
 from erflow.store import tickets as store
+from erflow.store.commits import CommitRecord, FileChange, read_commits
 from erflow.store.files import write_atomic
-from erflow.store.git import (
-    CommitRecord,
-    FileChange,
-    Git,
-    ObjectReader,
-    is_ancestor,
-    merge_base,
-    read_commits,
-)
+from erflow.store.git import Git, ObjectReader, is_ancestor, merge_base
 
 CACHE_VERSION = 1
 # Kept by erflow's clock, not by the transition: never compared against a replayed plan.
