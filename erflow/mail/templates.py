@@ -25,6 +25,7 @@ import jinja2.meta
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from erflow.core.addresses import addr_spec, check_line, mailbox
 from erflow.core.errors import (
     DeliveryError,
     InvalidData,
@@ -36,8 +37,6 @@ from erflow.core.errors import (
 
 TLS_MODES = ("starttls", "ssl", "none")
 _DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
-# Characters that end or break a header line, or have no business in one.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
 _WHITESPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 _SUBJECT = re.compile(r"Subject:[ \t]*([^\r\n]*)")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -58,51 +57,10 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).astimezone()
 
 
-def _check_line(value: str, what: str) -> None:
-    if _CONTROL.search(value):
-        raise InvalidData(f"email field '{what}' contains a line break or control character: {value!r}")
-
-
-def _addr_spec(value: str, what: str) -> Address:
-    _check_line(value, what)
-    try:
-        address = Address(addr_spec=value)
-    except (ValueError, IndexError, email.errors.HeaderParseError):
-        address = None
-    # The parser drops comments and decodes encoded words: what it gives back must be what was given.
-    if address is None or not address.username or not address.domain or address.addr_spec != value:
-        raise InvalidData(f"email field '{what}' is not a valid address: {value!r}")
-    return address
-
-
-def address_problem(value: str) -> str | None:
-    """Why ``value`` cannot be a recipient's address (a bare addr-spec), or None."""
-    try:
-        _addr_spec(value, "to")
-    except InvalidData:
-        return "not an address an email can be sent to"
-    return None
-
-
 def _no_encoded_words(text: str) -> str:
     """Customer text for a header, kept from being read as RFC 2047: Python's email package decodes
     '=?utf-8?q?...=0A?=' typed by a customer into a real line break, which would start a new header."""
     return text.replace("=?", "= ?")
-
-
-def _mailbox(value: str, what: str) -> Address:
-    """Parse 'Display Name <addr>' or 'addr' into one Address, or raise InvalidData."""
-    _check_line(value, what)
-    try:
-        header = email.policy.default.header_factory("From", value)
-        addresses = list(getattr(header, "addresses", ()))
-        defects = list(getattr(header, "defects", ()))
-    except (ValueError, IndexError, email.errors.HeaderParseError):
-        addresses, defects = [], []
-    if len(addresses) != 1 or defects or not addresses[0].username or not addresses[0].domain:
-        raise InvalidData(f"email field '{what}' is not a valid address: {value!r}")
-    found: Address = addresses[0]
-    return Address(display_name=found.display_name, username=found.username, domain=found.domain)
 
 
 def _one_line(text: str) -> str:
@@ -125,9 +83,9 @@ class Email:
 
     def __post_init__(self) -> None:
         for what in ("template", "ticket_id", "to_name", "subject", "message_id"):
-            _check_line(getattr(self, what), what)
-        sender = _mailbox(self.sender, "sender")
-        _addr_spec(self.to, "to")
+            check_line(getattr(self, what), what)
+        sender = mailbox(self.sender, "sender")
+        addr_spec(self.to, "to")
         if self.date.tzinfo is None:
             raise InvalidData("email field 'date' has no time zone offset")
         if not self.message_id:
@@ -142,8 +100,8 @@ class Email:
 
     def _message(self, *, eight_bit: bool) -> email.message.EmailMessage:
         msg = email.message.EmailMessage(policy=email.policy.default)
-        msg["From"] = _mailbox(self.sender, "sender")
-        to = _addr_spec(self.to, "to")
+        msg["From"] = mailbox(self.sender, "sender")
+        to = addr_spec(self.to, "to")
         name = _no_encoded_words(self.to_name)
         msg["To"] = Address(display_name=name, username=to.username, domain=to.domain)
         msg["Subject"] = _no_encoded_words(self.subject)
@@ -376,7 +334,7 @@ class SmtpConfig:
         sender = env.get("ERFLOW_SMTP_FROM", "").strip() or None
         if sender is not None:
             try:
-                _mailbox(sender, "sender")
+                mailbox(sender, "sender")
             except InvalidData:
                 raise UsageError(f"ERFLOW_SMTP_FROM is not a valid address: {sender!r}") from None
         cafile = env.get("ERFLOW_SMTP_CAFILE") or None
@@ -415,7 +373,7 @@ def send(emails: Sequence[Email], config: SmtpConfig, *, timeout: float = 30.0) 
             for one in emails:
                 if config.sender is not None:
                     one = dataclasses.replace(one, sender=config.sender)
-                envelope_from = _mailbox(one.sender, "sender").addr_spec
+                envelope_from = mailbox(one.sender, "sender").addr_spec
                 message = one._message(eight_bit=eight_bit)
                 smtp.send_message(message, from_addr=envelope_from, to_addrs=[one.to])
                 sent += 1
