@@ -39,7 +39,7 @@ from conftest import (
 from erflow.app import forms
 from erflow.core import yamlio
 from erflow.core.errors import InvalidData
-from erflow.mail import templates as notify
+from erflow.mail import message as notify
 from erflow.store import ticketfile
 
 EVIL = "evil@attacker.example"

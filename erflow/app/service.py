@@ -32,7 +32,9 @@ from erflow.store.tickets import Store
 
 if TYPE_CHECKING:
     from erflow.core.timers import SlaClock
-    from erflow.mail.templates import Email, SmtpConfig, TemplateSet
+    from erflow.mail.message import Email
+    from erflow.mail.smtp import SmtpConfig
+    from erflow.mail.templates import TemplateSet
     from erflow.trust.audit import AuditResult, Progress
     from erflow.trust.sync import SyncResult
 
@@ -349,7 +351,7 @@ def _commit(
         journal.save(git_dir, committed)
         faults.point("committed")
         if config is not None:
-            from erflow.mail.templates import send
+            from erflow.mail.smtp import send
 
             journal.save(git_dir, committed.at("sending"))
             faults.point("sending")
@@ -406,7 +408,7 @@ def _remove_strays(path: Path) -> None:
 
 
 def _smtp(ctx: Context) -> SmtpConfig:
-    from erflow.mail.templates import SmtpConfig
+    from erflow.mail.smtp import SmtpConfig
 
     config = SmtpConfig.from_env(ctx.env)
     if config is None:
