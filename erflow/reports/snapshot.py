@@ -97,7 +97,7 @@ def past(ctx: Context, when: dt.datetime) -> Snapshot:
     flow, problems = workflow.load_bytes(data, Path(f"{short}:{store.WORKFLOW}"))
     if flow is None or problems:
         raise InvalidData(problems[0] if problems else f"{short}:{store.WORKFLOW}: cannot be read")
-    files = [(p, b) for p, b in tree_files(git, commit, store.TICKETS) if p.endswith(".md")]
+    files = [(p, b) for p, b in tree_files(git, commit, ticketfile.TICKETS) if p.endswith(".md")]
 
     def parsed(snap: Snapshot, wanted: list[tuple[str, str]]) -> Iterator[ticketfile.Parsed]:
         with ObjectReader(git) as reader:

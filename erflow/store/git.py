@@ -18,6 +18,8 @@ from typing import Any
 
 from erflow.core.errors import Conflict, ErflowError, UsageError
 
+GATE = "erflow-git-gate"  # the name of the shell that starts git once its pid is known (run_watched)
+
 
 class GitError(ErflowError):
     exit_code = 1
@@ -201,8 +203,6 @@ class Git:
         becomes git (same pid). The line is sent only once ``on_child`` has returned, so should erflow
         be killed before that, the shell reads end-of-file and git never runs. If ``on_child`` fails,
         git is not started either (the error is raised)."""
-        from erflow.store.journal import GATE
-
         full_env = _environment(env)
         argv = ["git", *args]
         gated = on_child is not None and os.name == "posix"

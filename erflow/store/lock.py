@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from erflow.core.errors import Conflict
+from erflow.store import journal
 
 
 @contextlib.contextmanager
@@ -27,8 +28,6 @@ def hold(root: Path, git_dir: Path, timeout: float | None = None) -> Iterator[No
             hint="retry; nothing was changed",
         ) from None
     try:
-        from erflow.store import journal
-
         # A git process left running by a killed erflow holds index.lock until it ends: wait.
         journal.await_git(git_dir, timeout)
         index_lock = git_dir / "index.lock"

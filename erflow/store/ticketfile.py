@@ -1,7 +1,7 @@
 """The ticket file: its format (front-matter and body) parsed and written, its bytes checked, and
 what the index keeps of it.
 
-Pure text in and out: reading the file from disk is the caller's (``Store``).
+Pure text in and out: reading the file from disk is the caller's (``Store``, the index).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from erflow.core import model, yamlio
 from erflow.core.errors import InvalidData, located
 from erflow.core.model import OPTIONAL_SECTIONS, SECTIONS, Ticket
 
+TICKETS = "tickets"  # the folder of the ticket files, under the store's root
 MAX_TICKET_BYTES = 1024 * 1024
 
 

@@ -7,20 +7,18 @@ The only module that reads or writes ticket files.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from erflow.core.errors import Conflict, ErflowError, NotFound, located
+from erflow.core.errors import Conflict, NotFound
 from erflow.core.model import Ticket
 from erflow.store.files import write_atomic
-from erflow.store.ticketfile import Indexed, Parsed, Progress, parse_bytes, serialize
+from erflow.store.ticketfile import TICKETS, Indexed, Parsed, Progress, parse_bytes, serialize
 
 WORKFLOW = "workflow.yaml"
-TICKETS = "tickets"
 TEMPLATES = "templates"
 ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 ID_LENGTH = 6
@@ -106,30 +104,14 @@ class Store:
         index fails."""
         from erflow.store import index
 
-        return index.entries(self, tuple(types), tuple(states))
+        return index.entries(self.root, tuple(types), tuple(states), self.progress)
 
     def metas_by_blob(self, blob_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The front-matter parsed from each of these git blobs (by id) that the index holds.
         Blobs it does not hold, or all of them when the index fails, are absent: parse those."""
         from erflow.store import index
 
-        return index.metas_by_blob(self, blob_ids)
-
-    def load_entry(self, rel: str) -> tuple[str, dict[str, Any] | None, str | None] | None:
-        """One ticket file (``rel``: posix, from the root) as the index keeps it: its git blob id
-        and its front-matter, or why it cannot be read. None when it has vanished meanwhile."""
-        path = self.root / rel
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            return "", None, located(rel, None, f"cannot be read: {exc.strerror or exc}")
-        blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # git's object id
-        try:
-            return blob, self._parse_bytes(data, path).ticket.meta, None
-        except ErflowError as exc:
-            return blob, None, exc.message
+        return index.metas_by_blob(self.root, blob_ids)
 
     def read_path(self, path: Path) -> Parsed:
         try:

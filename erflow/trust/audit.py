@@ -180,7 +180,7 @@ class _Auditor:
         return found, count
 
     def _ticket_changes(self, record: CommitRecord) -> list[FileChange]:
-        tickets = self.prefix + store.TICKETS + "/"
+        tickets = self.prefix + ticketfile.TICKETS + "/"
         return [c for c in record.changes if c.path.startswith(tickets) and c.path.endswith(".md")]
 
     def _load_blobs(self, records: Sequence[CommitRecord]) -> None:

@@ -22,7 +22,7 @@ from erflow.store.files import write_atomic
 from erflow.store.git import Git, GitError
 
 DRIVER = "erflow"
-ATTRIBUTES = f"{store.TICKETS}/**/*.md merge={DRIVER}"
+ATTRIBUTES = f"{ticketfile.TICKETS}/**/*.md merge={DRIVER}"
 CONFLICTS = "merge-conflicts.jsonl"
 PUSH_TRIES = 3
 
@@ -274,7 +274,7 @@ def _added(git: Git, base: str, tip: str) -> dict[str, str]:
     found = {}
     for status, path in zip(fields[0::2], fields[1::2], strict=False):
         parts = status.split()
-        if len(parts) >= 4 and f"/{store.TICKETS}/" in f"/{path}":
+        if len(parts) >= 4 and f"/{ticketfile.TICKETS}/" in f"/{path}":
             found[path] = parts[3]
     return found
 
@@ -313,7 +313,7 @@ def _renumber(
     renamed = _with_id(old_text, old, new).rstrip("\n")
     renamed = _append_note(renamed, stamp)
     linking = [
-        p for p in (root / store.TICKETS).rglob("*.md") if p != old_path and old in p.read_text("utf-8")
+        p for p in (root / ticketfile.TICKETS).rglob("*.md") if p != old_path and old in p.read_text("utf-8")
     ]
     write_atomic(root / new_rel, renamed + "\n")
     old_path.unlink()
