@@ -57,13 +57,12 @@ class Email:
             msgid = email.utils.make_msgid(domain=sender.domain)
             object.__setattr__(self, "message_id", msgid)
 
-    def as_message(self) -> email.message.EmailMessage:
-        return self._message(eight_bit=True)
-
     def as_text(self) -> str:
         return self.as_message().as_bytes().decode("utf-8")
 
-    def _message(self, *, eight_bit: bool) -> email.message.EmailMessage:
+    def as_message(self, *, eight_bit: bool = True) -> email.message.EmailMessage:
+        """The message as it goes out; with ``eight_bit`` false, a body that is not ASCII goes as
+        quoted-printable (for a server without 8BITMIME)."""
         msg = email.message.EmailMessage(policy=email.policy.default)
         msg["From"] = mailbox(self.sender, "sender")
         to = addr_spec(self.to, "to")

@@ -98,7 +98,7 @@ def send(emails: Sequence[Email], config: SmtpConfig, *, timeout: float = 30.0) 
                 if config.sender is not None:
                     one = dataclasses.replace(one, sender=config.sender)
                 envelope_from = mailbox(one.sender, "sender").addr_spec
-                message = one._message(eight_bit=eight_bit)
+                message = one.as_message(eight_bit=eight_bit)
                 smtp.send_message(message, from_addr=envelope_from, to_addrs=[one.to])
                 sent += 1
     except (smtplib.SMTPException, OSError, ValueError, UnicodeError) as exc:
