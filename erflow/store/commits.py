@@ -9,9 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -163,6 +161,9 @@ def read_commits(
         if on_total is not None:
             on_total(0)
         return
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor  # imported here: the audit's alone (and logging's)
+
     revision = f"{since}..HEAD" if since else "HEAD"
     with tempfile.TemporaryFile() as order, ThreadPoolExecutor(1) as reader:
         run_bytes(git, ["rev-list", "--reverse", "--topo-order", revision], stdout=order)

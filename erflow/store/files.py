@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
+
+from erflow.store import faults
 
 
 def write_atomic(path: Path, text: str | bytes, *, durable: bool = True) -> None:
@@ -14,7 +15,7 @@ def write_atomic(path: Path, text: str | bytes, *, durable: bool = True) -> None
     Text is written as UTF-8 with its line ends as they are; bytes exactly as given. ``durable``
     (ticket files, documents) fsyncs before the rename and is where the ``mid-write`` failpoint
     sits; erflow's own bookkeeping (journal, caches) skips both."""
-    from erflow.store import faults
+    import tempfile  # imported here: a command that only reads never pays for it
 
     data = text.encode("utf-8") if isinstance(text, str) else text
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -399,6 +398,8 @@ def merge_base(git: Git, one: str, other: str) -> str | None:
 def stream(git: Git, args: Sequence[str]) -> Generator[bytes, None, None]:
     """git's output line by line, as git writes it; a failure is a GitError. Closing the generator
     before the end stops git."""
+    import tempfile  # imported here: only the reports over history stream git's output
+
     with (
         tempfile.TemporaryFile() as errors,  # a file, not a pipe: git never blocks on what it says there
         subprocess.Popen(
