@@ -17,7 +17,7 @@ sending        the emails are being delivered: any, all or none may have gone ou
 
 It is removed once the change is complete (committed and its emails, if any, delivered) or fully
 undone. The next change, under the store lock, reads a journal left behind and settles it
-(erflow/service.py ``_recover``): a commit that did not land is undone file by file; one that landed
+(the app's ``_recover``): a commit that did not land is undone file by file; one that landed
 is kept, unless it had emails to send (stage committing, committed or sending): their delivery was
 never confirmed, so it is taken back as a failed send is. Before that, ``Store.lock`` waits for a
 ``git_pid`` still running (``await_git``): a git that outlived the erflow that started it.

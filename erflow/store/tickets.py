@@ -1,7 +1,8 @@
 """The store on disk: finding it, ticket ids, where each ticket file lives, reading and writing
 them, and the store lock.
 
-The only module that reads or writes ticket files.
+The only module that writes ticket files; the index (store.index) reads them too, to cache their
+front-matter.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ class Store:
         its problem. Read from the index (``.erflow/index.sqlite``) where a file's stat is
         unchanged, else parsed (and the index brought up to date); from the files alone if the
         index fails."""
-        from erflow.store import index
+        from erflow.store import index  # imported here: sqlite3 only for the commands that list
 
         return index.entries(self.root, tuple(types), tuple(states), self.progress)
 
