@@ -6,8 +6,8 @@
 A store is built without running erflow N times: ``erflow.app.setup.init_store`` makes the skeleton,
 then one ``git fast-import`` stream writes every ticket's history. Each ticket walks real
 transitions of the enhancement type (``erflow.core.engine`` judges and plans every step, as
-``erflow advance`` would), its file is written by ``erflow.store.tickets.serialize`` and its commit
-message by ``erflow.store.git.Change``.
+``erflow advance`` would), its file is written by ``erflow.store.ticketfile.serialize`` and its commit
+message by ``erflow.store.commits.Change``.
 Then every command is timed as a whole process (wall time, median and min of the runs, and the
 peak RSS of the process and the git processes it waited for). See bench/README.md.
 """
@@ -38,8 +38,9 @@ from erflow.core import conditions, engine, model, workflow
 from erflow.core.errors import ErflowError
 from erflow.core.model import Ticket
 from erflow.core.workflow import TicketType, Transition, Workflow
+from erflow.store import ticketfile
 from erflow.store import tickets as store
-from erflow.store.git import Change
+from erflow.store.commits import Change
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_STORES = HERE / "stores"
@@ -279,7 +280,7 @@ class Generator:
         walk.ticket.meta["updated"] = model.timestamp(when)
         person = self.wf.people[change.actor]
         path = Path(store.Store(self.root).path_for(walk.ticket.id)).relative_to(self.root).as_posix()
-        content = store.serialize(walk.ticket, self.fields)
+        content = ticketfile.serialize(walk.ticket, self.fields)
         return Commit(path, content, change.message(), when, person.name, person.email)
 
     def _create(self, walk: TicketWalk, when: dt.datetime) -> Commit:

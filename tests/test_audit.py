@@ -16,8 +16,9 @@ from conftest import BOARD, PM, SUPPORT, Cli, describe, git
 from rich.console import Console
 
 from erflow.cli import output
-from erflow.store import git as history
-from erflow.store.git import Git, ObjectReader, read_commits
+from erflow.store import commits as history
+from erflow.store.commits import read_commits
+from erflow.store.git import Git, ObjectReader
 from erflow.trust import audit as auditing
 
 

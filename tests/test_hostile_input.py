@@ -39,8 +39,8 @@ from conftest import (
 from erflow.app import forms
 from erflow.core import yamlio
 from erflow.core.errors import InvalidData
-from erflow.mail import templates as notify
-from erflow.store import tickets as store
+from erflow.mail import message as notify
+from erflow.store import ticketfile
 
 EVIL = "evil@attacker.example"
 CRLF = "\r\n"
@@ -131,7 +131,7 @@ BAD_TICKET_FILES: list[tuple[str, Edit, bytes | None]] = [
     ("duplicate-key", _insert_after_priority(b"priority: high\n"), b"priority: high"),
     ("30000-deep-flow", _insert_after_priority(b"x: " + b"[" * 30_000 + b"\n"), b"x: ["),
     ("30000-deep-block", _insert_after_priority(b"x:\n" + b"- " * 30_000 + b"v\n"), b"- - -"),
-    ("huge", lambda d, _: d + b"x" * store.MAX_TICKET_BYTES, None),
+    ("huge", lambda d, _: d + b"x" * ticketfile.MAX_TICKET_BYTES, None),
     ("nul-byte", lambda d, _: d.replace(b"Export", b"Ex\x00port", 1), None),
 ]
 

@@ -20,7 +20,8 @@ import pytest
 from conftest import Cli, describe
 
 from erflow.store import index
-from erflow.store.tickets import Store, parse
+from erflow.store.ticketfile import parse
+from erflow.store.tickets import Store
 
 INDEX = Path(".erflow") / "index.sqlite"
 
@@ -416,7 +417,7 @@ def test_a_first_index_of_many_files_shows_a_progress_bar_on_a_terminal_only(run
 
 
 def test_the_columns_a_head_is_read_from_agree_with_the_front_matter(run: Cli) -> None:
-    from erflow.store.tickets import HEAD
+    from erflow.store.ticketfile import HEAD
 
     ticket_id = run.ticket_at("pm_review")
     copies(run, ticket_id, 3)

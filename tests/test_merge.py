@@ -1,6 +1,6 @@
 """Tests of erflow.merge: the pure three-way merge of one ticket file that git's merge driver runs.
 
-No git here: every version of a ticket is built as text with store.serialize, as erflow writes it.
+No git here: every version of a ticket is built as text with ticketfile.serialize, as erflow writes it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from erflow.core import model
 from erflow.core.errors import InvalidData
-from erflow.store import tickets as store
+from erflow.store import ticketfile
 from erflow.trust import merge
 
 TICKET_ID = "ER-AB12CD"
@@ -62,7 +62,7 @@ def base_ticket() -> model.Ticket:
 
 
 def text(ticket: model.Ticket) -> str:
-    return store.serialize(ticket, TYPE_FIELDS)
+    return ticketfile.serialize(ticket, TYPE_FIELDS)
 
 
 def edited(minutes: int, change: Callable[[model.Ticket], None] = lambda t: None, **meta: Any) -> str:
@@ -83,7 +83,7 @@ def run(base: str | None, ours: str, theirs: str) -> merge.Merged:
 
 
 def parsed(merged_text: str) -> model.Ticket:
-    ticket = store.parse(merged_text, Path(PATH)).ticket
+    ticket = ticketfile.parse(merged_text, Path(PATH)).ticket
     assert text(ticket) == merged_text  # byte-identical to what erflow writes
     return ticket
 

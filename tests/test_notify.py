@@ -22,7 +22,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from erflow.core.errors import DeliveryError, InvalidData, NotFound, Refused, UsageError
 from erflow.mail import templates as notify
-from erflow.mail.templates import Email, SmtpConfig, TemplateSet, send
+from erflow.mail.message import Email
+from erflow.mail.smtp import SmtpConfig, send
+from erflow.mail.templates import TemplateSet
 
 DEFAULTS = Path(notify.__file__).parents[1] / "defaults" / "templates"
 SENDER = "Destyn Dagle <destyn@example.com>"

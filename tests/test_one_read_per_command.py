@@ -1,6 +1,6 @@
 """Each command reads the ticket file it works on once, the advance menu included: the reads are
 counted where the store reads a ticket file (``Store.read_file``) and where its index does
-(``Store.load_entry``)."""
+(``index.load_entry``)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from conftest import APPROVE, NICK, PM, Cli
 from erflow.app import views
 from erflow.app.advance import advance
 from erflow.app.context import open_context
+from erflow.store import index
 from erflow.store.tickets import Store
 
 
@@ -27,18 +28,18 @@ from erflow.store.tickets import Store
 def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """Ticket file name -> how many times erflow read it, from here on."""
     seen: Counter[str] = Counter()
-    read_file, load_entry = Store.read_file, Store.load_entry
+    read_file, load_entry = Store.read_file, index.load_entry
 
     def counted_read_file(self: Store, path: Path) -> object:
         seen[path.name] += 1
         return read_file(self, path)
 
-    def counted_load_entry(self: Store, rel: str) -> object:
+    def counted_load_entry(root: Path, rel: str) -> object:
         seen[Path(rel).name] += 1
-        return load_entry(self, rel)
+        return load_entry(root, rel)
 
     monkeypatch.setattr(Store, "read_file", counted_read_file)
-    monkeypatch.setattr(Store, "load_entry", counted_load_entry)
+    monkeypatch.setattr(index, "load_entry", counted_load_entry)
     return seen
 
 
@@ -125,20 +126,21 @@ COUNTED = textwrap.dedent(
     """\
     import atexit, collections, sys
     from pathlib import Path
+    from erflow.store import index
     from erflow.store.tickets import Store
 
     seen = collections.Counter()
-    read_file, load_entry = Store.read_file, Store.load_entry
+    read_file, load_entry = Store.read_file, index.load_entry
 
     def counted_read_file(self, path):
         seen[path.name] += 1
         return read_file(self, path)
 
-    def counted_load_entry(self, rel):
+    def counted_load_entry(root, rel):
         seen[Path(rel).name] += 1
-        return load_entry(self, rel)
+        return load_entry(root, rel)
 
-    Store.read_file, Store.load_entry = counted_read_file, counted_load_entry
+    Store.read_file, index.load_entry = counted_read_file, counted_load_entry
     report = Path(sys.argv[1])
     atexit.register(lambda: report.write_text(repr(dict(seen))))
     sys.argv = ["erflow", *sys.argv[2:]]

@@ -1,4 +1,4 @@
-"""Tests of the ticket file format (erflow.store.parse / serialize), ids, atomic writes and
+"""Tests of the ticket file format (erflow.store.ticketfile: parse / serialize), ids, atomic writes and
 Store.read_path's refusals, with the file and line each refusal names."""
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 from erflow.core import model
 from erflow.core.errors import ErflowError, InvalidData, NotFound
 from erflow.core.model import Ticket
-from erflow.store import tickets as store
-from erflow.store.tickets import Store, normalize_id, parse, serialize, write_atomic
+from erflow.store import files, ticketfile
+from erflow.store.files import write_atomic
+from erflow.store.ticketfile import parse, serialize
+from erflow.store.tickets import Store, normalize_id
 
 NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone.utc)
 TICKET_ID = "ER-AB12CD"
@@ -435,7 +437,7 @@ def test_read_path_points_at_the_id_line_wherever_it_is(tmp_path: Path) -> None:
 
 
 def test_read_path_refuses_a_file_over_the_size_limit(tmp_path: Path) -> None:
-    data = SAMPLE_TEXT.encode() + b"x" * store.MAX_TICKET_BYTES
+    data = SAMPLE_TEXT.encode() + b"x" * ticketfile.MAX_TICKET_BYTES
     assert read_error(tmp_path, data).startswith(f"{REL_PATH}: {len(data)} bytes, over the")
 
 
@@ -496,7 +498,7 @@ def test_write_atomic_that_fails_to_rename_keeps_the_old_content(
     def refuse(src: object, dst: object) -> None:
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(store.os, "replace", refuse)
+    monkeypatch.setattr(files.os, "replace", refuse)
     with pytest.raises(OSError, match="disk on fire"):
         write_atomic(target, "new\n")
     assert target.read_text() == "old\n"

@@ -19,12 +19,12 @@ from erflow.core.conditions import is_set
 from erflow.core.errors import InvalidData
 from erflow.core.model import LINK_INVERSE, Ticket
 from erflow.core.workflow import EmailSpec, LinkedTicket, TicketType, Transition
-from erflow.store.git import Change
+from erflow.store.commits import Change
 
 if TYPE_CHECKING:
     from erflow.app.emails import EmailResult
     from erflow.app.reading import TicketFile
-    from erflow.mail.templates import Email
+    from erflow.mail.message import Email
 
 
 def advance(

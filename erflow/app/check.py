@@ -11,6 +11,7 @@ from erflow.core import workflow
 from erflow.core.conditions import is_set
 from erflow.core.errors import ErflowError, UsageError
 from erflow.core.workflow import Workflow
+from erflow.store import ticketfile
 from erflow.store import tickets as store
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ def _check_template_references(
     return sorted(set(problems), key=problems.index)
 
 
-def _ticket_problems(wf: Workflow, parsed: store.Parsed, rel: str) -> list[str]:
+def _ticket_problems(wf: Workflow, parsed: ticketfile.Parsed, rel: str) -> list[str]:
     ticket = parsed.ticket
     problems = []
 

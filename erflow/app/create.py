@@ -16,7 +16,7 @@ from erflow.core.conditions import is_set
 from erflow.core.errors import NotPermitted, Refused, UsageError
 from erflow.core.model import Ticket
 from erflow.core.workflow import EmailSpec, TicketType
-from erflow.store.git import Change
+from erflow.store.commits import Change
 
 
 @dataclass

@@ -13,7 +13,7 @@ from erflow.core import engine, model
 from erflow.core.errors import NotFound, NotPermitted, Refused, UsageError
 from erflow.core.model import LINK_INVERSE
 from erflow.core.workflow import EmailSpec
-from erflow.store.git import Change
+from erflow.store.commits import Change
 
 
 def _permit(ctx: Context, action: str) -> str:

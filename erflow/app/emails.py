@@ -17,7 +17,8 @@ from erflow.core.workflow import EmailSpec, TicketType
 from erflow.store import tickets as store
 
 if TYPE_CHECKING:
-    from erflow.mail.templates import Email, SmtpConfig
+    from erflow.mail.message import Email
+    from erflow.mail.smtp import SmtpConfig
 
 
 @dataclass
@@ -33,7 +34,7 @@ class EmailResult:
 
 
 def smtp_config(ctx: Context) -> SmtpConfig:
-    from erflow.mail.templates import SmtpConfig
+    from erflow.mail.smtp import SmtpConfig
 
     config = SmtpConfig.from_env(ctx.env)
     if config is None:

@@ -10,8 +10,8 @@ from typing import Any
 from erflow.app.context import Context
 from erflow.core import engine
 from erflow.core.errors import ErflowError, NotFound
-from erflow.store import tickets as store
-from erflow.store.git import LogEntry
+from erflow.store import ticketfile
+from erflow.store.commits import LogEntry, file_log
 
 
 @dataclass
@@ -45,9 +45,9 @@ def history(ctx: Context, raw_id: str) -> list[HistoryEntry]:
     rel = ctx.store.relative(path)
     log = _recent_log(ctx, path, rel)
     if log is None or not log or log[0].trailer("action", None) != "new":
-        log = ctx.git.log(rel)  # the whole history, back to the first commit
+        log = file_log(ctx.git, rel)  # the whole history, back to the first commit
     if log and log[0].trailer("action", None) != "new":
-        log = ctx.git.log(rel, follow=True)  # moved by hand: follow it back to its creation
+        log = file_log(ctx.git, rel, follow=True)  # moved by hand: follow it back to its creation
     if not log:
         raise NotFound(f"{rel} has no history in git (never committed)")
     blobs = ctx.git.blobs([e.blob or "" for e in log])
@@ -58,7 +58,7 @@ def history(ctx: Context, raw_id: str) -> list[HistoryEntry]:
         current: dict[str, Any] = {}
         if data is not None:
             try:
-                current = store.parse(data.decode("utf-8"), Path(rel)).ticket.meta
+                current = ticketfile.parse(data.decode("utf-8"), Path(rel)).ticket.meta
             except (ErflowError, UnicodeDecodeError):
                 current = {}
         changes = engine.diff(previous, current)
@@ -101,4 +101,4 @@ def _recent_log(ctx: Context, path: Path, rel: str) -> list[LogEntry] | None:
         return None
     if since.tzinfo is None:
         return None
-    return ctx.git.log(rel, since=since.isoformat(timespec="seconds"))
+    return file_log(ctx.git, rel, since=since.isoformat(timespec="seconds"))

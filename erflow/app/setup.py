@@ -15,8 +15,10 @@ from erflow.app import sweep as sweeping
 from erflow.app.context import Context, resolve_actor, resolve_now
 from erflow.app.transaction import ChangeResult
 from erflow.core.errors import ErflowError, Refused
+from erflow.store import ticketfile
 from erflow.store import tickets as store
-from erflow.store.git import Change, Git
+from erflow.store.commits import Change
+from erflow.store.git import Git
 
 DEFAULTS = Path(__file__).parents[1] / "defaults"
 GITIGNORE = "# erflow's derived files (caches); never the source of truth\n.erflow/\n"
@@ -47,13 +49,13 @@ def init_store(directory: Path, env: Mapping[str, str], actor: str | None = None
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(template, target)
-    (root / store.TICKETS).mkdir(exist_ok=True)
-    (root / store.TICKETS / ".gitkeep").touch()
+    (root / ticketfile.TICKETS).mkdir(exist_ok=True)
+    (root / ticketfile.TICKETS / ".gitkeep").touch()
     ignore = root / ".gitignore"
     if not ignore.exists():
         ignore.write_text(GITIGNORE, encoding="utf-8")
     who = actor or resolve_actor(env, root) or "erflow@localhost"
-    paths = [store.WORKFLOW, store.TEMPLATES, f"{store.TICKETS}/.gitkeep", ".gitignore"]
+    paths = [store.WORKFLOW, store.TEMPLATES, f"{ticketfile.TICKETS}/.gitkeep", ".gitignore"]
     change = Change("store", "init", who, summary="default workflow and templates")
     commit = git.commit(paths, change.message().replace("store init", "erflow init", 1), (who, who))
     from erflow.trust.sync import install_driver

@@ -13,8 +13,8 @@ from erflow.app.emails import EmailResult, log_emails, render_emails, will_send
 from erflow.app.views import workload
 from erflow.core import engine, model
 from erflow.core.errors import Conflict, NotFound, Refused
-from erflow.store.git import Change
-from erflow.store.tickets import Progress
+from erflow.store.commits import Change
+from erflow.store.ticketfile import Progress
 
 
 @dataclass

@@ -18,10 +18,11 @@ from erflow.core.errors import Conflict, ErflowError, UsageError
 from erflow.core.model import Ticket
 from erflow.core.workflow import TicketType
 from erflow.store import tickets as store
-from erflow.store.git import Change
+from erflow.store.commits import Change
+from erflow.store.files import write_atomic
 
 if TYPE_CHECKING:
-    from erflow.mail.templates import Email
+    from erflow.mail.message import Email
 
 
 @dataclass
@@ -227,7 +228,7 @@ def commit(
             item.ticket.meta["updated"] = model.timestamp(ctx.now)
             ctx.store.write(item.ticket, list(item.type.fields), item.path)
         for path, text in documents:
-            store.write_atomic(path, text)
+            write_atomic(path, text)
         faults.point("files-written")
         commit = ctx.git.commit(
             rel, message, ctx.author(), model.timestamp(ctx.now),
@@ -238,7 +239,7 @@ def commit(
         journal.save(git_dir, committed)
         faults.point("committed")
         if config is not None:
-            from erflow.mail.templates import send
+            from erflow.mail.smtp import send
 
             journal.save(git_dir, committed.at("sending"))
             faults.point("sending")
@@ -267,7 +268,7 @@ def _restore(ctx: Context, originals: Mapping[str, bytes | None]) -> None:
         path = ctx.store.root / rel
         _remove_strays(path)
         if original is not None:
-            store.write_atomic(path, original)
+            write_atomic(path, original)
             continue
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -282,7 +283,7 @@ def _restore(ctx: Context, originals: Mapping[str, bytes | None]) -> None:
 
 
 def _remove_strays(path: Path) -> None:
-    """Remove the temp files ``.<name>.*.tmp`` that a killed ``store.write_atomic`` left next to ``path``."""
+    """Remove the temp files ``.<name>.*.tmp`` that a killed ``write_atomic`` left next to ``path``."""
     prefix = f".{path.name}."
     try:
         beside = list(path.parent.iterdir())

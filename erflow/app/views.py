@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from erflow.core.model import Ticket
     from erflow.core.timers import SlaClock
     from erflow.core.workflow import TicketType
-    from erflow.store.tickets import Indexed
+    from erflow.store.ticketfile import Indexed
 
 
 class TicketView:

@@ -13,7 +13,8 @@ import typer
 from typer.core import TyperGroup
 
 from erflow.core.errors import ErflowError, UsageError
-from erflow.store.tickets import Store, find_root, write_atomic
+from erflow.store.files import write_atomic
+from erflow.store.tickets import Store, find_root
 
 if TYPE_CHECKING:
     from erflow.app.context import Context

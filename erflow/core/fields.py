@@ -124,8 +124,8 @@ def _undeliverable(value: str) -> bool:
     """True when the email code would refuse the address: refused here, at input, instead."""
     if _PLAIN_EMAIL.match(value):
         return False  # the common case, without the cost of the email parser
-    from erflow.mail.templates import (
-        address_problem,  # imported here: jinja2 is paid for only by unusual addresses
+    from erflow.core.addresses import (
+        address_problem,  # imported here: the email parser is paid for only by unusual addresses
     )
 
     return address_problem(value) is not None

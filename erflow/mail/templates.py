@@ -1,23 +1,13 @@
-"""Customer emails: templates rendered sandboxed and strict, messages built and delivered.
+"""Templates of emails and documents, rendered sandboxed and strict.
 
-The only module of erflow that imports jinja2, smtplib, ssl or email. It never prints; every
-failure is an erflow error.
+The only module of erflow that imports jinja2. It never prints; every failure is an erflow error.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import email.errors
-import email.message
-import email.policy
-import email.utils
 import re
-import smtplib
-import ssl
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.headerregistry import Address
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -25,20 +15,9 @@ import jinja2.meta
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from erflow.core.errors import (
-    DeliveryError,
-    InvalidData,
-    NotFound,
-    Refused,
-    UsageError,
-    located,
-)
+from erflow.core.errors import InvalidData, NotFound, Refused, located
+from erflow.mail.message import Email, one_line
 
-TLS_MODES = ("starttls", "ssl", "none")
-_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
-# Characters that end or break a header line, or have no business in one.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
-_WHITESPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 _SUBJECT = re.compile(r"Subject:[ \t]*([^\r\n]*)")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _UNDEFINED = re.compile(r"^'([^']+)' is undefined$|has no attribute '([^']+)'")
@@ -51,126 +30,6 @@ _TEMPLATE_BUGS = (
     LookupError,
     AttributeError,
 )
-_MAX_LINE = 998  # octets per line allowed by RFC 5322
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).astimezone()
-
-
-def _check_line(value: str, what: str) -> None:
-    if _CONTROL.search(value):
-        raise InvalidData(f"email field '{what}' contains a line break or control character: {value!r}")
-
-
-def _addr_spec(value: str, what: str) -> Address:
-    _check_line(value, what)
-    try:
-        address = Address(addr_spec=value)
-    except (ValueError, IndexError, email.errors.HeaderParseError):
-        address = None
-    # The parser drops comments and decodes encoded words: what it gives back must be what was given.
-    if address is None or not address.username or not address.domain or address.addr_spec != value:
-        raise InvalidData(f"email field '{what}' is not a valid address: {value!r}")
-    return address
-
-
-def address_problem(value: str) -> str | None:
-    """Why ``value`` cannot be a recipient's address (a bare addr-spec), or None."""
-    try:
-        _addr_spec(value, "to")
-    except InvalidData:
-        return "not an address an email can be sent to"
-    return None
-
-
-def _no_encoded_words(text: str) -> str:
-    """Customer text for a header, kept from being read as RFC 2047: Python's email package decodes
-    '=?utf-8?q?...=0A?=' typed by a customer into a real line break, which would start a new header."""
-    return text.replace("=?", "= ?")
-
-
-def _mailbox(value: str, what: str) -> Address:
-    """Parse 'Display Name <addr>' or 'addr' into one Address, or raise InvalidData."""
-    _check_line(value, what)
-    try:
-        header = email.policy.default.header_factory("From", value)
-        addresses = list(getattr(header, "addresses", ()))
-        defects = list(getattr(header, "defects", ()))
-    except (ValueError, IndexError, email.errors.HeaderParseError):
-        addresses, defects = [], []
-    if len(addresses) != 1 or defects or not addresses[0].username or not addresses[0].domain:
-        raise InvalidData(f"email field '{what}' is not a valid address: {value!r}")
-    found: Address = addresses[0]
-    return Address(display_name=found.display_name, username=found.username, domain=found.domain)
-
-
-def _one_line(text: str) -> str:
-    return _WHITESPACE.sub(" ", text).strip()
-
-
-@dataclass(frozen=True)
-class Email:
-    """One rendered customer email; constructing it validates every header value."""
-
-    template: str
-    ticket_id: str
-    sender: str
-    to: str
-    to_name: str
-    subject: str
-    body: str
-    date: datetime = field(default_factory=_now)
-    message_id: str = ""
-
-    def __post_init__(self) -> None:
-        for what in ("template", "ticket_id", "to_name", "subject", "message_id"):
-            _check_line(getattr(self, what), what)
-        sender = _mailbox(self.sender, "sender")
-        _addr_spec(self.to, "to")
-        if self.date.tzinfo is None:
-            raise InvalidData("email field 'date' has no time zone offset")
-        if not self.message_id:
-            msgid = email.utils.make_msgid(domain=sender.domain)
-            object.__setattr__(self, "message_id", msgid)
-
-    def as_message(self) -> email.message.EmailMessage:
-        return self._message(eight_bit=True)
-
-    def as_text(self) -> str:
-        return self.as_message().as_bytes().decode("utf-8")
-
-    def _message(self, *, eight_bit: bool) -> email.message.EmailMessage:
-        msg = email.message.EmailMessage(policy=email.policy.default)
-        msg["From"] = _mailbox(self.sender, "sender")
-        to = _addr_spec(self.to, "to")
-        name = _no_encoded_words(self.to_name)
-        msg["To"] = Address(display_name=name, username=to.username, domain=to.domain)
-        msg["Subject"] = _no_encoded_words(self.subject)
-        msg["Date"] = email.utils.format_datetime(self.date)
-        msg["Message-ID"] = self.message_id
-        msg["X-Erflow-Ticket"] = self.ticket_id
-        lines = self.body.encode("utf-8").splitlines()
-        if any(len(line) > _MAX_LINE for line in lines):
-            cte = "quoted-printable"
-        elif self.body.isascii():
-            cte = "7bit"
-        else:
-            cte = "8bit" if eight_bit else "quoted-printable"
-        msg.set_content(self.body, charset="utf-8", cte=cte)
-        _check_headers(msg)
-        return msg
-
-
-def _check_headers(msg: email.message.EmailMessage) -> None:
-    """The last guard: the message as written has exactly the headers erflow set, no line more."""
-    try:
-        head = msg.as_bytes(policy=msg.policy.clone(linesep="\n")).split(b"\n\n", 1)[0]
-    except (email.errors.MessageError, ValueError) as exc:  # a newer Python refuses to write it
-        raise InvalidData(f"email header cannot be written safely: {exc}") from None
-    written = [line.split(b":", 1)[0].decode("ascii", "replace") for line in head.split(b"\n")]
-    if [n for n in written if n and n[0] not in " \t"] != list(msg.keys()):
-        raise InvalidData("email header value would add a header line; refused")
 
 
 @dataclass(frozen=True)
@@ -218,7 +77,7 @@ class TemplateSet:
     ) -> Email:
         parsed = self._parse(name)
         values = dict(context)
-        subject = _one_line(self._render_part(name, parsed.subject, values, ticket_id))
+        subject = one_line(self._render_part(name, parsed.subject, values, ticket_id))
         body = self._render_part(name, parsed.body, values, ticket_id)
         if not subject:
             raise InvalidData(located(self._path(name), 1, "the Subject renders empty"))
@@ -337,126 +196,3 @@ class DocumentSet(TemplateSet):
 
     def render_text(self, name: str, context: Mapping[str, object], *, ticket_id: str) -> str:
         return self._render_part(name, self._parse(name).body, dict(context), ticket_id)
-
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    """How to reach the SMTP server, from ERFLOW_SMTP_* variables."""
-
-    host: str
-    port: int
-    user: str | None
-    password: str | None
-    tls: str
-    sender: str | None = None
-    cafile: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> SmtpConfig | None:
-        host = env.get("ERFLOW_SMTP_HOST", "").strip()
-        if not host:
-            return None
-        if _WHITESPACE.search(host):
-            raise UsageError(f"ERFLOW_SMTP_HOST is not a host name: {host!r}")
-        tls = env.get("ERFLOW_SMTP_TLS", "").strip().lower() or "starttls"
-        if tls not in TLS_MODES:
-            raise UsageError(f"ERFLOW_SMTP_TLS must be starttls, ssl or none, not {tls!r}")
-        raw_port = env.get("ERFLOW_SMTP_PORT", "").strip()
-        port = _DEFAULT_PORTS[tls]
-        if raw_port:
-            port = int(raw_port) if raw_port.isdecimal() else 0
-            if not 0 < port < 65536:
-                raise UsageError(f"ERFLOW_SMTP_PORT must be a port number, not {raw_port!r}")
-        user = env.get("ERFLOW_SMTP_USER") or None
-        password = env.get("ERFLOW_SMTP_PASSWORD") or None
-        if password is not None and user is None:
-            raise UsageError("ERFLOW_SMTP_PASSWORD is set but ERFLOW_SMTP_USER is not")
-        if user is not None and password is None:
-            raise UsageError("ERFLOW_SMTP_USER is set but ERFLOW_SMTP_PASSWORD is not")
-        sender = env.get("ERFLOW_SMTP_FROM", "").strip() or None
-        if sender is not None:
-            try:
-                _mailbox(sender, "sender")
-            except InvalidData:
-                raise UsageError(f"ERFLOW_SMTP_FROM is not a valid address: {sender!r}") from None
-        cafile = env.get("ERFLOW_SMTP_CAFILE") or None
-        if cafile is not None and not Path(cafile).is_file():
-            raise UsageError(f"ERFLOW_SMTP_CAFILE is not a file: {cafile!r}")
-        return cls(host, port, user, password, tls, sender, cafile)
-
-    def __repr__(self) -> str:
-        secret = None if self.password is None else "'***'"
-        return (
-            f"SmtpConfig(host={self.host!r}, port={self.port}, user={self.user!r}, "
-            f"password={secret}, tls={self.tls!r}, sender={self.sender!r}, cafile={self.cafile!r})"
-        )
-
-
-def send(emails: Sequence[Email], config: SmtpConfig, *, timeout: float = 30.0) -> None:
-    """Deliver every email in one SMTP session; any failure raises DeliveryError."""
-    if not emails:
-        return
-    sent = 0
-    try:
-        context = None if config.tls == "none" else _tls_context(config.cafile)
-        smtp: smtplib.SMTP
-        if config.tls == "ssl":
-            smtp = smtplib.SMTP_SSL(config.host, config.port, timeout=timeout, context=context)
-        else:
-            smtp = smtplib.SMTP(config.host, config.port, timeout=timeout)
-        with smtp:
-            smtp.ehlo_or_helo_if_needed()
-            if config.tls == "starttls":
-                smtp.starttls(context=context)
-                smtp.ehlo_or_helo_if_needed()  # the session starts afresh under TLS
-            if config.user is not None:
-                smtp.login(config.user, config.password or "")
-            eight_bit = smtp.has_extn("8bitmime")
-            for one in emails:
-                if config.sender is not None:
-                    one = dataclasses.replace(one, sender=config.sender)
-                envelope_from = _mailbox(one.sender, "sender").addr_spec
-                message = one._message(eight_bit=eight_bit)
-                smtp.send_message(message, from_addr=envelope_from, to_addrs=[one.to])
-                sent += 1
-    except (smtplib.SMTPException, OSError, ValueError, UnicodeError) as exc:
-        raise _delivery_error(exc, config, sent, len(emails)) from None
-
-
-def _tls_context(cafile: str | None) -> ssl.SSLContext:
-    """The system's trusted CAs, plus ERFLOW_SMTP_CAFILE's; certificates are verified."""
-    context = ssl.create_default_context()
-    if cafile is not None:
-        context.load_verify_locations(cafile=cafile)
-    return context
-
-
-def _delivery_error(exc: BaseException, config: SmtpConfig, sent: int, total: int) -> DeliveryError:
-    hint = None
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        reason = f"TLS certificate not trusted ({exc.verify_message})"
-        hint = "set ERFLOW_SMTP_CAFILE to a CA bundle that trusts the server"
-    elif isinstance(exc, smtplib.SMTPAuthenticationError):
-        reason = f"login as {config.user!r} refused ({exc.smtp_code} {_text(exc.smtp_error)})"
-    elif isinstance(exc, smtplib.SMTPRecipientsRefused):
-        reason = "recipient refused: " + ", ".join(
-            f"{addr} ({code} {_text(text)})" for addr, (code, text) in exc.recipients.items()
-        )
-    elif isinstance(exc, smtplib.SMTPResponseException):
-        reason = f"server answered {exc.smtp_code} {_text(exc.smtp_error)}"
-    elif isinstance(exc, UnicodeError):
-        reason = "non-ASCII text where SMTP allows only ASCII (user name, password or address)"
-    elif isinstance(exc, TimeoutError):
-        reason = "timed out"
-    else:
-        reason = str(exc) or type(exc).__name__
-    message = f"cannot send email via {config.host}:{config.port} ({config.tls}): {reason}"
-    if sent:
-        message += f"; {sent} of {total} emails were sent before the failure"
-    if config.password:
-        message = message.replace(config.password, "***")
-    return DeliveryError(_one_line(message), hint=hint)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from erflow.core.workflow import TicketType, Workflow
 from erflow.reports.base import Chart, Query, Report, stages
 from erflow.reports.snapshot import Snapshot
-from erflow.store import git as history
-from erflow.store.git import Move
+from erflow.store.commits import Move, read_moves
 
 
 @dataclass
@@ -39,7 +38,7 @@ def funnel(snap: Snapshot, q: Query) -> Report:
     report.title = "Funnel: how far requests got"
     upto = snap.commit or "HEAD"
     limit = int(snap.now.timestamp())
-    paths = trace(snap.workflow, history.read_moves(snap.git, upto), limit)
+    paths = trace(snap.workflow, read_moves(snap.git, upto), limit)
     since = int(q.since.timestamp()) if q.since else None
     until = int(q.until.timestamp()) if q.until else None
     for type_name in list(q.types) or list(snap.workflow.types):

@@ -21,7 +21,9 @@ from erflow.core.errors import ErflowError, InvalidData, NotFound
 from erflow.core.model import Ticket
 from erflow.core.workflow import Workflow
 from erflow.store import git as history
+from erflow.store import ticketfile
 from erflow.store import tickets as store
+from erflow.store.commits import commit_at
 from erflow.store.git import Git
 from erflow.store.tickets import Store
 
@@ -102,7 +104,7 @@ def current(ctx: Source) -> Snapshot:
 def past(ctx: Source, when: dt.datetime) -> Snapshot:
     """The store as its last commit at or before ``when`` left it."""
     git = ctx.git
-    commit = history.commit_at(git, when)
+    commit = commit_at(git, when)
     if commit is None:
         raise NotFound(
             f"--as-of {when.isoformat()}: the store has no commit at or before then",
@@ -115,16 +117,16 @@ def past(ctx: Source, when: dt.datetime) -> Snapshot:
     flow, problems = workflow.load_bytes(data, Path(f"{short}:{store.WORKFLOW}"))
     if flow is None or problems:
         raise InvalidData(problems[0] if problems else f"{short}:{store.WORKFLOW}: cannot be read")
-    files = [(p, b) for p, b in history.tree_files(git, commit, store.TICKETS) if p.endswith(".md")]
+    files = [(p, b) for p, b in history.tree_files(git, commit, ticketfile.TICKETS) if p.endswith(".md")]
 
-    def parsed(snap: Snapshot, wanted: list[tuple[str, str]]) -> Iterator[store.Parsed]:
+    def parsed(snap: Snapshot, wanted: list[tuple[str, str]]) -> Iterator[ticketfile.Parsed]:
         with history.ObjectReader(git) as reader:
             for start in range(0, len(wanted), BATCH):
                 batch = wanted[start : start + BATCH]
                 blobs = reader.blobs(blob for _, blob in batch)
                 for path, blob in batch:
                     try:
-                        yield store.parse_bytes(blobs[blob], f"{short}:{path}")
+                        yield ticketfile.parse_bytes(blobs[blob], f"{short}:{path}")
                     except ErflowError as exc:
                         snap.problems.append(exc.message)
 

@@ -1,2 +1,7 @@
-"""Where tickets live: ticket files and their atomic writes, the front-matter index, the journal that
-makes a change all-or-nothing, locks, and the git plumbing. Imports only erflow.core."""
+"""Where tickets live: the only room that touches ticket files or runs git. Imports only erflow.core.
+
+Its modules, each importing only those before it: faults (failpoints), files (atomic writes),
+ticketfile (the ticket file format), git (the plumbing), commits (erflow's commit messages, read
+back), journal (a change made all-or-nothing), lock (the store lock), index (the front-matter
+cache), tickets (``Store``: the store on disk).
+"""

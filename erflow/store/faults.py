@@ -2,13 +2,13 @@
 
 A testing aid. With ``ERFLOW_FAILPOINT=<name>`` in its environment, an erflow process sends itself
 SIGKILL on reaching the point of that name, so a test can prove that the next command recovers from
-an interruption there (see erflow/journal.py). Without the variable a point costs one look-up.
+an interruption there (see erflow/store/journal.py). Without the variable a point costs one look-up.
 
 =================  ============================================================================
 point              where the process dies
 =================  ============================================================================
 journal-written    the journal is on disk; no file of the change has been touched yet
-mid-write          inside ``store.write_atomic``: the first file's temp file is written and
+mid-write          inside ``files.write_atomic``: the first file's temp file is written and
                    synced, not yet renamed over the file (a stray ``.<name>.*.tmp`` is left)
 files-written      every file of the change is written; ``git add`` has not run
 committed          the commit has landed and the journal names it; no email has gone out and

@@ -12,17 +12,17 @@ The only module that uses sqlite3.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from erflow import __version__
-from erflow.store.tickets import TICKETS, Indexed
-
-if TYPE_CHECKING:
-    from erflow.store.tickets import Progress, Store
+from erflow.core.errors import ErflowError, located
+from erflow.store.ticketfile import TICKETS, Indexed, Progress, parse_bytes
 
 PATH = ".erflow/index.sqlite"
 LEGACY = ".erflow/index.json"  # the index of erflow 0.1: removed when found
@@ -55,39 +55,42 @@ _CREATE = (
 )
 
 
-def entries(store: Store, types: tuple[str, ...], states: tuple[str, ...]) -> Iterator[Indexed]:
-    """The index's rows, brought up to date, in (created, id, path) order; see Store.indexed."""
+def entries(
+    root: Path, types: tuple[str, ...], states: tuple[str, ...], progress: Progress | None = None
+) -> Iterator[Indexed]:
+    """The index's rows of the store at ``root``, brought up to date, in (created, id, path) order;
+    see Store.indexed. ``progress`` is told how a refresh that parses many files goes."""
     after: Key | None = None
     try:
-        connection = _open(store)
+        connection = _open(root)
     except (sqlite3.Error, OSError):
         connection = None
     if connection is not None:
         try:
             with contextlib.closing(connection):
-                _refresh(connection, store)
+                _refresh(connection, root, progress)
                 while True:
                     page = _page(connection, after or ("", "", ""), types, states)
                     for path, created, ticket_id, raw, problem, kind, state, owner in page:
                         head = None if problem else (ticket_id, kind, state, owner, created)
-                        yield Indexed(f"{store.root}/{path}", None, problem, raw, head)
+                        yield Indexed(f"{root}/{path}", None, problem, raw, head)
                         after = (created, ticket_id, path)
                     if len(page) < PAGE:
                         return
         except (sqlite3.Error, OSError):
             pass  # a cache never fails a command: read the files instead, from where we were
-    yield from _from_files(store, types, states, after)
+    yield from _from_files(root, types, states, after, progress)
 
 
-def metas_by_blob(store: Store, blob_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+def metas_by_blob(root: Path, blob_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The parsed front-matter of every one of these blobs that a row holds (no refresh needed:
     a blob id names its bytes, so a row is right about its blob even when its file has changed)."""
     wanted = sorted(set(blob_ids))
     found: dict[str, dict[str, Any]] = {}
-    if not wanted or not (store.root / PATH).is_file():
+    if not wanted or not (root / PATH).is_file():
         return found
     try:
-        with contextlib.closing(_connect(store)) as connection:
+        with contextlib.closing(_connect(root)) as connection:
             if not _current(connection):
                 return found
             for start in range(0, len(wanted), 500):
@@ -101,12 +104,12 @@ def metas_by_blob(store: Store, blob_ids: Iterable[str]) -> dict[str, dict[str, 
     return found
 
 
-def walk(store: Store) -> list[Stat]:
+def walk(root: Path) -> list[Stat]:
     """Every ``*.md`` file under tickets/ with its stat, as (path from the root in posix form,
     mtime_ns, size, inode): os.scandir and plain strings, no Path per file. Folders are not
     followed through symlinks."""
     found: list[Stat] = []
-    pending = [(str(store.tickets_dir), f"{TICKETS}/")]
+    pending = [(str(root / TICKETS), f"{TICKETS}/")]
     while pending:
         folder, prefix = pending.pop()
         try:
@@ -131,10 +134,10 @@ def walk(store: Store) -> list[Stat]:
 # The database
 
 
-def _connect(store: Store) -> sqlite3.Connection:
+def _connect(root: Path) -> sqlite3.Connection:
     timeout = float(os.environ.get("ERFLOW_LOCK_TIMEOUT", "10"))
     # isolation_level=None: no implicit transactions; each write below is one explicit BEGIN..COMMIT.
-    connection = sqlite3.connect(store.root / PATH, timeout=timeout, isolation_level=None)
+    connection = sqlite3.connect(root / PATH, timeout=timeout, isolation_level=None)
     try:
         connection.execute("PRAGMA journal_mode=WAL")  # readers never wait for a refresh
         connection.execute("PRAGMA synchronous=NORMAL")  # a cache: losing the last commit is fine
@@ -144,20 +147,20 @@ def _connect(store: Store) -> sqlite3.Connection:
     return connection
 
 
-def _open(store: Store) -> sqlite3.Connection:
+def _open(root: Path) -> sqlite3.Connection:
     """A connection to an index of this schema and erflow version: made, or rebuilt, as needed.
     A file that is not a database at all is removed and made anew, once."""
-    folder = store.root / PATH
+    folder = root / PATH
     folder.parent.mkdir(exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(store.root / LEGACY)
+        os.unlink(root / LEGACY)
     for attempt in (1, 2):
         try:
-            connection = _connect(store)
+            connection = _connect(root)
         except sqlite3.DatabaseError as exc:
             if attempt == 2 or not _is_damage(exc):
                 raise
-            _remove(store)
+            _remove(root)
             continue
         try:
             if not _current(connection):
@@ -167,7 +170,7 @@ def _open(store: Store) -> sqlite3.Connection:
             connection.close()
             if attempt == 2 or not _is_damage(exc):
                 raise
-            _remove(store)
+            _remove(root)
     raise sqlite3.DatabaseError("unreachable")  # pragma: no cover
 
 
@@ -176,10 +179,10 @@ def _is_damage(exc: sqlite3.DatabaseError) -> bool:
     return not isinstance(exc, sqlite3.OperationalError) or "malformed" in str(exc)
 
 
-def _remove(store: Store) -> None:
+def _remove(root: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(f"{store.root / PATH}{suffix}")
+            os.unlink(f"{root / PATH}{suffix}")
 
 
 def _current(connection: sqlite3.Connection) -> bool:
@@ -210,16 +213,16 @@ def _rebuild(connection: sqlite3.Connection) -> None:
         raise
 
 
-def _refresh(connection: sqlite3.Connection, store: Store) -> None:
+def _refresh(connection: sqlite3.Connection, root: Path, progress: Progress | None) -> None:
     """Parse new and changed files, drop rows of vanished ones: one transaction, taken only after
     the parsing, so a refresh holds the write lock briefly. A file's stat is taken before it is
     read: if it changes in between, the row's stat is stale and the next refresh reads it again."""
-    on_disk = set(walk(store))
+    on_disk = set(walk(root))
     known = set(connection.execute("SELECT path, mtime_ns, size, ino FROM files"))
     changed = on_disk - known  # new, or changed since their row was written
     if not changed and known <= on_disk:
         return
-    rows = list(_parse(store, sorted(changed)))
+    rows = list(_parse(root, sorted(changed), progress))
     # Rows of files gone since the last refresh, or since this walk (changed, then not found).
     gone = [(path,) for path in {row[0] for row in known - on_disk} - {row[0] for row in rows}]
     connection.execute("BEGIN IMMEDIATE")
@@ -253,17 +256,34 @@ def _page(
 # Rows from files
 
 
-def _parse(store: Store, stats: list[Stat]) -> Iterator[Row]:
+def _parse(root: Path, stats: list[Stat], progress: Progress | None) -> Iterator[Row]:
     """A row for each of these files that still exists, reporting progress when they are many."""
-    progress: Progress | None = store.progress if len(stats) > PROGRESS_FROM else None
+    if len(stats) <= PROGRESS_FROM:
+        progress = None
     if progress is not None:
         progress(0, len(stats))
     for done, stat in enumerate(stats, 1):
-        entry = store.load_entry(stat[0])
+        entry = load_entry(root, stat[0])
         if entry is not None:
             yield _row(stat, *entry)
         if progress is not None and (done % 500 == 0 or done == len(stats)):
             progress(done, len(stats))
+
+
+def load_entry(root: Path, rel: str) -> tuple[str, dict[str, Any] | None, str | None] | None:
+    """One ticket file (``rel``: posix, from the root) as the index keeps it: its git blob id
+    and its front-matter, or why it cannot be read. None when it has vanished meanwhile."""
+    try:
+        data = (root / rel).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return "", None, located(rel, None, f"cannot be read: {exc.strerror or exc}")
+    blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # git's object id
+    try:
+        return blob, parse_bytes(data, rel).ticket.meta, None
+    except ErflowError as exc:
+        return blob, None, exc.message
 
 
 def _row(stat: Stat, blob: str, meta: dict[str, Any] | None, problem: str | None) -> Row:
@@ -281,15 +301,19 @@ def _text(value: Any) -> str | None:
 
 
 def _from_files(
-    store: Store, types: tuple[str, ...], states: tuple[str, ...], after: Key | None
+    root: Path,
+    types: tuple[str, ...],
+    states: tuple[str, ...],
+    after: Key | None,
+    progress: Progress | None,
 ) -> Iterator[Indexed]:
     """What the index would give, parsed from every file (the index failed); only entries past
     ``after`` when the index failed midway."""
-    rows = sorted(_parse(store, walk(store)), key=lambda r: (r[9], r[5], r[0]))
+    rows = sorted(_parse(root, walk(root), progress), key=lambda r: (r[9], r[5], r[0]))
     for row in rows:
         path, _, _, _, _, ticket_id, ticket_type, state, _, created, raw, problem = row
         if after is not None and (created, ticket_id, path) <= after:
             continue
         if problem is None and ((types and ticket_type not in types) or (states and state not in states)):
             continue
-        yield Indexed(f"{store.root}/{path}", None, problem, raw)
+        yield Indexed(f"{root}/{path}", None, problem, raw)

@@ -17,7 +17,7 @@ sending        the emails are being delivered: any, all or none may have gone ou
 
 It is removed once the change is complete (committed and its emails, if any, delivered) or fully
 undone. The next change, under the store lock, reads a journal left behind and settles it
-(erflow/service.py ``_recover``): a commit that did not land is undone file by file; one that landed
+(the app's ``_recover``): a commit that did not land is undone file by file; one that landed
 is kept, unless it had emails to send (stage committing, committed or sending): their delivery was
 never confirmed, so it is taken back as a failed send is. Before that, ``Store.lock`` waits for a
 ``git_pid`` still running (``await_git``): a git that outlived the erflow that started it.
@@ -36,11 +36,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from erflow.core.errors import Conflict, InvalidData
+from erflow.store.files import write_atomic
+from erflow.store.git import GATE
 
 FOLDER = "erflow"
 NAME = "journal.json"
 STAGES = ("writing", "committing", "committed", "sending")
-GATE = "erflow-git-gate"  # the name of the shell that starts git once its pid is in the journal
 _POLL = 0.02  # seconds between looks at an orphaned git process
 
 
@@ -118,8 +119,6 @@ def save(git_dir: Path, journal: Journal) -> None:
 
     Not fsynced: the journal is there for a killed process, whose writes the kernel still holds; a
     power cut is not covered (nor are the folders fsynced)."""
-    from erflow.store.tickets import write_atomic
-
     data = json.dumps(journal.as_json(), indent=1).encode("utf-8") + b"\n"
     write_atomic(location(git_dir), data, durable=False)
 

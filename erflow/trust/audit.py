@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from erflow import __version__
-from erflow.store import tickets as store
-from erflow.store.git import CommitRecord, Git, ObjectReader, is_ancestor, read_commits
+from erflow.store.commits import CommitRecord, read_commits
+from erflow.store.files import write_atomic
+from erflow.store.git import Git, ObjectReader, is_ancestor
 from erflow.trust.replay import Replay, batches
 from erflow.trust.verdicts import CommitJudge, Violation
 
@@ -102,7 +103,7 @@ def _write_cache(path: Path, head: str, result: AuditResult) -> None:
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        store.write_atomic(path, json.dumps(payload) + "\n")
+        write_atomic(path, json.dumps(payload) + "\n")
     except OSError:  # a read-only repository can still be audited, only not incrementally
         pass
 

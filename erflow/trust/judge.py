@@ -13,7 +13,7 @@ from erflow.core import engine, model, timers
 from erflow.core.errors import ErflowError
 from erflow.core.model import Ticket
 from erflow.core.workflow import TicketType, Workflow
-from erflow.store.git import CommitRecord
+from erflow.store.commits import CommitRecord
 
 # Kept by erflow's clock, not by the transition: never compared against a replayed plan.
 CLOCK_FIELDS = frozenset(

@@ -21,7 +21,7 @@ from typing import Any
 from erflow.core import model
 from erflow.core.errors import Conflict
 from erflow.core.model import SECTIONS, Ticket
-from erflow.store import tickets as store
+from erflow.store import ticketfile
 
 # Front-matter lists merged as sets: an item stays unless a side removed it; never a conflict.
 LIST_FIELDS = frozenset({"labels", "links", "timers_fired"})
@@ -104,17 +104,17 @@ def merge_ticket(
     base: str | None, ours: str, theirs: str, *, path: str, type_fields: Sequence[str] = ()
 ) -> Merged:
     """Merge two versions of one ticket file that share the version ``base`` (None or "" when the
-    file was added on both sides). Raise the InvalidData of store.parse for a side that does not
+    file was added on both sides). Raise the InvalidData of ticketfile.parse for a side that does not
     parse, and IdCollision for two different tickets added with the same id."""
     where = Path(path)
-    ours_ticket = store.parse(ours, where).ticket
-    theirs_ticket = store.parse(theirs, where).ticket
+    ours_ticket = ticketfile.parse(ours, where).ticket
+    theirs_ticket = ticketfile.parse(theirs, where).ticket
     if ours == theirs or base == theirs:
         return Merged(ours, ())
     if base == ours:
         return Merged(theirs, ())
     if base:
-        base_ticket = store.parse(base, where).ticket
+        base_ticket = ticketfile.parse(base, where).ticket
     else:
         _check_same_ticket(ours_ticket, theirs_ticket)
         base_ticket = Ticket({}, "", {})
@@ -155,7 +155,7 @@ def _merge(base: Ticket, ours: _Side, theirs: _Side, type_fields: list[str]) -> 
     }
     when = _note_time(meta)
     sections[NOTES].extend(model.entry(when, conflict.note_head()) for conflict in conflicts)
-    return Merged(store.serialize(Ticket(meta, description, sections), type_fields), conflicts)
+    return Merged(ticketfile.serialize(Ticket(meta, description, sections), type_fields), conflicts)
 
 
 # Front-matter.

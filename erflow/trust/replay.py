@@ -10,8 +10,10 @@ from pathlib import Path
 from erflow.core.errors import ErflowError
 from erflow.core.model import Ticket
 from erflow.core.workflow import Workflow, load_bytes
+from erflow.store import ticketfile
 from erflow.store import tickets as store
-from erflow.store.git import CommitRecord, FileChange, Git, ObjectReader
+from erflow.store.commits import CommitRecord, FileChange
+from erflow.store.git import Git, ObjectReader
 
 
 class Unreadable(Exception):
@@ -36,7 +38,7 @@ class Replay:
     parsed: dict[str, Ticket | str] = field(default_factory=dict)  # blob id -> ticket, or its problem
 
     def ticket_changes(self, record: CommitRecord) -> list[FileChange]:
-        tickets = self.prefix + store.TICKETS + "/"
+        tickets = self.prefix + ticketfile.TICKETS + "/"
         return [c for c in record.changes if c.path.startswith(tickets) and c.path.endswith(".md")]
 
     def load(self, records: Sequence[CommitRecord]) -> None:
@@ -116,7 +118,7 @@ def _parse_blob(data: bytes, name: str) -> Ticket | str:
     try:
         if b"\x00" in data:
             return "contains a NUL byte"
-        return store.parse(data.decode("utf-8"), Path(name)).ticket
+        return ticketfile.parse(data.decode("utf-8"), Path(name)).ticket
     except UnicodeDecodeError:
         return "not valid UTF-8"
     except ErflowError as exc:

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from erflow.core.errors import Conflict, ErflowError, InvalidData, UsageError
+from erflow.store import ticketfile
 from erflow.store import tickets as store
+from erflow.store.files import write_atomic
 from erflow.store.git import Git, GitError
 
 DRIVER = "erflow"
-ATTRIBUTES = f"{store.TICKETS}/**/*.md merge={DRIVER}"
+ATTRIBUTES = f"{ticketfile.TICKETS}/**/*.md merge={DRIVER}"
 CONFLICTS = "merge-conflicts.jsonl"
 PUSH_TRIES = 3
 
@@ -33,7 +35,7 @@ def install_driver(git: Git, git_dir: Path, root: Path) -> None:
     existing = attributes.read_text(encoding="utf-8").splitlines() if attributes.is_file() else []
     if line not in existing:
         attributes.parent.mkdir(parents=True, exist_ok=True)
-        store.write_atomic(attributes, "\n".join([*existing, line]) + "\n")
+        write_atomic(attributes, "\n".join([*existing, line]) + "\n")
     command = f"{shlex.quote(sys.executable)} -m erflow merge-file %O %A %B %P"
     if git.config(f"merge.{DRIVER}.driver") != command:
         git.run("config", f"merge.{DRIVER}.name", "erflow: tickets merged field by field, notes by time")
@@ -61,7 +63,7 @@ def merge_file(base: Path, ours: Path, theirs: Path, path: str, cwd: Path) -> li
     merged = merge_ticket(
         texts[0] or None, texts[1], texts[2], path=path, type_fields=_type_fields(cwd, path)
     )
-    store.write_atomic(ours, merged.text)
+    write_atomic(ours, merged.text)
     found = [
         {"ticket": c.ticket, "field": c.field, "kept": c.kept, "dropped": c.dropped, "rule": c.rule,
          "describe": c.describe()}
@@ -272,7 +274,7 @@ def _added(git: Git, base: str, tip: str) -> dict[str, str]:
     found = {}
     for status, path in zip(fields[0::2], fields[1::2], strict=False):
         parts = status.split()
-        if len(parts) >= 4 and f"/{store.TICKETS}/" in f"/{path}":
+        if len(parts) >= 4 and f"/{ticketfile.TICKETS}/" in f"/{path}":
             found[path] = parts[3]
     return found
 
@@ -280,7 +282,7 @@ def _added(git: Git, base: str, tip: str) -> dict[str, str]:
 def _same_ticket(git: Git, one: str, other: str) -> bool:
     blobs = git.blobs([one, other])
     try:
-        a, b = (store.parse(blobs[x].decode("utf-8"), Path(x)).ticket for x in (one, other))
+        a, b = (ticketfile.parse(blobs[x].decode("utf-8"), Path(x)).ticket for x in (one, other))
     except (KeyError, UnicodeDecodeError, ErflowError):
         return False
     return all(a.meta.get(k) == b.meta.get(k) for k in ("id", "type", "created"))
@@ -294,7 +296,7 @@ def _renumber(
     root = git.root
     old_path = root / path
     old_text = old_path.read_text(encoding="utf-8")
-    ticket = store.parse(old_text, Path(path)).ticket
+    ticket = ticketfile.parse(old_text, Path(path)).ticket
     old = ticket.id
     prefix = old.split("-", 1)[0]
     for _ in range(100):
@@ -311,14 +313,14 @@ def _renumber(
     renamed = _with_id(old_text, old, new).rstrip("\n")
     renamed = _append_note(renamed, stamp)
     linking = [
-        p for p in (root / store.TICKETS).rglob("*.md") if p != old_path and old in p.read_text("utf-8")
+        p for p in (root / ticketfile.TICKETS).rglob("*.md") if p != old_path and old in p.read_text("utf-8")
     ]
-    store.write_atomic(root / new_rel, renamed + "\n")
+    write_atomic(root / new_rel, renamed + "\n")
     old_path.unlink()
     changed = [path, new_rel]
     for other in linking:
         text = other.read_text(encoding="utf-8")
-        store.write_atomic(other, re.sub(rf"^(- \w+ ){re.escape(old)}$", rf"\g<1>{new}", text, flags=re.M))
+        write_atomic(other, re.sub(rf"^(- \w+ ){re.escape(old)}$", rf"\g<1>{new}", text, flags=re.M))
         changed.append(other.relative_to(root).as_posix())
     message = (
         f"{new} renumber (was {old}, taken in {tracking})\n\n"

@@ -11,8 +11,9 @@ from pathlib import Path, PurePosixPath
 from erflow.core import engine
 from erflow.core.errors import ErflowError
 from erflow.core.workflow import Workflow
-from erflow.store import tickets as store
-from erflow.store.git import CommitRecord, FileChange, merge_base
+from erflow.store import ticketfile
+from erflow.store.commits import CommitRecord, FileChange
+from erflow.store.git import merge_base
 from erflow.trust.judge import Judge, Side, kept_history
 from erflow.trust.replay import Replay, Unreadable
 
@@ -241,7 +242,7 @@ def _type_fields(workflow: Workflow | None, data: bytes) -> list[str]:
     if workflow is None:
         return []
     try:
-        ticket = store.parse(_text(data), Path("merged"))
+        ticket = ticketfile.parse(_text(data), Path("merged"))
     except ErflowError:
         return []
     ticket_type = workflow.types.get(ticket.ticket.type)

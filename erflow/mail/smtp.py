@@ -1,0 +1,144 @@
+"""Delivering emails over SMTP, configured from ERFLOW_SMTP_* variables.
+
+The only module of erflow that imports smtplib or ssl. Every failure is a DeliveryError (or, for
+the settings, a UsageError).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import smtplib
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from erflow.core.addresses import mailbox
+from erflow.core.errors import DeliveryError, InvalidData, UsageError
+from erflow.mail.message import WHITESPACE, Email, one_line
+
+TLS_MODES = ("starttls", "ssl", "none")
+_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """How to reach the SMTP server, from ERFLOW_SMTP_* variables."""
+
+    host: str
+    port: int
+    user: str | None
+    password: str | None
+    tls: str
+    sender: str | None = None
+    cafile: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SmtpConfig | None:
+        host = env.get("ERFLOW_SMTP_HOST", "").strip()
+        if not host:
+            return None
+        if WHITESPACE.search(host):
+            raise UsageError(f"ERFLOW_SMTP_HOST is not a host name: {host!r}")
+        tls = env.get("ERFLOW_SMTP_TLS", "").strip().lower() or "starttls"
+        if tls not in TLS_MODES:
+            raise UsageError(f"ERFLOW_SMTP_TLS must be starttls, ssl or none, not {tls!r}")
+        raw_port = env.get("ERFLOW_SMTP_PORT", "").strip()
+        port = _DEFAULT_PORTS[tls]
+        if raw_port:
+            port = int(raw_port) if raw_port.isdecimal() else 0
+            if not 0 < port < 65536:
+                raise UsageError(f"ERFLOW_SMTP_PORT must be a port number, not {raw_port!r}")
+        user = env.get("ERFLOW_SMTP_USER") or None
+        password = env.get("ERFLOW_SMTP_PASSWORD") or None
+        if password is not None and user is None:
+            raise UsageError("ERFLOW_SMTP_PASSWORD is set but ERFLOW_SMTP_USER is not")
+        if user is not None and password is None:
+            raise UsageError("ERFLOW_SMTP_USER is set but ERFLOW_SMTP_PASSWORD is not")
+        sender = env.get("ERFLOW_SMTP_FROM", "").strip() or None
+        if sender is not None:
+            try:
+                mailbox(sender, "sender")
+            except InvalidData:
+                raise UsageError(f"ERFLOW_SMTP_FROM is not a valid address: {sender!r}") from None
+        cafile = env.get("ERFLOW_SMTP_CAFILE") or None
+        if cafile is not None and not Path(cafile).is_file():
+            raise UsageError(f"ERFLOW_SMTP_CAFILE is not a file: {cafile!r}")
+        return cls(host, port, user, password, tls, sender, cafile)
+
+    def __repr__(self) -> str:
+        secret = None if self.password is None else "'***'"
+        return (
+            f"SmtpConfig(host={self.host!r}, port={self.port}, user={self.user!r}, "
+            f"password={secret}, tls={self.tls!r}, sender={self.sender!r}, cafile={self.cafile!r})"
+        )
+
+
+def send(emails: Sequence[Email], config: SmtpConfig, *, timeout: float = 30.0) -> None:
+    """Deliver every email in one SMTP session; any failure raises DeliveryError."""
+    if not emails:
+        return
+    sent = 0
+    try:
+        context = None if config.tls == "none" else _tls_context(config.cafile)
+        smtp: smtplib.SMTP
+        if config.tls == "ssl":
+            smtp = smtplib.SMTP_SSL(config.host, config.port, timeout=timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(config.host, config.port, timeout=timeout)
+        with smtp:
+            smtp.ehlo_or_helo_if_needed()
+            if config.tls == "starttls":
+                smtp.starttls(context=context)
+                smtp.ehlo_or_helo_if_needed()  # the session starts afresh under TLS
+            if config.user is not None:
+                smtp.login(config.user, config.password or "")
+            eight_bit = smtp.has_extn("8bitmime")
+            for one in emails:
+                if config.sender is not None:
+                    one = dataclasses.replace(one, sender=config.sender)
+                envelope_from = mailbox(one.sender, "sender").addr_spec
+                message = one.as_message(eight_bit=eight_bit)
+                smtp.send_message(message, from_addr=envelope_from, to_addrs=[one.to])
+                sent += 1
+    except (smtplib.SMTPException, OSError, ValueError, UnicodeError) as exc:
+        raise _delivery_error(exc, config, sent, len(emails)) from None
+
+
+def _tls_context(cafile: str | None) -> ssl.SSLContext:
+    """The system's trusted CAs, plus ERFLOW_SMTP_CAFILE's; certificates are verified."""
+    context = ssl.create_default_context()
+    if cafile is not None:
+        context.load_verify_locations(cafile=cafile)
+    return context
+
+
+def _delivery_error(exc: BaseException, config: SmtpConfig, sent: int, total: int) -> DeliveryError:
+    hint = None
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = f"TLS certificate not trusted ({exc.verify_message})"
+        hint = "set ERFLOW_SMTP_CAFILE to a CA bundle that trusts the server"
+    elif isinstance(exc, smtplib.SMTPAuthenticationError):
+        reason = f"login as {config.user!r} refused ({exc.smtp_code} {_text(exc.smtp_error)})"
+    elif isinstance(exc, smtplib.SMTPRecipientsRefused):
+        reason = "recipient refused: " + ", ".join(
+            f"{addr} ({code} {_text(text)})" for addr, (code, text) in exc.recipients.items()
+        )
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        reason = f"server answered {exc.smtp_code} {_text(exc.smtp_error)}"
+    elif isinstance(exc, UnicodeError):
+        reason = "non-ASCII text where SMTP allows only ASCII (user name, password or address)"
+    elif isinstance(exc, TimeoutError):
+        reason = "timed out"
+    else:
+        reason = str(exc) or type(exc).__name__
+    message = f"cannot send email via {config.host}:{config.port} ({config.tls}): {reason}"
+    if sent:
+        message += f"; {sent} of {total} emails were sent before the failure"
+    if config.password:
+        message = message.replace(config.password, "***")
+    return DeliveryError(one_line(message), hint=hint)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
