@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from erflow.core import conditions, engine, model, workflow
+from erflow.core import conditions, engine, model
 from erflow.core.conditions import is_set
 from erflow.core.errors import Conflict, ErflowError, InvalidData, NotFound, NotPermitted, Refused, UsageError
 from erflow.core.model import LINK_INVERSE, Ticket
 from erflow.core.workflow import EmailSpec, LinkedTicket, TicketType, Transition, Workflow
 from erflow.store import tickets as store
+from erflow.store import workflow_file
 from erflow.store.git import Change, Git, LogEntry
 from erflow.store.tickets import Progress, Store
 
@@ -46,7 +47,7 @@ class Context:
 
     @functools.cached_property
     def workflow(self) -> Workflow:
-        return workflow.load(self.store.workflow_path)
+        return workflow_file.load(self.store.workflow_path)
 
     @functools.cached_property
     def git(self) -> Git:
@@ -1303,7 +1304,7 @@ def _recent_log(ctx: Context, path: Path, rel: str) -> list[LogEntry] | None:
 
 def check(ctx: Context) -> list[str]:
     """Every problem in workflow.yaml, the templates and every ticket, each with file and line."""
-    wf, problems = workflow.load_with_problems(ctx.store.workflow_path)
+    wf, problems = workflow_file.load_with_problems(ctx.store.workflow_path)
     problems = [_relative(ctx, p) for p in problems]
     from erflow.mail.templates import TemplateSet
 

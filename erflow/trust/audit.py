@@ -17,8 +17,9 @@ from typing import Any
 from erflow import __version__
 from erflow.core import engine, model, timers
 from erflow.core.errors import ErflowError
+from erflow.core.loader import load_bytes
 from erflow.core.model import Ticket
-from erflow.core.workflow import TicketType, Workflow, load_bytes
+from erflow.core.workflow import TicketType, Workflow
 from erflow.store import tickets as store
 from erflow.store.git import (
     CommitRecord,
