@@ -15,6 +15,16 @@ PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
 COMMON = {f.name: f for f in COMMON_FIELDS}
 
 
+def plain(value: Any) -> Any:
+    """YAML data as plain dicts and lists all the way down, without the parser's line bookkeeping:
+    what the workflow keeps of settings, policies, conditions and set values."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
 class Problems:
     """Collects problems as ``file:line: path: message``."""
 

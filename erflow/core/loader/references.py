@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from erflow.core import conditions
-from erflow.core.loader.base import Problems
+from erflow.core.loader.base import Problems, plain
 
 _OPERATOR_LIST = ", ".join(sorted(conditions.OPERATORS))
 
@@ -27,7 +27,7 @@ class RefChecker:
         """The condition if it is well formed (problems reported), else None."""
         if raw is None:
             return None
-        return dict(raw) if self._valid(raw, node, key, where) else None
+        return plain(raw) if self._valid(raw, node, key, where) else None
 
     def _valid(self, raw: Any, node: Any, key: str, where: str) -> bool:
         if not isinstance(raw, dict) or not raw:

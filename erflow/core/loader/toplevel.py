@@ -9,6 +9,7 @@ from pathlib import Path
 from erflow.core import yamlio
 from erflow.core.businesstime import WEEKDAYS, Calendar
 from erflow.core.errors import located
+from erflow.core.loader.base import plain
 from erflow.core.loader.ticket_types import TypeReader
 from erflow.core.workflow import ANYONE, Person, TicketType, Workflow
 
@@ -74,7 +75,7 @@ class WorkflowReader(TypeReader):
             types[type_name] = ticket_type
         self.check_linked(types)
         calendar = self.calendar(raw)
-        return Workflow(path, dict(settings), dict(policies), roles, people, permissions, types, calendar)
+        return Workflow(path, plain(settings), plain(policies), roles, people, permissions, types, calendar)
 
     def calendar(self, raw: yamlio.LineDict) -> Calendar:
         node = self._map(raw, "calendar", "calendar")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from erflow.core import conditions, yamlio
 from erflow.core.fields import Field
-from erflow.core.loader.base import COMMON, NAME, Reader
+from erflow.core.loader.base import COMMON, NAME, Reader, plain
 from erflow.core.loader.references import RefChecker
 from erflow.core.model import LINK_INVERSE
 from erflow.core.workflow import (
@@ -126,7 +126,7 @@ class TransitionReader(Reader):
             roles=t_roles,
             requires=self.requires(t, where, checker),
             rules=tuple(rules),
-            sets=dict(sets),
+            sets=plain(sets),
             add_labels=self._names(t, "add_labels", f"{where}.add_labels", t.get("add_labels")),
             remove_labels=self._names(t, "remove_labels", f"{where}.remove_labels", t.get("remove_labels")),
             emails=self.emails(t, where, checker),
@@ -241,7 +241,7 @@ class TransitionReader(Reader):
                     link,
                     copy,
                     {str(k): str(v) for k, v in mapping.items()},
-                    dict(sets),
+                    plain(sets),
                     bool(item.get("description", True)),
                     when,
                     node.line_of("create"),
