@@ -5,40 +5,38 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from erflow.core.businesstime import Calendar, Duration
 from erflow.core.errors import NotFound
 from erflow.core.fields import COMMON_FIELDS, Field
+from erflow.core.record import Record, field
+
+if TYPE_CHECKING:
+    from pathlib import Path  # an annotation only: pathlib is not paid for by importing the model
 
 ANYONE = "*"
 
 
-@dataclass(frozen=True)
-class Requirement:
+class Requirement(Record):
     fields: tuple[str, ...]
     when: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Record):
     require: Mapping[str, Any]
     message: str
     when: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class EmailSpec:
+class EmailSpec(Record):
     template: str
     when: Mapping[str, Any] | None = None
     to: str = "customer"
     line: int = field(default=0, compare=False)  # where workflow.yaml names it (0: not known)
 
 
-@dataclass(frozen=True)
-class Branch:
+class Branch(Record):
     to: str
     when: Mapping[str, Any] | None = None
 
@@ -46,8 +44,7 @@ class Branch:
 ASSIGN_RULES = ("keep", "queue", "fewest_open", "round_robin")
 
 
-@dataclass(frozen=True)
-class Assign:
+class Assign(Record):
     """Who gets a ticket: a person, or a role by a rule; ``when`` makes it one branch of a route."""
 
     person: str | None = None
@@ -56,8 +53,7 @@ class Assign:
     when: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class LinkedTicket:
+class LinkedTicket(Record):
     """A ticket of another type that a transition creates and links to the ticket it moves."""
 
     type: str
@@ -70,8 +66,7 @@ class LinkedTicket:
     line: int = 0
 
 
-@dataclass(frozen=True)
-class Document:
+class Document(Record):
     """A file a transition writes into the store from a document template (``{id}`` in the path)."""
 
     template: str
@@ -79,8 +74,7 @@ class Document:
     when: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class Transition:
+class Transition(Record):
     name: str
     label: str
     sources: tuple[str, ...]
@@ -106,8 +100,7 @@ class Transition:
         return {f for r in self.requires for f in r.fields}
 
 
-@dataclass(frozen=True)
-class State:
+class State(Record):
     name: str
     label: str
     owner: str | None = None
@@ -117,8 +110,7 @@ class State:
     assign: tuple[Assign, ...] = ()
 
 
-@dataclass(frozen=True)
-class Actions:
+class Actions(Record):
     """What a timer or an SLA escalation does to a ticket, in this order: note, assign, labels,
     email, then the transition."""
 
@@ -135,8 +127,7 @@ class Actions:
         return ", ".join(p for p in parts if p)
 
 
-@dataclass(frozen=True)
-class Timer:
+class Timer(Record):
     """``after`` a duration since ``since`` in one of ``states``, or ``every`` week at a time."""
 
     name: str
@@ -151,16 +142,14 @@ class Timer:
     line: int = 0
 
 
-@dataclass(frozen=True)
-class SlaTarget:
+class SlaTarget(Record):
     response: Duration | None
     resolution: Duration | None
     when: Mapping[str, Any] | None = None
     business: bool | None = None  # None: the SLA's clock
 
 
-@dataclass(frozen=True)
-class Sla:
+class Sla(Record):
     """Response and resolution targets; the resolution clock pauses in ``pause`` states."""
 
     targets: tuple[SlaTarget, ...]
@@ -172,14 +161,12 @@ class Sla:
     line: int = 0
 
 
-@dataclass(frozen=True)
-class CreateSpec:
+class CreateSpec(Record):
     requires: tuple[Requirement, ...] = ()
     emails: tuple[EmailSpec, ...] = ()
 
 
-@dataclass(frozen=True)
-class TicketType:
+class TicketType(Record):
     name: str
     prefix: str
     label: str
@@ -210,15 +197,13 @@ class TicketType:
         return owners
 
 
-@dataclass(frozen=True)
-class Person:
+class Person(Record):
     email: str
     name: str
     roles: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Workflow:
+class Workflow(Record):
     path: Path
     settings: Mapping[str, Any]
     policies: Mapping[str, Any]
