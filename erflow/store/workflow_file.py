@@ -1,12 +1,11 @@
-"""workflow.yaml read from the store and parsed into erflow.core.workflow's frozen objects."""
+"""workflow.yaml read from the store: parsed into erflow.core.workflow's frozen objects once, then
+taken from the store's cache (erflow.store.workflow_cache) until the file changes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from erflow.core import yamlio
 from erflow.core.errors import InvalidData, NotFound
-from erflow.core.loader import load_bytes
 from erflow.core.workflow import Workflow
 
 
@@ -21,9 +20,21 @@ def load(path: Path) -> Workflow:
 
 def load_with_problems(path: Path) -> tuple[Workflow | None, list[str]]:
     """Load a workflow and list every problem found in it."""
+    from erflow.store import workflow_cache
+
+    cached = workflow_cache.read(path)
+    if cached is not None:
+        return cached, []
+    # Parsing: PyYAML and the loader are imported only when the cache cannot serve.
+    from erflow.core import yamlio
+    from erflow.core.loader import load_bytes
+
     try:
         with path.open("rb") as handle:
             data = handle.read(yamlio.MAX_BYTES + 1)  # a larger file is refused, never read whole
     except FileNotFoundError:
         raise NotFound(f"{path}: no workflow.yaml") from None
-    return load_bytes(data, path)
+    workflow, problems = load_bytes(data, path)
+    if workflow is not None and not problems:
+        workflow_cache.write(path, data, workflow)
+    return workflow, problems
