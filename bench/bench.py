@@ -34,11 +34,11 @@ from typing import Any
 
 import erflow
 from erflow.app.setup import init_store
-from erflow.core import conditions, engine, model, workflow
+from erflow.core import conditions, engine, model
 from erflow.core.errors import ErflowError
 from erflow.core.model import Ticket
 from erflow.core.workflow import TicketType, Transition, Workflow
-from erflow.store import ticketfile
+from erflow.store import ticketfile, workflow_file
 from erflow.store import tickets as store
 from erflow.store.commits import Change
 
@@ -497,7 +497,7 @@ def build_store(
     init_store(root, {}, actor="support@example.com")
     root = root.resolve()
     head = git(root, "rev-parse", "HEAD").strip()
-    wf = workflow.load(root / store.WORKFLOW)
+    wf = workflow_file.load(root / store.WORKFLOW)
     rng = random.Random(seed)
     gen = Generator(root, wf, rng, commits)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)

@@ -14,11 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import erflow
-from erflow.core import conditions, engine, workflow
+from erflow.core import conditions, engine
 from erflow.core.errors import NotFound, NotPermitted, Refused, UsageError
 from erflow.core.fields import Field
+from erflow.store import workflow_file
 
-WF = workflow.load(Path(erflow.__file__).parent / "defaults" / "workflow.yaml")
+WF = workflow_file.load(Path(erflow.__file__).parent / "defaults" / "workflow.yaml")
 ER = WF.type("enhancement")
 
 

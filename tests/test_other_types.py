@@ -27,6 +27,7 @@ from conftest import (
 )
 
 from erflow.core import workflow
+from erflow.store import workflow_file
 
 # The people the default workflow adds for these types.
 TRIAGE = "triage@example.com"
@@ -89,7 +90,7 @@ def owner(run: Cli, ticket_id: str) -> str:
 
 
 def default_type(run: Cli, name: str) -> workflow.TicketType:
-    return workflow.load(run.root / "workflow.yaml").type(name)
+    return workflow_file.load(run.root / "workflow.yaml").type(name)
 
 
 def assert_every_state_reached(run: Cli, type_name: str) -> None:

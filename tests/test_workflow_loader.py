@@ -15,13 +15,14 @@ from hypothesis import strategies as st
 import erflow
 from erflow.core import workflow
 from erflow.core.errors import ErflowError, InvalidData, NotFound
+from erflow.store import workflow_file
 
 DEFAULT_PATH = Path(erflow.__file__).parent / "defaults" / "workflow.yaml"
 
 
 @pytest.fixture(scope="module")
 def default() -> workflow.Workflow:
-    return workflow.load(DEFAULT_PATH)
+    return workflow_file.load(DEFAULT_PATH)
 
 
 # --- the default workflow against CONTRACT.md, "The default workflow" ---------------------------------
@@ -158,7 +159,7 @@ CONTRACT_EMAILS = {
 
 
 def test_the_default_workflow_loads_without_problems() -> None:
-    loaded, problems = workflow.load_with_problems(DEFAULT_PATH)
+    loaded, problems = workflow_file.load_with_problems(DEFAULT_PATH)
     assert problems == []
     assert loaded is not None
 
@@ -311,7 +312,7 @@ def line_of(text: str, fragment: str, occurrence: int = 1) -> int:
 
 def problems_of(tmp_path: Path, text: str) -> list[str]:
     path = write(tmp_path, text)
-    loaded, problems = workflow.load_with_problems(path)
+    loaded, problems = workflow_file.load_with_problems(path)
     assert (loaded is None) == bool(problems)
     return [p.replace(f"{tmp_path}/", "", 1) for p in problems]
 
@@ -554,7 +555,7 @@ def test_every_problem_of_a_file_is_listed_at_once(tmp_path: Path) -> None:
 def test_load_raises_invalid_data_naming_the_first_problem_and_counting_the_rest(tmp_path: Path) -> None:
     path = write(tmp_path, BASE.replace("to: done", "to: nowhere").replace("from: open", "from: shut"))
     with pytest.raises(InvalidData) as info:
-        workflow.load(path)
+        workflow_file.load(path)
     assert info.value.exit_code == 6
     assert info.value.message.startswith(f"{path}:")
     assert info.value.message.endswith("(and 1 more; run erflow check)")
@@ -570,7 +571,7 @@ def test_a_workflow_that_is_not_utf8_is_one_problem(tmp_path: Path) -> None:
     path.write_bytes(BASE.encode() + b"# caf\xe9\n")
     line = BASE.count("\n") + 1
     expected = f"{path}:{line}: not valid UTF-8 (byte {len(BASE) + 5})"
-    assert workflow.load_with_problems(path) == (None, [expected])
+    assert workflow_file.load_with_problems(path) == (None, [expected])
 
 
 @pytest.mark.parametrize("text", ["- a\n- b\n", "just text\n", "", "42\n"])
@@ -580,7 +581,7 @@ def test_a_workflow_that_is_not_a_mapping_is_one_problem(tmp_path: Path, text: s
 
 def test_a_missing_workflow_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(NotFound):
-        workflow.load_with_problems(tmp_path / "workflow.yaml")
+        workflow_file.load_with_problems(tmp_path / "workflow.yaml")
 
 
 # --- bugs: crashes and mistakes the loader lets through -------------------------------------------------
@@ -654,7 +655,7 @@ FUZZ = settings(
 
 def load_or_erflow_error(tmp_path: Path, text: str) -> None:
     try:
-        workflow.load_with_problems(write(tmp_path, text))
+        workflow_file.load_with_problems(write(tmp_path, text))
     except ErflowError:
         pass
 

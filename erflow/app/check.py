@@ -7,11 +7,10 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from erflow.app.context import Context
-from erflow.core import workflow
 from erflow.core.conditions import is_set
 from erflow.core.errors import ErflowError, UsageError
 from erflow.core.workflow import Workflow
-from erflow.store import ticketfile
+from erflow.store import ticketfile, workflow_file
 from erflow.store import tickets as store
 
 if TYPE_CHECKING:
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 
 def check(ctx: Context) -> list[str]:
     """Every problem in workflow.yaml, the templates and every ticket, each with file and line."""
-    wf, problems = workflow.load_with_problems(ctx.store.workflow_path)
+    wf, problems = workflow_file.load_with_problems(ctx.store.workflow_path)
     problems = [_relative(ctx, p) for p in problems]
     from erflow.mail.templates import TemplateSet
 

@@ -38,9 +38,9 @@ class Context:
 
     @functools.cached_property
     def workflow(self) -> Workflow:
-        from erflow.core import workflow
+        from erflow.store import workflow_file
 
-        return workflow.load(self.store.workflow_path)
+        return workflow_file.load(self.store.workflow_path)
 
     @functools.cached_property
     def git(self) -> Git:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from erflow.core.record import Record
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CLOCKS = ("business", "calendar")
@@ -20,8 +21,7 @@ _HOURS = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 _MAX_DAYS = 3660  # a walk over the calendar never looks further than ten years
 
 
-@dataclass(frozen=True)
-class Duration:
+class Duration(Record):
     days: int = 0
     minutes: int = 0
 
@@ -65,8 +65,7 @@ def parse_timezone(text: str) -> dt.tzinfo:
         raise ValueError(f"{text!r} is not a timezone (+HH:MM, UTC or a name like Europe/Berlin)") from None
 
 
-@dataclass(frozen=True)
-class Calendar:
+class Calendar(Record):
     """Working days and hours, and holidays, in one timezone."""
 
     tz: dt.tzinfo = dt.timezone.utc
@@ -158,8 +157,7 @@ class Calendar:
         return total
 
 
-@dataclass(frozen=True)
-class Clock:
+class Clock(Record):
     """Business time by a calendar, or plain calendar time."""
 
     calendar: Calendar

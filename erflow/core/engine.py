@@ -5,18 +5,17 @@ a transition would apply. No files, git, clock or templates here.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from erflow.core import conditions
 from erflow.core.conditions import is_set
 from erflow.core.errors import NotFound, NotPermitted, Refused, UsageError
 from erflow.core.fields import Field
+from erflow.core.record import Record, field
 from erflow.core.workflow import Assign, EmailSpec, LinkedTicket, TicketType, Transition, Workflow
 
 
-@dataclass(frozen=True)
-class Evaluation:
+class Evaluation(Record):
     """One transition judged against a ticket and an actor."""
 
     transition: Transition
@@ -40,8 +39,7 @@ class Evaluation:
         }
 
 
-@dataclass
-class Plan:
+class Plan(Record, frozen=False):
     """What applying a transition does: the new values, the state move, and the emails due."""
 
     transition: Transition
@@ -242,8 +240,7 @@ def plan(
     return Plan(transition, state, judged.to, values, diff(current, values), emails, linked)
 
 
-@dataclass(frozen=True)
-class Workload:
+class Workload(Record):
     """Per person: how many open tickets they own, and when they were last given one."""
 
     open: Mapping[str, int] = field(default_factory=dict)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
+
+from erflow.core.record import Record
 
 FIELD_TYPES = frozenset({"text", "enum", "number", "date", "datetime", "bool", "email", "url", "list"})
 
@@ -22,8 +23,7 @@ _FALSE = {"false", "no", "n", "0", "off"}
 Value = Any
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(Record):
     """One field of a ticket type."""
 
     name: str

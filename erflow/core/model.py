@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from erflow.core.fields import COMMON_NAMES
+from erflow.core.record import Record, field
 
 # Body sections, in file order, after the request text. Entries are Markdown list items whose
 # continuation lines are indented, so no entry line can ever look like a section heading.
@@ -35,8 +35,7 @@ LINK_INVERSE = {
 }
 
 
-@dataclass
-class Ticket:
+class Ticket(Record, frozen=False):
     meta: dict[str, Any]
     description: str = ""
     sections: dict[str, list[str]] = field(

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from erflow.core import conditions
 from erflow.core.businesstime import Calendar, Clock, Duration
+from erflow.core.record import Record
 from erflow.core.workflow import Actions, Sla, SlaTarget, TicketType, Timer, Workflow
 
 FIRED = "timers_fired"
 
 
-@dataclass(frozen=True)
-class Due:
+class Due(Record):
     """An action whose time has come: a timer, or an SLA escalation (``sla_response``...)."""
 
     name: str
@@ -106,8 +105,7 @@ def _timer_due(
     return Clock(calendar, timer.business).add(start, timer.after), start.isoformat()
 
 
-@dataclass(frozen=True)
-class SlaClock:
+class SlaClock(Record):
     kind: str  # response or resolution
     target: Duration
     due: dt.datetime

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from erflow.core import workflow
 from erflow.core.errors import ErflowError, InvalidData, NotFound
+from erflow.core.loader import load_bytes
 from erflow.core.model import Ticket
 from erflow.core.workflow import Workflow
 from erflow.store import git as history
@@ -114,7 +114,7 @@ def past(ctx: Source, when: dt.datetime) -> Snapshot:
     data = git.blobs([f"{commit}:{store.WORKFLOW}"]).get(f"{commit}:{store.WORKFLOW}")
     if data is None:
         raise NotFound(f"--as-of {when.isoformat()}: commit {short} has no {store.WORKFLOW}")
-    flow, problems = workflow.load_bytes(data, Path(f"{short}:{store.WORKFLOW}"))
+    flow, problems = load_bytes(data, Path(f"{short}:{store.WORKFLOW}"))
     if flow is None or problems:
         raise InvalidData(problems[0] if problems else f"{short}:{store.WORKFLOW}: cannot be read")
     files = [(p, b) for p, b in history.tree_files(git, commit, ticketfile.TICKETS) if p.endswith(".md")]

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from erflow.core.errors import ErflowError
+from erflow.core.loader import load_bytes
 from erflow.core.model import Ticket
-from erflow.core.workflow import Workflow, load_bytes
+from erflow.core.workflow import Workflow
 from erflow.store import ticketfile
 from erflow.store import tickets as store
 from erflow.store.commits import CommitRecord, FileChange

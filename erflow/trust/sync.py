@@ -82,7 +82,7 @@ def merge_file(base: Path, ours: Path, theirs: Path, path: str, cwd: Path) -> li
 
 def _type_fields(cwd: Path, path: str) -> list[str]:
     """The ticket type's field order, from the workflow.yaml of the store the file belongs to."""
-    from erflow.core.workflow import load_with_problems
+    from erflow.store.workflow_file import load_with_problems
 
     folder = (cwd / path).parent
     for candidate in (folder, *folder.parents):
