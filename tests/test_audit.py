@@ -15,7 +15,7 @@ import pytest
 from conftest import BOARD, PM, SUPPORT, Cli, describe, git
 from rich.console import Console
 
-from erflow.cli import output
+from erflow.cli import progress as output
 from erflow.store import git as history
 from erflow.store.git import Git, ObjectReader, read_commits
 from erflow.trust import audit as auditing
