@@ -1,16 +1,16 @@
 """Commands that change a ticket: ``advance`` (with its menu), ``set``, ``note``, ``log-time``,
 ``assign``, ``link`` and ``email``."""
 
-from __future__ import annotations
-
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from erflow.app import service
 from erflow.cli.root import JsonOpt, SetOpt, StoreOpt, app, open_ctx, parse_pairs
 from erflow.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from erflow.app import service
 
 
 @app.command()
@@ -31,8 +31,8 @@ def advance(
     json_out: JsonOpt = False,
 ) -> None:
     """Apply a transition: check role and gates, set fields, move state, commit, send its emails."""
+    from erflow.app import service
     from erflow.cli.plain import write_json
-    from erflow.cli.tables import change
 
     ctx = open_ctx(store)
     if transition is None:
@@ -41,13 +41,17 @@ def advance(
     if json_out:
         write_json(result.advance_json())
     else:
+        from erflow.cli.tables import change
+
         change(result)
         if dry_run:
             for mail in result.emails:
                 sys.stdout.write(mail.text + "\n")
 
 
-def _menu(ctx: service.Context, ticket_id: str) -> str:
+def _menu(ctx: "service.Context", ticket_id: str) -> str:
+    from erflow.app import service
+
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         raise UsageError(
             "name a transition (a menu is offered only on a terminal)", hint=f"erflow transitions {ticket_id}"
@@ -78,6 +82,8 @@ def set_(
     json_out: JsonOpt = False,
 ) -> None:
     """Set fields outside a transition (one commit). A field a transition owns is refused."""
+    from erflow.app import service
+
     _edit(json_out, service.set_fields(open_ctx(store), ticket_id, parse_pairs(pairs, "set"), note))
 
 
@@ -92,6 +98,8 @@ def note(
     json_out: JsonOpt = False,
 ) -> None:
     """Add a note to the ticket (one commit)."""
+    from erflow.app import service
+
     _edit(json_out, service.add_note(open_ctx(store), ticket_id, text, customer=customer))
 
 
@@ -105,6 +113,8 @@ def log_time(
     json_out: JsonOpt = False,
 ) -> None:
     """Record time spent on a ticket (one commit); show lists the totals."""
+    from erflow.app import service
+
     _edit(json_out, service.log_time(open_ctx(store), ticket_id, hours, billable=billable, note=note))
 
 
@@ -116,6 +126,8 @@ def assign(
     json_out: JsonOpt = False,
 ) -> None:
     """Give the ticket a new owner (one commit)."""
+    from erflow.app import service
+
     _edit(json_out, service.assign(open_ctx(store), ticket_id, who))
 
 
@@ -133,18 +145,21 @@ def link(
     json_out: JsonOpt = False,
 ) -> None:
     """Link two tickets; the other gets the inverse link (one commit)."""
+    from erflow.app import service
+
     _edit(json_out, service.link(open_ctx(store), ticket_id, relation, other))
 
 
-def _edit(json_out: bool, result: service.ChangeResult) -> None:
+def _edit(json_out: bool, result: "service.ChangeResult") -> None:
     from erflow.cli.plain import write_json
-    from erflow.cli.tables import change
 
     if json_out:
         write_json(
             {"id": result.id, "action": result.action, "commit": result.commit, "changes": result.changes}
         )
     else:
+        from erflow.cli.tables import change
+
         change(result)
 
 
@@ -160,6 +175,7 @@ def email(
     json_out: JsonOpt = False,
 ) -> None:
     """Render one template for a ticket (the full message on stdout), or send it. Recorded in the ticket."""
+    from erflow.app import service
     from erflow.cli.plain import write_json
     from erflow.cli.tables import change
 

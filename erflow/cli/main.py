@@ -1,22 +1,35 @@
-"""The erflow command: parse arguments, call the service, render the result, map errors to exit codes."""
+"""The erflow command's entry point. A run adds to the app only the command it names, so that
+``erflow show ID`` neither imports nor builds the other commands (nor the libraries they use)."""
 
-from __future__ import annotations
-
+import os
 import sys
+from collections.abc import Sequence
+
+import typer
 
 from erflow.cli import root
-from erflow.cli.root import app
 
-# isort: off
-# Each module adds its commands to the app; --help lists them in this order.
-from erflow.cli import setup, tickets, changes, trust, sweep, reports  # noqa: F401, E402
-# isort: on
 
-__all__ = ["app", "main"]
+def load(args: Sequence[str]) -> typer.Typer:
+    """The app with the module of the command that ``args`` names; with every command when they name
+    none (no arguments, --help, an unknown command: help and "No such command" list them all) and
+    when the shell asks for completions."""
+    completing = any(name.startswith("_") and name.endswith("_COMPLETE") for name in os.environ)
+    wanted = root.COMMANDS.get(args[0]) if args and not completing else None
+    for module in [wanted] if wanted else dict.fromkeys(root.COMMANDS.values()):
+        __import__(f"erflow.cli.{module}")  # not importlib's: `python -X importtime` lists this one
+    return root.app
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``app``: the app with every command, for tests and tools that drive it in-process."""
+    if name == "app":
+        return load([])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     if "--debug" in sys.argv[1:]:
         root.DEBUG = True
         sys.argv.remove("--debug")
-    app()
+    load(sys.argv[1:])()

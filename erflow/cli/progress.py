@@ -1,4 +1,4 @@
-"""A progress bar for long work, drawn on a terminal only."""
+"""A progress bar for long work, drawn on a terminal only (rich is imported when one is drawn)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-
-from erflow.cli.tables import err
-
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress, TaskID
 
 
@@ -25,9 +22,18 @@ class ProgressBar:
     def __init__(self, description: str, *, threshold: int = 0, console: Console | None = None) -> None:
         self.description = description
         self.threshold = threshold
-        self.console = console or err
+        self._console = console
         self.bar: Progress | None = None
         self.task: TaskID | None = None
+
+    @property
+    def console(self) -> Console:
+        """The console it draws on: the one it was given, else the messages' console (stderr)."""
+        if self._console is None:
+            from erflow.cli.tables import err
+
+            self._console = err
+        return self._console
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:

@@ -1,7 +1,5 @@
 """Commands that draw the store: ``report`` and ``graph``."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +8,6 @@ import typer
 
 from erflow.cli.root import CsvOpt, JsonOpt, StoreOpt, app, open_ctx
 from erflow.core.errors import UsageError
-from erflow.store.tickets import write_atomic
 
 
 @app.command()
@@ -47,6 +44,7 @@ def report(
     from erflow.cli.plain import write_csv, write_json
     from erflow.cli.tables import message, report_table
     from erflow.reports import catalog as reports
+    from erflow.store.tickets import write_atomic
 
     ctx = open_ctx(store)
     query = reports.query(ctx, ticket_type or [], since, until, as_of)

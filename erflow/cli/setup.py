@@ -1,7 +1,5 @@
 """Commands that make a store: ``init`` and ``demo``."""
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 from typing import Annotated
@@ -19,12 +17,13 @@ def init(
     """Make a new store: the default workflow.yaml, templates/, empty tickets/, git init, first commit."""
     from erflow.app import setup
     from erflow.cli.plain import write_json
-    from erflow.cli.tables import message
 
     result = setup.init_store(directory, os.environ)
     if json_out:
         write_json({"store": str(result.root), "commit": result.commit})
     else:
+        from erflow.cli.tables import message
+
         message(f"erflow store ready in {result.root} [{result.commit[:10]}]")
 
 

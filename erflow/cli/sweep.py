@@ -1,13 +1,10 @@
 """The ``sweep`` command: due timers, run from cron."""
 
-from __future__ import annotations
-
 import os
 from typing import Annotated
 
 import typer
 
-from erflow.app import service
 from erflow.cli.root import JsonOpt, StoreOpt, app, open_ctx
 
 
@@ -22,9 +19,9 @@ def sweep(
     json_out: JsonOpt = False,
 ) -> None:
     """Run due timers (reminders, auto-close, SLA escalation), each once; safe to run from cron."""
+    from erflow.app import service
     from erflow.cli.plain import write_json
     from erflow.cli.progress import progress_bar
-    from erflow.cli.tables import sweep_table
 
     ctx = open_ctx(store, dict(os.environ, ERFLOW_NOW=now) if now else os.environ)
     with progress_bar("Running timers", threshold=0) as bar:  # the sweep says when it is long
@@ -34,4 +31,6 @@ def sweep(
             {"now": ctx.now.isoformat(), "dry_run": dry_run, "actions": [a.as_json() for a in actions]}
         )
     else:
+        from erflow.cli.tables import sweep_table
+
         sweep_table(actions, dry_run)

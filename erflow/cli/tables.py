@@ -13,11 +13,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from erflow.app.service import ChangeResult, HistoryEntry, SweepAction, TicketView
 from erflow.cli.plain import LIST_COLUMNS
-from erflow.core import engine, model
+from erflow.core import model
 
 if TYPE_CHECKING:
+    from erflow.app.service import ChangeResult, HistoryEntry, SweepAction, TicketView
+    from erflow.core import engine
     from erflow.trust.audit import AuditResult
 
 # Piped output is not wrapped at 80 columns: scripts and `less -S` get whole lines.

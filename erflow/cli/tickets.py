@@ -1,13 +1,10 @@
 """Commands that create and read tickets: ``new``, ``show``, ``list``, ``transitions``."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 
 import typer
 
-from erflow.app import service
 from erflow.cli.root import CsvOpt, JsonOpt, SetOpt, StoreOpt, app, open_ctx, parse_pairs
 
 
@@ -31,9 +28,8 @@ def new(
     json_out: JsonOpt = False,
 ) -> None:
     """Create a ticket; print its id. Sends the type's intake acknowledgement if the workflow says so."""
-    from erflow.app import forms
+    from erflow.app import forms, service
     from erflow.cli.plain import write_json
-    from erflow.cli.tables import change
 
     request = service.NewRequest(
         ticket_type,
@@ -49,6 +45,8 @@ def new(
     if json_out:
         write_json(result.new_json())
     else:
+        from erflow.cli.tables import change
+
         change(result)
         sys.stdout.write(result.id + "\n")
 
@@ -60,13 +58,15 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """The ticket: fields, state, owner, body, and what can happen next."""
+    from erflow.app import service
     from erflow.cli.plain import write_json
-    from erflow.cli.tables import ticket_view
 
     view = service.show(open_ctx(store), ticket_id)
     if json_out:
         write_json(view.as_json())
     else:
+        from erflow.cli.tables import ticket_view
+
         ticket_view(view)
 
 
@@ -84,6 +84,8 @@ def list_(
     csv_out: CsvOpt = False,
 ) -> None:
     """Tickets as a table, oldest first."""
+    from erflow.app import service
+
     filters = service.Filters(ticket_type or [], state or [], owner, label, parse_pairs(where, "--where"))
     ctx = open_ctx(store)
     listing = service.list_tickets(ctx, filters)
@@ -114,11 +116,13 @@ def transitions(
     json_out: JsonOpt = False,
 ) -> None:
     """Transitions out of the current state: allowed or not, and every reason why not."""
+    from erflow.app import service
     from erflow.cli.plain import write_json
-    from erflow.cli.tables import options_table, out
 
     options = service.transitions(open_ctx(store), ticket_id)
     if json_out:
         write_json([o.as_json() for o in options])
     else:
+        from erflow.cli.tables import options_table, out
+
         out.print(options_table(options, title=""))

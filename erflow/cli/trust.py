@@ -1,8 +1,6 @@
 """Commands that judge and share the store: ``history``, ``check``, ``audit``, ``sync`` and git's
 merge driver ``merge-file``."""
 
-from __future__ import annotations
-
 import os
 import sys
 from pathlib import Path
@@ -10,9 +8,7 @@ from typing import Annotated
 
 import typer
 
-from erflow.app import service
 from erflow.cli.root import JsonOpt, StoreOpt, app, open_ctx
-from erflow.store.tickets import Store, find_root
 
 
 @app.command()
@@ -22,13 +18,15 @@ def history(
     json_out: JsonOpt = False,
 ) -> None:
     """The ticket's life from git: when, who, which transition, from → to, fields changed."""
+    from erflow.app import service
     from erflow.cli.plain import write_json
-    from erflow.cli.tables import history_table
 
     entries = service.history(open_ctx(store), ticket_id)
     if json_out:
         write_json([e.as_json() for e in entries])
     else:
+        from erflow.cli.tables import history_table
+
         history_table(entries)
 
 
@@ -38,8 +36,9 @@ def check(
     json_out: JsonOpt = False,
 ) -> None:
     """Validate workflow.yaml, the templates and every ticket; list every problem with file and line."""
+    from erflow.app import service
     from erflow.cli.plain import write_json
-    from erflow.cli.tables import message
+    from erflow.store.tickets import Store, find_root
 
     root = find_root(store, os.environ, Path.cwd())
     ctx = service.Context(Store(root), "", service.resolve_now(os.environ), os.environ)
@@ -47,6 +46,8 @@ def check(
     if json_out:
         write_json({"ok": not problems, "problems": problems})
     else:
+        from erflow.cli.tables import message
+
         for problem in problems:
             sys.stdout.write(problem + "\n")
         message(
@@ -65,9 +66,11 @@ def audit(
 ) -> None:
     """Replay the git history: report every change not made by erflow through a legal transition by a
     permitted actor (exit 3 if any)."""
+    from erflow.app import service
     from erflow.cli.plain import write_json
     from erflow.cli.progress import progress_bar
     from erflow.cli.tables import audit_table, message
+    from erflow.store.tickets import Store, find_root
 
     root = find_root(store, os.environ, Path.cwd())
     ctx = service.Context(Store(root), "", service.resolve_now(os.environ), os.environ)
@@ -92,6 +95,7 @@ def audit(
 @app.command()
 def sync(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
     """Pull (merging ticket files field by field, notes by time), then push."""
+    from erflow.app import service
     from erflow.cli.plain import write_json
     from erflow.cli.tables import message
 
