@@ -32,4 +32,11 @@ def main() -> None:
     if "--debug" in sys.argv[1:]:
         root.DEBUG = True
         sys.argv.remove("--debug")
-    load(sys.argv[1:])()
+    try:
+        try:
+            load(sys.argv[1:])()
+        finally:
+            if sys.stdout is not None:
+                sys.stdout.flush()  # what is still buffered meets a closed pipe here, not at exit
+    except BrokenPipeError:
+        root.end_quietly()

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from erflow.app import service
 
 DEBUG = False
+CLOSED_PIPE = 141  # the exit code of a program ended by SIGPIPE (128 + 13), as git's in `git log | head -1`
 
 # Every command, in the order --help lists them, and its module under erflow.cli (main() imports only
 # the module of the command it runs).
@@ -62,6 +63,8 @@ class _Group(TyperGroup):
             _fail(f"erflow: {exc}", exc.exit_code)
         except KeyboardInterrupt:
             _fail("erflow: interrupted", 130)
+        except BrokenPipeError:
+            end_quietly()
         except Exception as exc:  # noqa: BLE001 - the boundary: never a traceback unless --debug
             if _is_control_flow(exc) or DEBUG or os.environ.get("ERFLOW_DEBUG"):
                 raise
@@ -94,6 +97,15 @@ class _Group(TyperGroup):
                 _exit_with(f"erflow: {message} (see {command} --help)", getattr(exc, "exit_code", 2))
             sys.exit(getattr(exc, "exit_code", 2))
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def end_quietly() -> NoReturn:
+    """The reader of our output went away (``erflow list --json | head -1``): not an error, and
+    nothing more to say. Python flushes stdout again at exit, so it is pointed at /dev/null first
+    (the recipe of Python's documentation, "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(CLOSED_PIPE)
 
 
 def _exit_with(text: str, code: int) -> NoReturn:

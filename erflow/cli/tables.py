@@ -21,9 +21,17 @@ if TYPE_CHECKING:
     from erflow.core import engine
     from erflow.trust.audit import AuditResult
 
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader went away (``erflow list | head -1``): main() ends quietly, as for any output."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
 # Piped output is not wrapped at 80 columns: scripts and `less -S` get whole lines.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+out = _Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+err = _Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
 
 
 _NO_WRAP = {"id", "type", "state", "priority", "updated"}
