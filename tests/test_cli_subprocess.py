@@ -112,6 +112,12 @@ def test_an_error_exits_with_the_contract_code_and_one_stderr_line(
     assert "Traceback" not in proc.stderr
 
 
+def test_an_error_line_shows_the_input_as_typed(store: Path) -> None:
+    proc = erflow("show", ":smile:", "--store", str(store))
+    assert proc.returncode == 4
+    assert proc.stderr == "erflow: ':smile:' is not a ticket id (ids look like ER-4K7M2Q)\n"
+
+
 def test_debug_shows_the_traceback(store: Path) -> None:
     proc = erflow("--debug", "show", "ER-ZZZZZZ", "--store", str(store))
     assert proc.returncode == 4

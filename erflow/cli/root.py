@@ -118,10 +118,15 @@ def _is_control_flow(exc: BaseException) -> bool:
     return type(exc).__module__.split(".")[0] in ("typer", "click")
 
 
-def _fail(text: str, code: int) -> NoReturn:
-    from erflow.cli.tables import err
+# Kept out of an error line, as rich kept them out when it printed them: bell, backspace, vertical tab,
+# form feed and carriage return (the line cannot rewrite itself on a terminal).
+_CONTROL = dict.fromkeys([7, 8, 11, 12, 13])
 
-    err.print(text, markup=False, highlight=False, soft_wrap=True)
+
+def _fail(text: str, code: int) -> NoReturn:
+    """The error line, as it is: plain text (no rich to load, no emoji codes such as :x: turned into
+    pictures), whole on one line."""
+    sys.stderr.write(text.translate(_CONTROL) + "\n")
     raise typer.Exit(code)
 
 
