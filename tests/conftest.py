@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from typer.testing import CliRunner, Result
 
-from erflow.cli import main as cli
+from erflow.cli import root as cli
 from erflow.cli.main import app
 
 STAMP = "2026-11-02T09:00:00+00:00"

@@ -15,7 +15,7 @@ import pytest
 from conftest import BOARD, PM, SUPPORT, Cli, describe, git
 from rich.console import Console
 
-from erflow.cli import output
+from erflow.cli import progress as output
 from erflow.store import commits as history
 from erflow.store.commits import read_commits
 from erflow.store.git import Git, ObjectReader

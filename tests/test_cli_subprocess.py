@@ -1,4 +1,4 @@
-"""erflow as a real process (``python -m erflow``): help, usage errors, exit codes, --debug."""
+"""erflow as a real process (``python -m erflow``): help, usage errors, exit codes, --debug, pipes."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from conftest import NICK, SUPPORT, Cli, describe, one_line_error
+
+from erflow.cli.root import CLOSED_PIPE
 
 IMPLEMENTED = [
     "init",
@@ -110,6 +112,12 @@ def test_an_error_exits_with_the_contract_code_and_one_stderr_line(
     assert "Traceback" not in proc.stderr
 
 
+def test_an_error_line_shows_the_input_as_typed(store: Path) -> None:
+    proc = erflow("show", ":smile:", "--store", str(store))
+    assert proc.returncode == 4
+    assert proc.stderr == "erflow: ':smile:' is not a ticket id (ids look like ER-4K7M2Q)\n"
+
+
 def test_debug_shows_the_traceback(store: Path) -> None:
     proc = erflow("--debug", "show", "ER-ZZZZZZ", "--store", str(store))
     assert proc.returncode == 4
@@ -159,3 +167,40 @@ def test_advance_without_a_transition_offers_a_menu_on_a_terminal(run: Cli) -> N
     assert proc.returncode == 0
     assert run.state(ticket_id) == "scheduling"
     assert run.git("log", "-1", "--format=%ae").strip() == NICK
+
+
+def erflow_into_a_closed_pipe(*args: str) -> subprocess.CompletedProcess[str]:
+    """erflow writing to a pipe whose reader has gone before erflow writes anything."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "erflow", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "args", [("list", "--json"), ("list", "--csv"), ("list",), ("show", "{id}", "--json"), ("show", "{id}")]
+)
+def test_a_closed_pipe_ends_erflow_quietly(run: Cli, store: Path, args: tuple[str, ...]) -> None:
+    ticket_id = run.new()
+    proc = erflow_into_a_closed_pipe(*(a.format(id=ticket_id) for a in args), "--store", str(store))
+    assert proc.stderr == ""
+    assert proc.returncode == CLOSED_PIPE
+
+
+def test_list_json_into_head_prints_one_line_and_nothing_on_stderr(run: Cli, store: Path) -> None:
+    for number in range(3):
+        run.new("--title", f"request {number} " + "x" * 30_000)
+    script = f'"{sys.executable}" -m erflow list --json --store "{store}" | head -1'
+    proc = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0
+    assert proc.stdout == "[\n"
+    assert proc.stderr == ""

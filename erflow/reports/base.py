@@ -1,5 +1,5 @@
 """What every report is made of: the Query that chooses its tickets, the Report it returns (rows
-of plain values that cli/output.py shows as a table, JSON or CSV) and the Charts html.py draws.
+of plain values that the CLI shows as a table, JSON or CSV) and the Charts html.py draws.
 
 ``--type``, ``--since`` and ``--until`` choose the tickets: of those types, created in that period;
 ``--as-of`` reads the store as it was then (snapshot.py).

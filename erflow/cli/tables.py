@@ -1,48 +1,40 @@
-"""Rendering results for people (rich tables on stdout) and for scripts (JSON, CSV).
+"""Output for people: rich tables and lines on a console (data on stdout, messages on stderr).
 
-User text is never markup: every value reaches rich as ``Text``; JSON goes straight to stdout.
+User text is never markup: every value reaches rich as ``Text``.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from erflow.core import engine, model
+from erflow.cli.plain import LIST_COLUMNS
+from erflow.core import model
 
 if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
-
     from erflow.app.history import HistoryEntry
     from erflow.app.sweep import SweepAction
     from erflow.app.transaction import ChangeResult
     from erflow.app.views import TicketView
+    from erflow.core import engine
     from erflow.trust.audit import AuditResult
 
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader went away (``erflow list | head -1``): main() ends quietly, as for any output."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
 # Piped output is not wrapped at 80 columns: scripts and `less -S` get whole lines.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
-
-LIST_COLUMNS = ("id", "type", "state", "owner", "customer", "priority", "title", "updated")
-
-
-def write_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
-def write_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([model.plain(row.get(c)) for c in columns])
+out = _Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+err = _Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
 
 
 _NO_WRAP = {"id", "type", "state", "priority", "updated"}
@@ -240,53 +232,3 @@ def audit_table(result: AuditResult) -> None:
     for v in result.violations:
         table.add_row(Text(v.commit[:10]), Text(v.ticket), Text(v.reason))
     out.print(table)
-
-
-LONG_WORK = 5000  # steps of work (commits, tickets) from which a terminal shows a progress bar
-
-
-class ProgressBar:
-    """A callback ``(done, total)`` for long work: on a terminal (stderr), once the total reaches
-    ``threshold``, it draws a progress bar that goes away when the work is done (or on ``close``);
-    otherwise it does nothing, so that pipes, scripts and short work see no difference."""
-
-    def __init__(self, description: str, *, threshold: int = 0, console: Console | None = None) -> None:
-        self.description = description
-        self.threshold = threshold
-        self.console = console or err
-        self.bar: Progress | None = None
-        self.task: TaskID | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            if total < self.threshold or not self.console.is_terminal:
-                return
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                console=self.console, transient=True,
-            )  # fmt: skip
-            self.bar.start()
-            self.task = self.bar.add_task(self.description, total=total)
-        assert self.task is not None
-        self.bar.update(self.task, completed=done, total=total)
-        if done >= total:
-            self.close()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
-
-
-@contextmanager
-def progress_bar(
-    description: str, *, threshold: int | None = None, console: Console | None = None
-) -> Iterator[ProgressBar]:
-    """A ProgressBar (from LONG_WORK steps unless told) that is gone when the block ends, however."""
-    bar = ProgressBar(description, threshold=LONG_WORK if threshold is None else threshold, console=console)
-    try:
-        yield bar
-    finally:
-        bar.close()

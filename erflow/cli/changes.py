@@ -1,0 +1,195 @@
+"""Commands that change a ticket: ``advance`` (with its menu), ``set``, ``note``, ``log-time``,
+``assign``, ``link`` and ``email``."""
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from erflow.cli.root import JsonOpt, SetOpt, StoreOpt, app, open_ctx, parse_pairs
+from erflow.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from erflow.app.context import Context
+    from erflow.app.reading import TicketFile
+    from erflow.app.transaction import ChangeResult
+
+
+@app.command()
+def advance(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    transition: Annotated[
+        str | None, typer.Argument(help="Transition name; omit on a terminal for a menu.")
+    ] = None,
+    sets: SetOpt = None,
+    note: Annotated[
+        str | None, typer.Option("--note", help="Why; recorded in the ticket and the commit.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and show what would happen; write nothing.")
+    ] = False,
+    send: Annotated[bool, typer.Option("--send", help="Deliver the transition's emails over SMTP.")] = False,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Apply a transition: check role and gates, set fields, move state, commit, send its emails."""
+    from erflow.app import advance as advancing
+    from erflow.cli.plain import write_json
+
+    ctx = open_ctx(store)
+    shown = None
+    if transition is None:
+        transition, shown = _menu(ctx, ticket_id)
+    result = advancing.advance(
+        ctx, ticket_id, transition, parse_pairs(sets), note, dry_run=dry_run, send=send, already_read=shown
+    )
+    if json_out:
+        write_json(result.advance_json())
+    else:
+        from erflow.cli.tables import change
+
+        change(result)
+        if dry_run:
+            for mail in result.emails:
+                sys.stdout.write(mail.text + "\n")
+
+
+def _menu(ctx: "Context", ticket_id: str) -> "tuple[str, TicketFile]":
+    """The transition chosen, and the ticket file as read to offer them (advance reuses it)."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise UsageError(
+            "name a transition (a menu is offered only on a terminal)", hint=f"erflow transitions {ticket_id}"
+        )
+    from rich.prompt import IntPrompt
+
+    from erflow.app import views
+    from erflow.cli.tables import err, options_table
+
+    view = views.show(ctx, ticket_id)
+    options = view.options
+    allowed = [o for o in options if o.allowed]
+    err.print(options_table(options, title=f"{ticket_id.upper()}: transitions"))
+    if not allowed:
+        raise UsageError("no transition is open to you now; the reasons are listed above")
+    for number, option in enumerate(allowed, 1):
+        err.print(
+            f"  {number}. {option.transition.name} → {option.to}: {option.transition.label}", markup=False
+        )
+    choice = IntPrompt.ask("Which", console=err, choices=[str(i) for i in range(1, len(allowed) + 1)])
+    return allowed[choice - 1].transition.name, view.file
+
+
+@app.command("set")
+def set_(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    pairs: Annotated[list[str], typer.Argument(metavar="K=V...", help="Fields to set; K= unsets.")],
+    note: Annotated[str | None, typer.Option("--note")] = None,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Set fields outside a transition (one commit). A field a transition owns is refused."""
+    from erflow.app import edit
+
+    _edit(json_out, edit.set_fields(open_ctx(store), ticket_id, parse_pairs(pairs, "set"), note))
+
+
+@app.command()
+def note(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    text: Annotated[str, typer.Argument(help="The note.")],
+    customer: Annotated[
+        bool, typer.Option("--customer", help="Mark the note as visible to the customer.")
+    ] = False,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a note to the ticket (one commit)."""
+    from erflow.app import edit
+
+    _edit(json_out, edit.add_note(open_ctx(store), ticket_id, text, customer=customer))
+
+
+@app.command("log-time")
+def log_time(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    hours: Annotated[str, typer.Argument(metavar="HOURS", help="1.5, 1.5h, 90m or 1h30m.")],
+    billable: Annotated[bool, typer.Option("--billable", help="Billable to the customer.")] = False,
+    note: Annotated[str | None, typer.Option("--note", help="What the time was spent on.")] = None,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record time spent on a ticket (one commit); show lists the totals."""
+    from erflow.app import edit
+
+    _edit(json_out, edit.log_time(open_ctx(store), ticket_id, hours, billable=billable, note=note))
+
+
+@app.command()
+def assign(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    who: Annotated[str, typer.Argument(metavar="WHO", help="A person's email or a role (queue).")],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Give the ticket a new owner (one commit)."""
+    from erflow.app import edit
+
+    _edit(json_out, edit.assign(open_ctx(store), ticket_id, who))
+
+
+@app.command()
+def link(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    relation: Annotated[
+        str,
+        typer.Argument(
+            metavar="REL", help="parent, child, relates, blocks, blocked_by, duplicates, implements..."
+        ),
+    ],
+    other: Annotated[str, typer.Argument(metavar="OTHER")],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Link two tickets; the other gets the inverse link (one commit)."""
+    from erflow.app import edit
+
+    _edit(json_out, edit.link(open_ctx(store), ticket_id, relation, other))
+
+
+def _edit(json_out: bool, result: "ChangeResult") -> None:
+    from erflow.cli.plain import write_json
+
+    if json_out:
+        write_json(
+            {"id": result.id, "action": result.action, "commit": result.commit, "changes": result.changes}
+        )
+    else:
+        from erflow.cli.tables import change
+
+        change(result)
+
+
+@app.command()
+def email(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    template: Annotated[str, typer.Argument(metavar="TEMPLATE")],
+    send: Annotated[bool, typer.Option("--send", help="Deliver it over SMTP.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Render only; do not record it in the ticket.")
+    ] = False,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Render one template for a ticket (the full message on stdout), or send it. Recorded in the ticket."""
+    from erflow.app import edit
+    from erflow.cli.plain import write_json
+    from erflow.cli.tables import change
+
+    result = edit.email(open_ctx(store), ticket_id, template, send=send, record=not dry_run)
+    mail = result.emails[0]
+    if json_out:
+        write_json({**mail.as_json(), "commit": result.commit, "message": mail.text})
+        return
+    sys.stdout.write(mail.text if mail.text.endswith("\n") else mail.text + "\n")
+    if result.commit:
+        change(result)

@@ -1,0 +1,183 @@
+"""The root of the erflow command: the Typer app that every command module adds its commands to, its
+``--debug`` option, the one error boundary, and the options and helpers the commands share."""
+
+import os
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+from erflow.core.errors import ErflowError, UsageError
+
+if TYPE_CHECKING:
+    from erflow.app.context import Context
+
+DEBUG = False
+CLOSED_PIPE = 141  # the exit code of a program ended by SIGPIPE (128 + 13), as git's in `git log | head -1`
+
+# Every command, in the order --help lists them, and its module under erflow.cli (main() imports only
+# the module of the command it runs).
+COMMANDS = {
+    "init": "setup",
+    "demo": "setup",
+    "new": "tickets",
+    "show": "tickets",
+    "list": "tickets",
+    "transitions": "tickets",
+    "advance": "changes",
+    "set": "changes",
+    "note": "changes",
+    "log-time": "changes",
+    "assign": "changes",
+    "link": "changes",
+    "email": "changes",
+    "history": "trust",
+    "check": "trust",
+    "audit": "trust",
+    "sync": "trust",
+    "merge-file": "trust",
+    "sweep": "sweep",
+    "report": "reports",
+    "graph": "reports",
+}
+
+
+class _Group(TyperGroup):
+    """The one error boundary: ErflowError -> one line on stderr and the contract's exit code."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """The commands in COMMANDS' order, however their modules were imported."""
+        order = {name: number for number, name in enumerate(COMMANDS)}
+        return sorted(self.commands, key=lambda name: order.get(name, len(order)))
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ErflowError as exc:
+            if DEBUG or os.environ.get("ERFLOW_DEBUG"):
+                traceback.print_exc()
+            _fail(f"erflow: {exc}", exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("erflow: interrupted", 130)
+        except BrokenPipeError:
+            end_quietly()
+        except Exception as exc:  # noqa: BLE001 - the boundary: never a traceback unless --debug
+            if _is_control_flow(exc) or DEBUG or os.environ.get("ERFLOW_DEBUG"):
+                raise
+            _fail(f"erflow: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)", 1)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run non-standalone so that click's usage errors become one line, as every erflow error."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except Exception as exc:
+            if not _is_control_flow(exc):
+                raise
+            if type(exc).__name__ == "Abort":
+                _exit_with("erflow: aborted", 1)
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            if "\n" in message.strip():  # help text shown for a bare command group: not an error line
+                sys.stderr.write(message.rstrip("\n") + "\n")
+            else:
+                command = getattr(getattr(exc, "ctx", None), "command_path", "erflow")
+                _exit_with(f"erflow: {message} (see {command} --help)", getattr(exc, "exit_code", 2))
+            sys.exit(getattr(exc, "exit_code", 2))
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def end_quietly() -> NoReturn:
+    """The reader of our output went away (``erflow list --json | head -1``): not an error, and
+    nothing more to say. Python flushes stdout again at exit, so it is pointed at /dev/null first
+    (the recipe of Python's documentation, "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(CLOSED_PIPE)
+
+
+def _exit_with(text: str, code: int) -> NoReturn:
+    sys.stderr.write(text + "\n")
+    sys.exit(code)
+
+
+def _is_control_flow(exc: BaseException) -> bool:
+    """Exit, Abort and usage errors of Typer (or the click it is built on) pass through untouched."""
+    return type(exc).__module__.split(".")[0] in ("typer", "click")
+
+
+# Kept out of an error line, as rich kept them out when it printed them: bell, backspace, vertical tab,
+# form feed and carriage return (the line cannot rewrite itself on a terminal).
+_CONTROL = dict.fromkeys([7, 8, 11, 12, 13])
+
+
+def _fail(text: str, code: int) -> NoReturn:
+    """The error line, as it is: plain text (no rich to load, no emoji codes such as :x: turned into
+    pictures), whole on one line."""
+    sys.stderr.write(text.translate(_CONTROL) + "\n")
+    raise typer.Exit(code)
+
+
+app = typer.Typer(
+    cls=_Group,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="erflow: customer requests (enhancements, bugs, support, document changes) as files in git.",
+)
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="The store folder (else ERFLOW_STORE, else the nearest folder upward with workflow.yaml).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout; messages on stderr.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout.")]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="K=V; repeat for more fields.", show_default=False)
+]
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+) -> None:
+    global DEBUG
+    DEBUG = DEBUG or debug
+
+
+def open_ctx(store: str | None, env: Mapping[str, str] = os.environ) -> "Context":
+    from erflow.app.context import open_context
+
+    ctx = open_context(store, env, Path.cwd())
+    if sys.stderr.isatty():
+        from erflow.cli.progress import ProgressBar
+
+        ctx.store.progress = ProgressBar("Indexing ticket files")
+    return ctx
+
+
+def parse_pairs(items: list[str] | None, what: str = "--set") -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{what} {item!r}: expected KEY=VALUE")
+        pairs[key.strip()] = value
+    return pairs

@@ -1,0 +1,128 @@
+"""Commands that create and read tickets: ``new``, ``show``, ``list``, ``transitions``."""
+
+import sys
+from typing import Annotated
+
+import typer
+
+from erflow.cli.root import CsvOpt, JsonOpt, SetOpt, StoreOpt, app, open_ctx, parse_pairs
+
+
+@app.command()
+def new(
+    ticket_type: Annotated[str, typer.Argument(metavar="TYPE", help="Ticket type, e.g. enhancement.")],
+    title: Annotated[str | None, typer.Option("--title", help="The request's subject.")] = None,
+    customer_name: Annotated[str | None, typer.Option("--customer-name")] = None,
+    customer_email: Annotated[str | None, typer.Option("--customer-email")] = None,
+    customer_org: Annotated[str | None, typer.Option("--customer-org")] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", help="The request text (the ticket body).")
+    ] = None,
+    sets: SetOpt = None,
+    from_file: Annotated[
+        str | None, typer.Option("--from", help="A form submission: JSON or YAML file, or - for stdin.")
+    ] = None,
+    send: Annotated[bool, typer.Option("--send", help="Deliver the intake email over SMTP.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and render; write nothing.")] = False,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a ticket; print its id. Sends the type's intake acknowledgement if the workflow says so."""
+    from erflow.app import create, forms
+    from erflow.cli.plain import write_json
+
+    request = create.NewRequest(
+        ticket_type,
+        title,
+        description,
+        customer_name,
+        customer_email,
+        customer_org,
+        parse_pairs(sets),
+        forms.read(from_file, sys.stdin) if from_file else None,
+    )
+    result = create.new(open_ctx(store), request, send=send, dry_run=dry_run)
+    if json_out:
+        write_json(result.new_json())
+    else:
+        from erflow.cli.tables import change
+
+        change(result)
+        sys.stdout.write(result.id + "\n")
+
+
+@app.command()
+def show(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The ticket: fields, state, owner, body, and what can happen next."""
+    from erflow.app import views
+    from erflow.cli.plain import write_json
+
+    view = views.show(open_ctx(store), ticket_id)
+    if json_out:
+        write_json(view.as_json())
+    else:
+        from erflow.cli.tables import ticket_view
+
+        ticket_view(view)
+
+
+@app.command("list")
+def list_(
+    ticket_type: Annotated[
+        list[str] | None, typer.Option("--type", help="Only this type (repeatable).")
+    ] = None,
+    state: Annotated[list[str] | None, typer.Option("--state", help="Only this state (repeatable).")] = None,
+    owner: Annotated[str | None, typer.Option("--owner")] = None,
+    label: Annotated[str | None, typer.Option("--label")] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", help="K=V on any field (repeatable).")] = None,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+    csv_out: CsvOpt = False,
+) -> None:
+    """Tickets as a table, oldest first."""
+    from erflow.app import views
+
+    filters = views.Filters(ticket_type or [], state or [], owner, label, parse_pairs(where, "--where"))
+    ctx = open_ctx(store)
+    listing = views.list_tickets(ctx, filters)
+    if listing.problems:
+        from erflow.cli.tables import message
+
+        for problem in listing.problems:
+            message(f"erflow: skipped {problem}", "yellow")
+    if json_out:  # the stored JSON text as it is: no rich, no decoding
+        from erflow.cli.plain import write_json_texts
+
+        write_json_texts(item.raw or "null" for item in listing.items)
+    elif csv_out:
+        from erflow.cli.plain import LIST_COLUMNS, write_csv
+
+        write_csv(listing.tickets, LIST_COLUMNS)
+    else:
+        from erflow.cli.tables import ticket_table
+
+        tickets = listing.tickets
+        ticket_table(tickets, views.sla_flags(ctx, tickets))
+
+
+@app.command()
+def transitions(
+    ticket_id: Annotated[str, typer.Argument(metavar="ID")],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Transitions out of the current state: allowed or not, and every reason why not."""
+    from erflow.app import views
+    from erflow.cli.plain import write_json
+
+    options = views.transitions(open_ctx(store), ticket_id)
+    if json_out:
+        write_json([o.as_json() for o in options])
+    else:
+        from erflow.cli.tables import options_table, out
+
+        out.print(options_table(options, title=""))

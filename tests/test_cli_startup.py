@@ -1,0 +1,69 @@
+"""Start-up: a run of erflow imports the module of the command it runs, and only what that command
+needs (no rich for --json, no use cases for --help)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import Cli
+
+from erflow.cli import root
+from erflow.cli.main import app
+
+# Runs erflow's main() with the given arguments, then names every module imported, on stderr's last line.
+_PROBE = """
+import sys
+from erflow.cli.main import main
+sys.argv = ["erflow", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print(" ".join(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def modules_imported(*args: str) -> set[str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    return set(proc.stderr.splitlines()[-1].split())
+
+
+def command_modules(modules: set[str]) -> set[str]:
+    every = {f"erflow.cli.{module}" for module in root.COMMANDS.values()}
+    return modules & every
+
+
+def test_each_command_is_defined_in_the_module_the_command_table_names() -> None:
+    defined = {
+        info.name or info.callback.__name__.replace("_", "-"): info.callback.__module__
+        for info in app.registered_commands
+        if info.callback is not None
+    }
+    assert defined == {name: f"erflow.cli.{module}" for name, module in root.COMMANDS.items()}
+
+
+def test_help_imports_every_command_module_but_no_use_case_and_no_rich() -> None:
+    modules = modules_imported("--help")
+    assert command_modules(modules) == {f"erflow.cli.{module}" for module in root.COMMANDS.values()}
+    assert "erflow.app.service" not in modules
+    assert "rich" not in modules
+
+
+@pytest.mark.parametrize("json_out", [True, False])
+def test_show_imports_its_own_command_module_only_and_rich_only_to_draw(run: Cli, json_out: bool) -> None:
+    ticket_id = run.ticket_at("intake")
+    modules = modules_imported("show", ticket_id, "--store", str(run.root), *(["--json"] if json_out else []))
+    assert command_modules(modules) == {"erflow.cli.tickets"}
+    assert ("rich" in modules) is not json_out
+
+
+def test_list_json_imports_no_rich(run: Cli, store: Path) -> None:
+    run.new()
+    modules = modules_imported("list", "--json", "--store", str(store))
+    assert command_modules(modules) == {"erflow.cli.tickets"}
+    assert "rich" not in modules
