@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Cli
+from conftest import PM, Cli
 
 from erflow.cli import root
 from erflow.cli.main import app
@@ -50,16 +50,37 @@ def test_each_command_is_defined_in_the_module_the_command_table_names() -> None
 def test_help_imports_every_command_module_but_no_use_case_and_no_rich() -> None:
     modules = modules_imported("--help")
     assert command_modules(modules) == {f"erflow.cli.{module}" for module in root.COMMANDS.values()}
-    assert "erflow.app.service" not in modules
+    assert not {m for m in modules if m.startswith("erflow.app")}
     assert "rich" not in modules
 
 
 @pytest.mark.parametrize("json_out", [True, False])
-def test_show_imports_its_own_command_module_only_and_rich_only_to_draw(run: Cli, json_out: bool) -> None:
+def test_show_into_a_pipe_imports_its_own_command_module_only_and_neither_rich_nor_yaml(
+    run: Cli, json_out: bool
+) -> None:
     ticket_id = run.ticket_at("intake")
+    run.ok("list")  # the index holds the ticket's front-matter: show need not parse the YAML
     modules = modules_imported("show", ticket_id, "--store", str(run.root), *(["--json"] if json_out else []))
     assert command_modules(modules) == {"erflow.cli.tickets"}
-    assert ("rich" in modules) is not json_out
+    assert "rich" not in modules
+    assert "yaml" not in modules
+    assert not {"erflow.app.advance", "erflow.app.sweep", "erflow.app.check"} & modules
+
+
+def test_show_into_a_pipe_says_what_the_terminal_view_says(run: Cli) -> None:
+    ticket_id = run.ticket_at("pm_review")
+    lines = run.ok("show", ticket_id, user=PM).stdout.splitlines()
+    assert lines[0] == f"{ticket_id}  Export invoices to CSV"
+    assert lines[1] == "Enhancement request · PM review"
+    assert "state           pm_review" in lines
+    assert any(line.startswith("unset: ") for line in lines)
+    nxt = lines.index("Next")
+    assert lines[nxt + 1].split() == ["Transition", "To", "Label", "/", "why", "not"]
+    rows = [line.split()[:3] for line in lines[nxt + 2 :] if not line.startswith(" ")]
+    assert [row[:2] for row in rows] == [["request_info", "needs_info"], ["approve", "product_board"]]
+    assert {row[2] for row in rows} <= {"✓", "✗"}
+    reasons = [line.strip() for line in lines[nxt + 2 :] if line.startswith(" ")]
+    assert reasons and all(reason.startswith("missing: ") for reason in reasons)
 
 
 def test_list_json_imports_no_rich(run: Cli, store: Path) -> None:

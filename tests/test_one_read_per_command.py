@@ -30,9 +30,9 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     seen: Counter[str] = Counter()
     read_file, load_entry = Store.read_file, index.load_entry
 
-    def counted_read_file(self: Store, path: Path) -> object:
+    def counted_read_file(self: Store, path: Path, **options: bool) -> object:
         seen[path.name] += 1
-        return read_file(self, path)
+        return read_file(self, path, **options)
 
     def counted_load_entry(root: Path, rel: str) -> object:
         seen[Path(rel).name] += 1
@@ -132,9 +132,9 @@ COUNTED = textwrap.dedent(
     seen = collections.Counter()
     read_file, load_entry = Store.read_file, index.load_entry
 
-    def counted_read_file(self, path):
+    def counted_read_file(self, path, **options):
         seen[path.name] += 1
-        return read_file(self, path)
+        return read_file(self, path, **options)
 
     def counted_load_entry(root, rel):
         seen[Path(rel).name] += 1

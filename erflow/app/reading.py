@@ -46,10 +46,11 @@ class TicketFile:
         return self.stamp is not None and _stamp(self.path) == self.stamp
 
 
-def read_ticket(ctx: Context, path: Path) -> TicketFile:
-    """Read the ticket file at ``path`` (found by ``ctx.store.find``) once, through the store."""
+def read_ticket(ctx: Context, path: Path, *, from_index: bool = False) -> TicketFile:
+    """Read the ticket file at ``path`` (found by ``ctx.store.find``) once, through the store;
+    ``from_index``: its front-matter from the index where it holds these very bytes (a view)."""
     stamp = _stamp(path)  # before the read: a file replaced meanwhile then shows a stamp of its own
-    data, parsed = ctx.store.read_file(path)
+    data, parsed = ctx.store.read_file(path, from_index=from_index)
     rel = ctx.store.relative(path)
     ticket = parsed.ticket
     return TicketFile(path, rel, data, ticket, type_of(ctx.workflow, ticket, rel), stamp)

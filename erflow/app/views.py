@@ -50,7 +50,7 @@ class TicketView:
 
 
 def show(ctx: Context, raw_id: str) -> TicketView:
-    file = read_ticket(ctx, ctx.store.find(raw_id))
+    file = read_ticket(ctx, ctx.store.find(raw_id), from_index=True)
     from erflow.core import engine
     from erflow.core.timers import sla_clocks
 
@@ -60,7 +60,7 @@ def show(ctx: Context, raw_id: str) -> TicketView:
 
 
 def transitions(ctx: Context, raw_id: str) -> list[engine.Evaluation]:
-    file = read_ticket(ctx, ctx.store.find(raw_id))
+    file = read_ticket(ctx, ctx.store.find(raw_id), from_index=True)
     from erflow.core import engine
 
     return engine.options(ctx.workflow, file.type, file.ticket.meta, ctx.actor)

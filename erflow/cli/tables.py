@@ -90,39 +90,25 @@ def options_table(options: Iterable[engine.Evaluation], title: str = "Next") -> 
 
 
 def ticket_view(view: TicketView) -> None:
-    ticket, ticket_type = view.ticket, view.type
-    state = ticket_type.states.get(ticket.state)
-    header = Text(f"{ticket.id}  ", style="bold")
-    header.append(ticket.meta.get("title", ""), style="bold")
-    header.append(f"\n{ticket_type.label} · {state.label if state else ticket.state}", style="cyan")
+    from erflow.cli.text import view_parts
+
+    parts = view_parts(view)
+    title, _, label = parts.title.partition("  ")
+    header = Text(f"{title}  {label}", style="bold")
+    header.append(f"\n{parts.subtitle}", style="cyan")
     out.print(header)
     table = Table(show_header=False, show_edge=False, box=None, padding=(0, 2, 0, 0))
     table.add_column(style="dim", no_wrap=True)
     table.add_column(overflow="fold")
-    for declared in ticket_type.all_fields():
-        value = ticket.meta.get(declared.name)
-        if value is None or value == [] or declared.name in ("id", "title"):
-            continue
-        table.add_row(Text(declared.name), Text(model.plain(value)))
-    unset = [f.name for f in ticket_type.all_fields() if ticket.meta.get(f.name) in (None, [], "")]
-    hours, billable = model.time_totals(ticket)
-    if hours:
-        table.add_row(Text("time logged"), Text(f"{hours:g} h ({billable:g} h billable)"))
-    for clock in view.sla:
-        when = "stopped " + clock.stopped.isoformat() if clock.stopped else "due " + clock.due.isoformat()
-        line = Text(
-            f"{clock.status.replace('_', ' ')} ({clock.target}, {when})",
-            style=_SLA_STYLE.get(clock.status, ""),
-        )
-        table.add_row(Text(f"SLA {clock.kind}"), line)
+    for name, value, status in parts.rows:
+        table.add_row(Text(name), Text(value, style=_SLA_STYLE.get(status, "")))
     out.print(table)
-    if unset:
-        out.print(Text("unset: " + ", ".join(unset), style="dim"))
-    extra = sorted(set(ticket.meta) - {f.name for f in ticket_type.all_fields()})
-    if extra:
-        out.print(Text("not in the workflow: " + ", ".join(extra), style="yellow"))
+    if parts.unset:
+        out.print(Text("unset: " + ", ".join(parts.unset), style="dim"))
+    if parts.extra:
+        out.print(Text("not in the workflow: " + ", ".join(parts.extra), style="yellow"))
     out.print()
-    out.print(Text(ticket.body().rstrip("\n")))
+    out.print(Text(parts.body))
     out.print()
     if view.options:
         out.print(options_table(view.options))

@@ -64,10 +64,14 @@ def show(
     view = views.show(open_ctx(store), ticket_id)
     if json_out:
         write_json(view.as_json())
-    else:
+    elif sys.stdout.isatty():
         from erflow.cli.tables import ticket_view
 
         ticket_view(view)
+    else:  # a pipe or a file: the same content as plain lines, without loading rich
+        from erflow.cli.text import ticket_text
+
+        ticket_text(view)
 
 
 @app.command("list")

@@ -104,6 +104,28 @@ def metas_by_blob(root: Path, blob_ids: Iterable[str]) -> dict[str, dict[str, An
     return found
 
 
+def current_meta(root: Path, rel: str, stat: tuple[int, int, int]) -> dict[str, Any] | None:
+    """The front-matter the index holds for the file ``rel`` (posix, from the root) if its row was
+    made from the file with this stat (mtime_ns, size, inode); None otherwise, or on any trouble."""
+    if not (root / PATH).is_file():
+        return None
+    try:
+        with contextlib.closing(_connect(root)) as connection:
+            if not _current(connection):
+                return None
+            row = connection.execute(
+                "SELECT meta FROM files WHERE path = ? AND mtime_ns = ? AND size = ? AND ino = ?"
+                " AND meta IS NOT NULL",
+                (rel, *stat),
+            ).fetchone()
+    except (sqlite3.Error, OSError):
+        return None
+    try:
+        return json.loads(row[0]) if row else None
+    except ValueError:
+        return None
+
+
 def walk(root: Path) -> list[Stat]:
     """Every ``*.md`` file under tickets/ with its stat, as (path from the root in posix form,
     mtime_ns, size, inode): os.scandir and plain strings, no Path per file. Folders are not

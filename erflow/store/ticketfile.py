@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from erflow.core import model, yamlio
+from erflow.core import model
 from erflow.core.errors import InvalidData, located
 from erflow.core.model import OPTIONAL_SECTIONS, SECTIONS, Ticket
 
@@ -26,8 +26,10 @@ class Parsed:
     lines: Mapping[str, int]  # front-matter key -> line in the file
 
 
-def parse(text: str, path: Path) -> Parsed:
-    """Parse a ticket file; raise InvalidData naming the file and line."""
+def parse(text: str, path: Path, meta: dict[str, Any] | None = None) -> Parsed:
+    """Parse a ticket file; raise InvalidData naming the file and line. ``meta``: the front-matter
+    as the index holds it for exactly these bytes (see Store.read_file), so PyYAML is not needed;
+    the parse then knows no key's line."""
     if text.startswith("\ufeff"):
         raise InvalidData(located(path, 1, "starts with a byte-order mark; save it as UTF-8 without BOM"))
     text = text.replace("\r\n", "\n")
@@ -39,6 +41,10 @@ def parse(text: str, path: Path) -> Parsed:
             end = len(text) - 4
         else:
             raise InvalidData(located(path, None, "the front-matter has no closing '---' line"))
+    if meta is not None:
+        return Parsed(Ticket(dict(meta), *_split_body(text[end + 5 :])), {})
+    from erflow.core import yamlio  # PyYAML: imported only by a command that parses front-matter
+
     try:
         meta = yamlio.load(text[4 : end + 1])
     except yamlio.YamlError as exc:
@@ -90,6 +96,8 @@ def _entries(text: str) -> list[str]:
 
 def serialize(ticket: Ticket, type_fields: list[str]) -> str:
     meta = model.ordered(ticket.meta, type_fields)
+    from erflow.core import yamlio
+
     return "---\n" + yamlio.dump(meta) + "---\n" + ticket.body()
 
 
@@ -146,7 +154,7 @@ class Indexed:
 Progress = Callable[[int, int], None]
 
 
-def parse_bytes(data: bytes, rel: str) -> Parsed:
+def parse_bytes(data: bytes, rel: str, meta: dict[str, Any] | None = None) -> Parsed:
     """A ticket file's bytes (from disk or a past commit) parsed and checked: size, NUL, UTF-8 and
     an id that matches the file name; raise InvalidData naming ``rel`` and the line."""
     if len(data) > MAX_TICKET_BYTES:
@@ -158,7 +166,7 @@ def parse_bytes(data: bytes, rel: str) -> Parsed:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise InvalidData(located(rel, line, "not valid UTF-8")) from None
-    parsed = parse(text, Path(rel))
+    parsed = parse(text, Path(rel), meta)
     expected = Path(rel).stem
     if parsed.ticket.id != expected:
         line = parsed.lines.get("id", 2)
