@@ -12,7 +12,6 @@ The only module that uses sqlite3.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sqlite3
@@ -301,6 +300,8 @@ def load_entry(root: Path, rel: str) -> tuple[str, dict[str, Any] | None, str | 
         return None
     except OSError as exc:
         return "", None, located(rel, None, f"cannot be read: {exc.strerror or exc}")
+    import hashlib  # only a refresh that parses a file hashes it
+
     blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # git's object id
     try:
         return blob, parse_bytes(data, rel).ticket.meta, None
