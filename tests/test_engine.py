@@ -1,4 +1,4 @@
-"""Tests of the pure core on the default workflow with plain dict tickets (no files): erflow.engine,
+"""Tests of the pure core on the default workflow with plain dict tickets (no files): erflow.core.engine,
 erflow.conditions and erflow.fields."""
 
 from __future__ import annotations

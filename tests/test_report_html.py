@@ -1,6 +1,6 @@
 """`erflow report NAME --html FILE`: one self-contained page with the report's charts and table.
 
-The page is built by erflow.htmlpage from Report objects (tested here directly), written by the CLI
+The page is built by erflow.reports.html from Report objects (tested here directly), written by the CLI
 (tested on a real store), and opened in headless Chromium through Playwright, which checks what a
 person would see: the charts drawn to scale, the rows there, nothing fetched and no customer text run.
 """
