@@ -46,7 +46,7 @@ def advance(
     if json_out:
         write_json(result.advance_json())
     else:
-        from erflow.cli.tables import change
+        from erflow.cli.text import change
 
         change(result)
         if dry_run:
@@ -164,7 +164,7 @@ def _edit(json_out: bool, result: "ChangeResult") -> None:
             {"id": result.id, "action": result.action, "commit": result.commit, "changes": result.changes}
         )
     else:
-        from erflow.cli.tables import change
+        from erflow.cli.text import change
 
         change(result)
 
@@ -183,7 +183,7 @@ def email(
     """Render one template for a ticket (the full message on stdout), or send it. Recorded in the ticket."""
     from erflow.app import edit
     from erflow.cli.plain import write_json
-    from erflow.cli.tables import change
+    from erflow.cli.text import change
 
     result = edit.email(open_ctx(store), ticket_id, template, send=send, record=not dry_run)
     mail = result.emails[0]

@@ -117,36 +117,17 @@ def ticket_view(view: TicketView) -> None:
 
 
 def change(result: ChangeResult) -> None:
-    """What a change did, for a person: the move, the commit, the emails."""
-    verb = "would move" if result.dry_run else "moved"
-    if result.action == "new":
-        line = Text(f"{result.id}", style="bold")
-        line.append(f" created in {result.to_state}")
-    elif result.action == "advance":
-        line = Text(f"{result.id}", style="bold")
-        line.append(f" {verb} {result.from_state} → {result.to_state} ({result.transition})")
-    else:
-        line = Text(f"{result.id}", style="bold")
-        line.append(f" {result.action}")
-        if result.changes:
-            line.append(
-                ": " + ", ".join(f"{k} → {model.plain(v[1]) or '(unset)'}" for k, v in result.changes.items())
-            )
-    if result.commit:
-        line.append(f"  [{result.commit[:10]}]", style="dim")
-    elif result.dry_run:
-        line.append("  (dry run: nothing written)", style="yellow")
+    """What a change did, for a person: the move, the commit, the emails (see text.change_lines)."""
+    from erflow.cli.text import change_lines
+
+    first, rest = change_lines(result)
+    line = Text(first[0], style="bold")
+    line.append(first[1])
+    if first[2]:
+        line.append(first[2], style="dim" if result.commit else "yellow")
     err.print(line)
-    for mail in result.emails:
-        status = "sent" if mail.sent else "recorded, not sent; --send delivers"
-        err.print(
-            Text(
-                f"  email {mail.template} → {mail.to}: “{mail.subject}” ({status})",
-                style="green" if mail.sent else "yellow",
-            )
-        )
-    for created in result.created:
-        err.print(Text(f"  created {created}"))
+    for text, style in rest:
+        err.print(Text(text, style=style))
 
 
 def history_table(entries: Sequence[HistoryEntry]) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from erflow.core import model
 
 if TYPE_CHECKING:
+    from erflow.app.transaction import ChangeResult
     from erflow.app.views import TicketView
     from erflow.core import engine
 
@@ -80,3 +81,48 @@ def options_text(options: Iterable[engine.Evaluation], title: str = "Next") -> l
         lines.append(f"{name.ljust(name_w)}  {to.ljust(to_w)}  {mark}  {label}")
         lines += [f"{'':{name_w}}  {'':{to_w}}       {reason}" for reason in reasons]
     return lines
+
+
+def change_lines(result: ChangeResult) -> tuple[tuple[str, str, str], list[tuple[str, str]]]:
+    """What a change did: its first line in three parts (the id, what happened, the commit or a dry
+    run's note), then (line, style) for each email and each ticket created."""
+    verb = "would move" if result.dry_run else "moved"
+    if result.action == "new":
+        what = f" created in {result.to_state}"
+    elif result.action == "advance":
+        what = f" {verb} {result.from_state} → {result.to_state} ({result.transition})"
+    else:
+        what = f" {result.action}"
+        if result.changes:
+            what += ": " + ", ".join(
+                f"{k} → {model.plain(v[1]) or '(unset)'}" for k, v in result.changes.items()
+            )
+    tail = (
+        f"  [{result.commit[:10]}]"
+        if result.commit
+        else "  (dry run: nothing written)"
+        if result.dry_run
+        else ""
+    )
+    lines = []
+    for mail in result.emails:
+        status = "sent" if mail.sent else "recorded, not sent; --send delivers"
+        lines.append(
+            (
+                f"  email {mail.template} → {mail.to}: “{mail.subject}” ({status})",
+                "green" if mail.sent else "yellow",
+            )
+        )
+    lines += [(f"  created {created}", "") for created in result.created]
+    return (result.id, what, tail), lines
+
+
+def change(result: ChangeResult) -> None:
+    """What a change did, on stderr: drawn by rich on a terminal, as plain lines otherwise."""
+    if sys.stderr.isatty():
+        from erflow.cli import tables
+
+        tables.change(result)
+        return
+    first, rest = change_lines(result)
+    sys.stderr.write("".join(first) + "\n" + "".join(line + "\n" for line, _ in rest))

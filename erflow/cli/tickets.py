@@ -45,7 +45,7 @@ def new(
     if json_out:
         write_json(result.new_json())
     else:
-        from erflow.cli.tables import change
+        from erflow.cli.text import change
 
         change(result)
         sys.stdout.write(result.id + "\n")
