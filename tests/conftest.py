@@ -7,6 +7,7 @@ config, pinned dates, no ERFLOW_* leaking in), drives the real Typer app in-proc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -495,3 +496,25 @@ def expected_emails(ticket_id: str, *templates: str, sent: bool = False) -> list
         {"template": t, "to": CUSTOMER_EMAIL, "subject": SUBJECTS[t].format(id=ticket_id), "sent": sent}
         for t in templates
     ]
+
+
+@contextlib.contextmanager
+def read_only(*paths: Path) -> Iterator[None]:
+    """Make these files and folders unwritable, even for root (chattr +i), for the block."""
+    if os.geteuid() == 0:
+        if shutil.which("chattr") is None:
+            pytest.skip("running as root without chattr: cannot make a file or folder read-only")
+        subprocess.run(["chattr", "+i", *map(str, paths)], check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+    else:
+        modes = {p: p.stat().st_mode for p in paths}
+        for p in paths:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            for p, mode in modes.items():
+                p.chmod(mode)

@@ -12,12 +12,11 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Cli, describe
+from conftest import Cli, describe, read_only
 
 from erflow.store import index
 from erflow.store.ticketfile import parse
@@ -70,28 +69,6 @@ def expected_json(root: Path) -> str:
     if not metas:
         return "[]\n"
     return "[\n" + ",\n".join(json.dumps(m, ensure_ascii=False, default=str) for m in metas) + "\n]\n"
-
-
-@contextlib.contextmanager
-def read_only(*paths: Path) -> Iterator[None]:
-    """Make these files and folders unwritable, even for root (chattr +i), for the block."""
-    if os.geteuid() == 0:
-        if shutil.which("chattr") is None:
-            pytest.skip("running as root without chattr: cannot make a file read-only")
-        subprocess.run(["chattr", "+i", *map(str, paths)], check=True)
-        try:
-            yield
-        finally:
-            subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
-    else:
-        modes = {p: p.stat().st_mode for p in paths}
-        for p in paths:
-            p.chmod(0o555 if p.is_dir() else 0o444)
-        try:
-            yield
-        finally:
-            for p, mode in modes.items():
-                p.chmod(mode)
 
 
 # ---------------------------------------------------------------------------------------------

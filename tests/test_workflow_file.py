@@ -3,7 +3,6 @@ folder (.git/erflow/workflow.cache), and a cache that is stale, damaged or forei
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import os
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import read_only
 
 import erflow
 from erflow.core import loader
@@ -196,28 +196,6 @@ def test_a_good_cache_is_not_used_once_the_file_has_problems(path: Path) -> None
     path.write_text(path.read_text(encoding="utf-8") + "\nunknown_top_level_key: 1\n", encoding="utf-8")
     with pytest.raises(InvalidData):
         workflow_file.load(path)
-
-
-@contextlib.contextmanager
-def read_only(*paths: Path) -> Iterator[None]:
-    """Make these files and folders unwritable, even for root (chattr +i), for the block."""
-    if os.geteuid() == 0:
-        if shutil.which("chattr") is None:
-            pytest.skip("running as root without chattr: cannot make a folder read-only")
-        subprocess.run(["chattr", "+i", *map(str, paths)], check=True)
-        try:
-            yield
-        finally:
-            subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
-    else:
-        modes = {p: p.stat().st_mode for p in paths}
-        for p in paths:
-            p.chmod(0o555 if p.is_dir() else 0o444)
-        try:
-            yield
-        finally:
-            for p, mode in modes.items():
-                p.chmod(mode)
 
 
 def test_a_read_only_cache_folder_still_loads_the_workflow(path: Path, no_parse: list[Path]) -> None:
