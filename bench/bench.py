@@ -962,9 +962,11 @@ def cases(info: BuildInfo, runs: int, audit_works: dict[str, bool], log: Callabl
     ]
 
 
-def run_size(info: BuildInfo, runs: int, timeout: float, log: Callable[[str], None]) -> dict[str, Result]:
+def run_size(
+    info: BuildInfo, runs: int, timeout: float, log: Callable[[str], None], only: frozenset[str] = frozenset()
+) -> dict[str, Result]:
     audit_works: dict[str, bool] = {}
-    todo = cases(info, runs, audit_works, log)
+    todo = [c for c in cases(info, runs, audit_works, log) if not only or c.key in only or c.key == "floor"]
     results: dict[str, Result] = {}
     launcher = Launcher()
     try:
@@ -1184,6 +1186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-commit-graph", action="store_true", help="skip git commit-graph write")
     parser.add_argument("--timeout", type=float, default=900, help="seconds before one run is killed")
     parser.add_argument("--build-only", action="store_true", help="build (or reuse) the stores, time nothing")
+    parser.add_argument(
+        "--only", default="", help="time only these rows, by key (help,show,list,advance...); floor always"
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -1202,7 +1207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         builds.append(info)
         if not args.build_only:
             log(f"timing {size:,} tickets ({args.runs} runs each)")
-            results[size] = run_size(info, args.runs, args.timeout, log)
+            only = frozenset(k.strip() for k in args.only.split(",") if k.strip())
+            results[size] = run_size(info, args.runs, args.timeout, log, only)
             profiles[size] = import_profile(info, pick_probes(info)[0])
     command = "python bench/bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
     report = render(builds, results, args.runs, command.strip(), profiles)
