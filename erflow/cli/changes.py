@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from erflow.cli.root import JsonOpt, SetOpt, StoreOpt, app, open_ctx, parse_pairs
+from erflow.cli.root import JsonOpt, SetOpt, StoreOpt, app, open_ctx, parse_pairs, print_change
 from erflow.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -46,9 +46,7 @@ def advance(
     if json_out:
         write_json(result.advance_json())
     else:
-        from erflow.cli.text import change
-
-        change(result)
+        print_change(result)
         if dry_run:
             for mail in result.emails:
                 sys.stdout.write(mail.text + "\n")
@@ -164,9 +162,7 @@ def _edit(json_out: bool, result: "ChangeResult") -> None:
             {"id": result.id, "action": result.action, "commit": result.commit, "changes": result.changes}
         )
     else:
-        from erflow.cli.text import change
-
-        change(result)
+        print_change(result)
 
 
 @app.command()
@@ -183,7 +179,6 @@ def email(
     """Render one template for a ticket (the full message on stdout), or send it. Recorded in the ticket."""
     from erflow.app import edit
     from erflow.cli.plain import write_json
-    from erflow.cli.text import change
 
     result = edit.email(open_ctx(store), ticket_id, template, send=send, record=not dry_run)
     mail = result.emails[0]
@@ -192,4 +187,4 @@ def email(
         return
     sys.stdout.write(mail.text if mail.text.endswith("\n") else mail.text + "\n")
     if result.commit:
-        change(result)
+        print_change(result)

@@ -15,6 +15,7 @@ from erflow.core.errors import ErflowError, UsageError
 
 if TYPE_CHECKING:
     from erflow.app.context import Context
+    from erflow.app.transaction import ChangeResult
 
 DEBUG = False
 CLOSED_PIPE = 141  # the exit code of a program ended by SIGPIPE (128 + 13), as git's in `git log | head -1`
@@ -181,3 +182,12 @@ def parse_pairs(items: list[str] | None, what: str = "--set") -> dict[str, str]:
             raise UsageError(f"{what} {item!r}: expected KEY=VALUE")
         pairs[key.strip()] = value
     return pairs
+
+
+def print_change(result: "ChangeResult") -> None:
+    """What a change did, on stderr: drawn by rich on a terminal, as plain lines otherwise."""
+    if sys.stderr.isatty():
+        from erflow.cli.tables import change
+    else:
+        from erflow.cli.text import change
+    change(result)

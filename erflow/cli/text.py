@@ -118,11 +118,6 @@ def change_lines(result: ChangeResult) -> tuple[tuple[str, str, str], list[tuple
 
 
 def change(result: ChangeResult) -> None:
-    """What a change did, on stderr: drawn by rich on a terminal, as plain lines otherwise."""
-    if sys.stderr.isatty():
-        from erflow.cli import tables
-
-        tables.change(result)
-        return
+    """What a change did, on stderr, as plain lines (for a terminal: tables.change)."""
     first, rest = change_lines(result)
     sys.stderr.write("".join(first) + "\n" + "".join(line + "\n" for line, _ in rest))

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from erflow.cli.root import CsvOpt, JsonOpt, SetOpt, StoreOpt, app, open_ctx, parse_pairs
+from erflow.cli.root import CsvOpt, JsonOpt, SetOpt, StoreOpt, app, open_ctx, parse_pairs, print_change
 
 
 @app.command()
@@ -45,9 +45,7 @@ def new(
     if json_out:
         write_json(result.new_json())
     else:
-        from erflow.cli.text import change
-
-        change(result)
+        print_change(result)
         sys.stdout.write(result.id + "\n")
 
 
