@@ -42,7 +42,7 @@ def advance(
     read it (the advance menu's), not read again if unchanged since."""
     actor = require_actor(ctx)
     sending = will_send(ctx, send) and not dry_run
-    with transaction.writing(ctx, raw_id) as began:
+    with transaction.writing(ctx, raw_id, dry_run=dry_run) as began:
         pending = transaction.load_for_change(ctx, raw_id, began, already_read)
         typed = engine.parse_sets(pending.type, dict(sets or {}))
         plan = engine.plan(

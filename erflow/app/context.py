@@ -90,6 +90,20 @@ def resolve_now(env: Mapping[str, str]) -> dt.datetime:
     return dt.datetime.now().astimezone().replace(microsecond=0)
 
 
+def mid_operation(ctx: Context) -> str | None:
+    """What git is in the middle of in the store's work tree (a rebase, a merge, a detached HEAD...),
+    as one line, or None: for a reading command to tell (a writing one is refused). Never raises:
+    a store outside git is in no such state."""
+    from erflow.core.errors import ErflowError
+    from erflow.store.gitstate import in_progress
+
+    try:
+        operation = in_progress(ctx.git.git_dir(), ctx.git)
+    except (ErflowError, OSError):
+        return None
+    return None if operation is None else str(operation)
+
+
 def require_actor(ctx: Context) -> str:
     if not ctx.actor:
         raise UsageError("who is acting? set ERFLOW_USER or git config user.email")

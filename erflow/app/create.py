@@ -84,7 +84,7 @@ def new(ctx: Context, request: NewRequest, *, send: bool = False, dry_run: bool 
             owners = ", ".join(sorted(ticket_type.owners_of(name)))
             raise Refused(f"{name!r} is set by the transition {owners}, not at creation")
     sending = will_send(ctx, send)
-    with transaction.writing(ctx) as began:
+    with transaction.writing(ctx, dry_run=dry_run) as began:
         ticket, specs = fresh_ticket(ctx, ticket_type, title, values, description or "", f"{actor}: created")
         emails = render_emails(ctx, ticket, ticket_type, specs)
         results = log_emails(ctx, ticket, emails, sending)

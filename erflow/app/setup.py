@@ -13,7 +13,7 @@ from erflow.app import advance as advancing
 from erflow.app import create, edit
 from erflow.app import sweep as sweeping
 from erflow.app.context import Context, resolve_actor, resolve_now
-from erflow.app.transaction import ChangeResult
+from erflow.app.transaction import ChangeResult, require_branch
 from erflow.core.errors import ErflowError, Refused
 from erflow.store import ticketfile
 from erflow.store import tickets as store
@@ -40,7 +40,9 @@ def init_store(directory: Path, env: Mapping[str, str], actor: str | None = None
         )
     root.mkdir(parents=True, exist_ok=True)
     git = Git(root)
-    if not (root / ".git").exists():
+    if (root / ".git").exists():  # an existing repository: not one in the middle of a rebase, say
+        require_branch(git, git.git_dir())
+    else:
         git.init()
     shutil.copyfile(DEFAULTS / store.WORKFLOW, root / store.WORKFLOW)
     source = DEFAULTS / store.TEMPLATES

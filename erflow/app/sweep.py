@@ -62,6 +62,8 @@ def sweep(
     from erflow.core import timers
 
     sending = will_send(ctx, send) and not dry_run
+    if not dry_run:  # refused up front, even with nothing due (each firing checks again, locked)
+        transaction.require_branch(ctx.git)
     due: list[tuple[SweepAction, str]] = []
     # Only tickets in a state that is not terminal can have anything due (timers.due).
     live = sorted({s.name for t in ctx.workflow.types.values() for s in t.states.values() if not s.terminal})

@@ -23,6 +23,7 @@ from erflow.store.files import write_atomic
 
 if TYPE_CHECKING:
     from erflow.mail.message import Email
+    from erflow.store.git import Git
 
 
 @dataclass
@@ -77,10 +78,12 @@ class Began:
 
 
 @contextlib.contextmanager
-def writing(ctx: Context, *tickets: str) -> Iterator[Began]:
+def writing(ctx: Context, *tickets: str, dry_run: bool = False) -> Iterator[Began]:
     """Hold the store lock for a whole change, after finishing whatever change a killed erflow left;
-    refuse it if workflow.yaml has changes not committed. ``tickets`` are the ids the change reads:
-    whether their files have changes not committed is asked of git in the same breath."""
+    refuse it if git is in the middle of an operation or HEAD is detached (``require_branch``), or
+    if workflow.yaml has changes not committed. ``tickets`` are the ids the change reads: whether
+    their files have changes not committed is asked of git in the same breath. A ``dry_run`` writes
+    nothing, so it is not refused for git's state."""
     try:
         git_dir = ctx.git.git_dir()
     except ErflowError:
@@ -88,6 +91,8 @@ def writing(ctx: Context, *tickets: str) -> Iterator[Began]:
             f"{ctx.store.root} is not in a git work tree", hint="erflow init makes one"
         ) from None
     with ctx.store.lock(git_dir):
+        if not dry_run:
+            require_branch(ctx.git, git_dir)
         _recover(ctx, git_dir)
         paths = []
         for raw_id in tickets:
@@ -101,6 +106,25 @@ def writing(ctx: Context, *tickets: str) -> Iterator[Began]:
                 "nothing was changed",
             )
         yield Began(status.head, {path: path in status.dirty for path in paths})
+
+
+def require_branch(git: Git, git_dir: Path | None = None) -> None:
+    """Refuse a change while git is in the middle of a rebase, merge, cherry-pick, revert, bisect or
+    ``git am``, or HEAD is detached: a commit made then is lost when the operation is aborted or the
+    branch checked out again (it lives on only in the reflog). Checked before anything is written."""
+    from erflow.store.gitstate import in_progress
+
+    if git_dir is None:
+        try:
+            git_dir = git.git_dir()
+        except ErflowError:
+            return  # not in git: the change itself says so
+    operation = in_progress(git_dir, git)
+    if operation is not None:
+        raise Conflict(
+            f"{operation.state}: {operation.ends}",
+            hint="nothing was changed; reading commands still work",
+        )
 
 
 def _recover(ctx: Context, git_dir: Path) -> None:

@@ -36,7 +36,7 @@ def advance(
     from erflow.app import advance as advancing
     from erflow.cli.plain import write_json
 
-    ctx = open_ctx(store)
+    ctx = open_ctx(store, reading=dry_run)
     shown = None
     if transition is None:
         transition, shown = _menu(ctx, ticket_id)
@@ -180,7 +180,8 @@ def email(
     from erflow.app import edit
     from erflow.cli.plain import write_json
 
-    result = edit.email(open_ctx(store), ticket_id, template, send=send, record=not dry_run)
+    ctx = open_ctx(store, reading=dry_run and not send)
+    result = edit.email(ctx, ticket_id, template, send=send, record=not dry_run)
     mail = result.emails[0]
     if json_out:
         write_json({**mail.as_json(), "commit": result.commit, "message": mail.text})

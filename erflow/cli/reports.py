@@ -46,7 +46,7 @@ def report(
     from erflow.reports import base, catalog
     from erflow.store.files import write_atomic
 
-    ctx = open_ctx(store)
+    ctx = open_ctx(store, reading=True)
     query = base.query(ctx, ticket_type or [], since, until, as_of)
     result = catalog.run(ctx, name, query)
     for problem in result.problems:
@@ -87,7 +87,7 @@ def graph(
     """The workflow as a diagram (Mermaid or Graphviz DOT), with ticket counts per state if asked."""
     from erflow.reports import catalog, diagram
 
-    ctx = open_ctx(store)
+    ctx = open_ctx(store, reading=True)
     if fmt not in ("mermaid", "dot"):
         raise UsageError(f"--format {fmt!r}: expected mermaid or dot")
     types = [ctx.workflow.type(ticket_type)] if ticket_type else list(ctx.workflow.types.values())

@@ -163,15 +163,34 @@ def _root(
     DEBUG = DEBUG or debug
 
 
-def open_ctx(store: str | None, env: Mapping[str, str] = os.environ) -> "Context":
+def open_ctx(store: str | None, env: Mapping[str, str] = os.environ, *, reading: bool = False) -> "Context":
+    """The context of a command. A ``reading`` command (one that changes nothing) works while git is
+    in the middle of an operation, and says so in one line on stderr (writing ones are refused)."""
     from erflow.app.context import open_context
 
     ctx = open_context(store, env, Path.cwd())
+    if reading:
+        warn_mid_operation(ctx)
     if sys.stderr.isatty():
         from erflow.cli.progress import ProgressBar
 
         ctx.store.progress = ProgressBar("Indexing ticket files")
     return ctx
+
+
+def warn_mid_operation(ctx: "Context") -> None:
+    """Tell, in one line on stderr, that git is in the middle of an operation (a rebase, a merge, a
+    detached HEAD...): what a reading command shows is the work tree as git left it."""
+    from erflow.app.context import mid_operation
+
+    operation = mid_operation(ctx)
+    if operation is not None:
+        warn(f"the store is mid-operation, {operation}; erflow makes no change until then")
+
+
+def warn(text: str) -> None:
+    """One warning line on stderr (never on stdout, where --json and --csv data go)."""
+    sys.stderr.write(f"erflow: warning: {text}".translate(_CONTROL) + "\n")
 
 
 def parse_pairs(items: list[str] | None, what: str = "--set") -> dict[str, str]:

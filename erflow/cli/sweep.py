@@ -23,7 +23,7 @@ def sweep(
     from erflow.cli.plain import write_json
     from erflow.cli.progress import progress_bar
 
-    ctx = open_ctx(store, dict(os.environ, ERFLOW_NOW=now) if now else os.environ)
+    ctx = open_ctx(store, dict(os.environ, ERFLOW_NOW=now) if now else os.environ, reading=dry_run)
     with progress_bar("Running timers", threshold=0) as bar:  # the sweep says when it is long
         actions = sweeping.sweep(ctx, dry_run=dry_run, send=send, progress=bar)
     if json_out:

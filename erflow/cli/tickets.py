@@ -41,7 +41,7 @@ def new(
         parse_pairs(sets),
         forms.read(from_file, sys.stdin) if from_file else None,
     )
-    result = create.new(open_ctx(store), request, send=send, dry_run=dry_run)
+    result = create.new(open_ctx(store, reading=dry_run), request, send=send, dry_run=dry_run)
     if json_out:
         write_json(result.new_json())
     else:
@@ -59,7 +59,7 @@ def show(
     from erflow.app import views
     from erflow.cli.plain import write_json
 
-    view = views.show(open_ctx(store), ticket_id)
+    view = views.show(open_ctx(store, reading=True), ticket_id)
     if json_out:
         write_json(view.as_json())
     elif sys.stdout.isatty():
@@ -89,7 +89,7 @@ def list_(
     from erflow.app import views
 
     filters = views.Filters(ticket_type or [], state or [], owner, label, parse_pairs(where, "--where"))
-    ctx = open_ctx(store)
+    ctx = open_ctx(store, reading=True)
     listing = views.list_tickets(ctx, filters)
     if listing.problems:
         from erflow.cli.tables import message
@@ -121,7 +121,7 @@ def transitions(
     from erflow.app import views
     from erflow.cli.plain import write_json
 
-    options = views.transitions(open_ctx(store), ticket_id)
+    options = views.transitions(open_ctx(store, reading=True), ticket_id)
     if json_out:
         write_json([o.as_json() for o in options])
     else:

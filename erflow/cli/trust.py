@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from erflow.cli.root import JsonOpt, StoreOpt, app, open_ctx
+from erflow.cli.root import JsonOpt, StoreOpt, app, open_ctx, warn_mid_operation
 
 
 @app.command()
@@ -21,7 +21,7 @@ def history(
     from erflow.app.history import history as ticket_history
     from erflow.cli.plain import write_json
 
-    entries = ticket_history(open_ctx(store), ticket_id)
+    entries = ticket_history(open_ctx(store, reading=True), ticket_id)
     if json_out:
         write_json([e.as_json() for e in entries])
     else:
@@ -43,6 +43,7 @@ def check(
 
     root = find_root(store, os.environ, Path.cwd())
     ctx = Context(Store(root), "", resolve_now(os.environ), os.environ)
+    warn_mid_operation(ctx)
     problems = check_store(ctx)
     if json_out:
         write_json({"ok": not problems, "problems": problems})
@@ -76,6 +77,7 @@ def audit(
 
     root = find_root(store, os.environ, Path.cwd())
     ctx = Context(Store(root), "", resolve_now(os.environ), os.environ)
+    warn_mid_operation(ctx)
     with progress_bar("Auditing commits") as progress:
         result = audit_store(ctx, full=full, progress=progress)
     if json_out:

@@ -22,12 +22,17 @@ GATE = "erflow-git-gate"  # the name of the shell that starts git once its pid i
 
 class GitError(ErflowError):
     exit_code = 1
+    output = ""  # all git said (its message holds only the last line)
 
 
 def _failed(command: str, returncode: int, stdout: str, stderr: str) -> GitError:
-    """The error for a git command that failed: its last line of complaint, else its exit code."""
-    detail = (stderr or stdout).strip().splitlines()
-    return GitError(f"git {command} failed: {detail[-1] if detail else 'exit ' + str(returncode)}")
+    """The error for a git command that failed: its last line of complaint (not one of its hints),
+    else its exit code; all it said kept as ``output``."""
+    said = (stderr or stdout).strip()
+    detail = [line for line in said.splitlines() if line.strip() and not line.startswith("hint:")]
+    error = GitError(f"git {command} failed: {detail[-1] if detail else 'exit ' + str(returncode)}")
+    error.output = said
+    return error
 
 
 # git maps its packs into memory in windows of up to 1 GiB and keeps up to 8 GiB of them; a log over
@@ -256,10 +261,15 @@ class Git:
             self.run("rm", "-q", "--cached", "--ignore-unmatch", "--", *paths, check=False)
 
     def git_dir(self) -> Path:
-        """The repository's git folder (also for a worktree, a submodule or a store in a subfolder)."""
-        plain = self.root / ".git"
-        if plain.is_dir():
-            return plain
+        """The repository's git folder (also for a worktree, a submodule or a store in a subfolder):
+        found by looking, as git does, for the nearest ``.git`` folder upward; git is asked only
+        when the first ``.git`` met is a file (a linked work tree, a submodule) or none is found."""
+        for folder in (self.root, *self.root.parents):
+            dot = folder / ".git"
+            if dot.is_dir():
+                return dot
+            if dot.exists():
+                break
         return Path(self.run("rev-parse", "--absolute-git-dir").strip())
 
     def uncommit(self, commit: str, parent: str, paths: Sequence[str]) -> None:

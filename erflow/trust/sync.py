@@ -179,7 +179,7 @@ def sync(git: Git, git_dir: Path, root: Path, author: tuple[str, str], now: dt.d
         try:
             git.run("push", "-q", remote, f"HEAD:refs/heads/{branch}")
         except GitError as exc:
-            if "rejected" in exc.message or "fetch first" in exc.message or "non-fast-forward" in exc.message:
+            if _moved_meanwhile(exc.output or exc.message):
                 continue  # someone pushed meanwhile: pull again
             raise
         result.pushed += ahead
@@ -232,6 +232,18 @@ def _pull(
             json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line
         ]
         log.unlink()
+
+
+def _moved_meanwhile(said: str) -> bool:
+    """Whether git refused a push because the remote branch moved since the fetch: ``! [rejected]
+    (fetch first | non-fast-forward)``, or, when it moved while the push ran, ``! [remote rejected]
+    (failed to update ref)``. Read from all git said: its hints come last, after the reason."""
+    for line in said.splitlines():
+        if line.lstrip().startswith("! [rejected]") and ("fetch first" in line or "non-fast-forward" in line):
+            return True
+        if line.lstrip().startswith("! [remote rejected]") and "failed to update ref" in line:
+            return True
+    return False
 
 
 def _exists(git: Git, ref: str) -> bool:
