@@ -43,6 +43,7 @@ COMMANDS = {
     "sweep": "sweep",
     "report": "reports",
     "graph": "reports",
+    "workflow": "workflow",
 }
 
 
