@@ -127,15 +127,16 @@ def test_edits_outside_transitions_pass_the_audit(run: Cli) -> None:
     assert_clean(run)
 
 
-def test_a_change_made_under_an_older_workflow_is_judged_by_that_workflow(run: Cli) -> None:
+def test_a_change_made_under_an_older_workflow_is_judged_by_that_workflow(run: Cli, tmp_path: Path) -> None:
     ticket_id = run.ticket_at("product_board")
-    workflow = run.root / "workflow.yaml"
-    original = workflow.read_text(encoding="utf-8")
-    workflow.write_text(original.replace("roles: [support]}", "roles: [support, board]}", 1))
-    run.commit_all("support sits on the board for a while")
+    original = tmp_path / "original.yaml"
+    original.write_bytes((run.root / "workflow.yaml").read_bytes())
+    widened = tmp_path / "widened.yaml"
+    text = original.read_text(encoding="utf-8")
+    widened.write_text(text.replace("roles: [support]}", "roles: [support, board]}", 1), encoding="utf-8")
+    run.ok("workflow", "apply", str(widened), user=PM)  # support sits on the board for a while
     run.ok("advance", ticket_id, "approve_no_quote", "--set", "board_rationale=Useful", user=SUPPORT)
-    workflow.write_text(original)
-    run.commit_all("support leaves the board")
+    run.ok("workflow", "apply", str(original), user=PM)  # support leaves the board
 
     assert_clean(run)
 
@@ -451,9 +452,9 @@ def branched(run: Cli) -> dict[str, str]:
     third = run.new()
     merged = hand_merge(run, "side")
     run.git("checkout", "-q", "-b", "late", fork)  # a branch from long before the first merge
-    workflow = run.root / "workflow.yaml"
-    workflow.write_text(workflow.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")
-    run.commit_all("a comment in the workflow")
+    commented = run.root.parent / "commented.yaml"
+    commented.write_text((run.root / "workflow.yaml").read_text(encoding="utf-8") + "\n# a comment\n")
+    run.ok("workflow", "apply", str(commented), user=PM)  # the workflow changed on this branch
     run.ok("note", first, "on the late branch", user=PM)
     run.git("checkout", "-q", "main")
     run.ok("note", third, "back on main", user=PM)

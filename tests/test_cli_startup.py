@@ -44,6 +44,9 @@ def test_each_command_is_defined_in_the_module_the_command_table_names() -> None
         for info in app.registered_commands
         if info.callback is not None
     }
+    for group in app.registered_groups:  # a command group: the module of its commands
+        commands = group.typer_instance.registered_commands if group.typer_instance else []
+        defined[str(group.name)] = commands[0].callback.__module__ if commands[0].callback else ""
     assert defined == {name: f"erflow.cli.{module}" for name, module in root.COMMANDS.items()}
 
 

@@ -55,7 +55,7 @@ CONTRACT_ROLES = ["support", "pm", "board", "leadership", "sales", "contracts", 
 
 CONTRACT_PEOPLE = {
     "support@example.com": ("support",),
-    "destyn@example.com": ("pm",),
+    "destyn@example.com": ("pm", "admin"),  # admin: the process owner (erflow workflow apply)
     "board@example.com": ("board",),
     "nick@example.com": ("leadership", "board"),
     "sales@example.com": ("sales",),

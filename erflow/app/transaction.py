@@ -18,7 +18,7 @@ from erflow.core.errors import Conflict, ErflowError, UsageError
 from erflow.core.model import Ticket
 from erflow.core.workflow import TicketType
 from erflow.store import tickets as store
-from erflow.store.commits import Change
+from erflow.store.commits import Change, RulesChange
 from erflow.store.files import write_atomic
 
 if TYPE_CHECKING:
@@ -102,8 +102,9 @@ def writing(ctx: Context, *tickets: str, dry_run: bool = False) -> Iterator[Bega
         if store.WORKFLOW in status.dirty:
             raise Conflict(
                 f"{store.WORKFLOW} has changes not committed",
-                hint="commit it first (the audit judges each change by the committed workflow); "
-                "nothing was changed",
+                hint="keep your version in another file, put workflow.yaml back (git checkout -- "
+                "workflow.yaml), then erflow workflow apply FILE: a change of the rules committed by "
+                "hand is a violation for the audit; nothing was changed",
             )
         yield Began(status.head, {path: path in status.dirty for path in paths})
 
@@ -215,7 +216,7 @@ def commit(
     ctx: Context,
     began: Began,
     pending: Sequence[Pending],
-    change: Change,
+    change: Change | RulesChange,
     outgoing: Sequence[Email] = (),
     documents: Sequence[tuple[Path, str]] = (),
 ) -> str:

@@ -44,6 +44,7 @@ COMMANDS = {
     "sweep": "sweep",
     "report": "reports",
     "graph": "reports",
+    "workflow": "workflow",
 }
 
 

@@ -59,6 +59,32 @@ class Change:
         return subject + "\n\n" + (body + "\n\n" if body else "") + "\n".join(trailers) + "\n"
 
 
+@dataclass(frozen=True)
+class RulesChange:
+    """A change of the rules (workflow.yaml, templates/) that ``erflow workflow apply`` made: what it
+    changed, one phrase a line, the files, and the tickets it moved out of dropped states."""
+
+    actor: str
+    changes: tuple[str, ...]
+    files: tuple[str, ...]
+    moves: tuple[tuple[str, str, str], ...] = ()  # ticket, from-state, to-state
+    maps: tuple[tuple[str, str], ...] = ()  # the --map OLD=NEW given
+    action: str = "workflow"
+
+    def message(self, extra_tickets: Sequence[str] = ()) -> str:
+        """(``extra_tickets`` are the moved tickets, named by ``moves`` already.)"""
+        lines = [" ".join(str(c).split()) for c in self.changes]  # one line each: no trailer smuggled in
+        subject = f"workflow apply: {'; '.join(lines) or 'no change to roles, gates or states'}"
+        subject = " ".join(subject.split())[:200]
+        body = [f"- {line}" for line in lines] + [f"- moved {t} from {a} to {b}" for t, a, b in self.moves]
+        trailers = [f"Erflow-Ticket: {t}" for t in dict.fromkeys(t for t, _, _ in self.moves)]
+        trailers.append(f"Erflow-Action: {self.action}")
+        trailers += [f"Erflow-Map: {old}={new}" for old, new in self.maps]
+        trailers += [f"Erflow-File: {path}" for path in self.files]
+        trailers.append(f"Erflow-Actor: {self.actor}")
+        return subject + "\n\n" + ("\n".join(body) + "\n\n" if body else "") + "\n".join(trailers) + "\n"
+
+
 def parse_trailers(message: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for line in message.splitlines():

@@ -17,10 +17,10 @@ from erflow import __version__
 from erflow.store.commits import CommitRecord, read_commits
 from erflow.store.files import write_atomic
 from erflow.store.git import Git, ObjectReader, is_ancestor
-from erflow.trust.replay import Replay, batches
+from erflow.trust.replay import Replay, Rules, batches
 from erflow.trust.verdicts import CommitJudge, Violation
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the rules in force (hand edits of workflow.yaml) are kept too
 BATCH = 2000  # commits whose ticket files are read and parsed together
 WORKFLOWS_KEPT = 4096  # the workflow.yaml blob of the latest commits judged (older ones: ask git)
 
@@ -68,12 +68,14 @@ def run(
     violations = [Violation(**v) for v in cached["violations"]] if since and cached else []
     with ObjectReader(git) as objects:
         replay = Replay(objects, git, prefix, WORKFLOWS_KEPT)
+        if since and cached:
+            replay.tainted = {c: (r[0], r[1]) for c, r in cached["rules"].items()}
         found, count = _judge(records, replay, CommitJudge(replay, signing), judged)
     violations += found
     verified = (cached["commits"] if since and cached else 0) + count
     result = AuditResult(verified, violations, count, since)
     if head is not None:
-        _write_cache(cache_path, head, result)
+        _write_cache(cache_path, head, result, replay.tainted)
     return result
 
 
@@ -91,15 +93,19 @@ def _read_cache(path: Path) -> dict[str, Any] | None:
         return None
     if not isinstance(data.get("head"), str) or not isinstance(data.get("violations"), list):
         return None
+    if not isinstance(data.get("rules"), dict):
+        return None
     return data
 
 
-def _write_cache(path: Path, head: str, result: AuditResult) -> None:
+def _write_cache(path: Path, head: str, result: AuditResult, tainted: dict[str, Rules]) -> None:
     payload = {
         "version": [CACHE_VERSION, __version__],
         "head": head,
         "commits": result.commits,
         "violations": [v.as_json() for v in result.violations],
+        # the commits that left workflow.yaml other than legitimate: the rules in force after each
+        "rules": {commit: list(rules) for commit, rules in tainted.items()},
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

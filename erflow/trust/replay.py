@@ -1,5 +1,6 @@
 """The history the audit replays, read a batch of commits at a time: each ticket file they touch
-parsed once, and the workflow.yaml in force at each commit (the one its first parent holds)."""
+parsed once, and the workflow.yaml in force at each commit: the one the last legitimate change of
+the rules left on its first-parent line (a hand edit of workflow.yaml does not count)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from erflow.store import ticketfile
 from erflow.store import tickets as store
 from erflow.store.commits import CommitRecord, FileChange
 from erflow.store.git import Git, ObjectReader
+
+Rules = tuple[str | None, str | None]
+"""The rules in force after a commit: the legitimate workflow.yaml blob (None: there has never been
+one), and the commit that hand-edited the file as it is (None: it is the legitimate one)."""
 
 
 class Unreadable(Exception):
@@ -37,6 +42,17 @@ class Replay:
     workflows: dict[str, tuple[Workflow | None, str]] = field(default_factory=dict)
     workflow_at: dict[str, str | None] = field(default_factory=dict)  # commit -> its workflow.yaml blob
     parsed: dict[str, Ticket | str] = field(default_factory=dict)  # blob id -> ticket, or its problem
+    # commit -> the rules in force after it: the legitimate workflow.yaml blob, and the hand edit
+    # that left the file otherwise (None when the file is the legitimate one)
+    rules: dict[str, Rules] = field(default_factory=dict)
+    # the commits that changed workflow.yaml and leave it other than legitimate: what the rules are
+    # after each (kept in the audit's cache: a later run reads older commits' rules from them)
+    tainted: dict[str, Rules] = field(default_factory=dict)
+
+    def rules_changes(self, record: CommitRecord) -> list[FileChange]:
+        """The changes of workflow.yaml and of files under templates/."""
+        workflow, templates = self.prefix + store.WORKFLOW, self.prefix + store.TEMPLATES + "/"
+        return [c for c in record.changes if c.path == workflow or c.path.startswith(templates)]
 
     def ticket_changes(self, record: CommitRecord) -> list[FileChange]:
         tickets = self.prefix + ticketfile.TICKETS + "/"
@@ -92,9 +108,51 @@ class Replay:
         if len(self.workflow_at) > self.workflows_kept:
             del self.workflow_at[next(iter(self.workflow_at))]
 
+    def workflow_blob(self, commit: str) -> str | None:
+        """The workflow.yaml blob a commit holds (as it is, legitimate or not)."""
+        return self._blob_at(commit)
+
+    def rules_at(self, commit: str) -> Rules:
+        """The rules in force after ``commit``: judged in this run, else found from git: the newest
+        commit on its first-parent line that changed workflow.yaml holds them, unless the audit
+        recorded it as leaving them otherwise."""
+        if commit not in self.rules:
+            path = f":(top){self.prefix}{store.WORKFLOW}"
+            last = self.git.run("rev-list", "--first-parent", "-n", "1", commit, "--", path).strip()
+            if not last:
+                found: Rules = (None, None)
+            else:
+                found = self.tainted.get(last) or (self._blob_at(last), None)
+            self._remember(self.rules, commit, found)
+        return self.rules[commit]
+
+    def set_rules(self, commit: str, rules: Rules, *, changed: bool, blob: str | None) -> None:
+        """A commit has been judged: ``rules`` are in force after it; ``changed`` says whether it
+        changed workflow.yaml (whose blob it leaves is ``blob``)."""
+        self._remember(self.rules, commit, rules)
+        if changed and rules != (blob, None):
+            self.tainted[commit] = rules
+
+    def _remember(self, kept: dict[str, Rules], commit: str, rules: Rules) -> None:
+        kept[commit] = rules
+        if len(kept) > self.workflows_kept:
+            del kept[next(iter(kept))]
+
     def workflow_for(self, record: CommitRecord) -> tuple[Workflow | None, str]:
-        """The workflow.yaml in force when a commit was made: the one its first parent holds."""
-        blob_id = self._blob_at(record.parents[0]) if record.parents else None
+        """The workflow.yaml in force when a commit was made: the legitimate one after its first
+        parent."""
+        return self.load_workflow(self.rules_at(record.parents[0])[0] if record.parents else None)
+
+    def hand_edit_for(self, record: CommitRecord) -> str | None:
+        """The hand edit that left workflow.yaml otherwise than legitimate before this commit."""
+        return self.rules_at(record.parents[0])[1] if record.parents else None
+
+    def actual_workflow_for(self, record: CommitRecord) -> tuple[Workflow | None, str]:
+        """The workflow.yaml its first parent holds, hand edits and all."""
+        return self.load_workflow(self._blob_at(record.parents[0]) if record.parents else None)
+
+    def load_workflow(self, blob_id: str | None) -> tuple[Workflow | None, str]:
+        """A workflow.yaml blob parsed (once), or None and its first problem."""
         if not blob_id:
             return None, "there was no workflow.yaml"
         if blob_id not in self.workflows:

@@ -14,6 +14,7 @@ from erflow.core.workflow import Workflow
 from erflow.store import ticketfile
 from erflow.store.commits import CommitRecord, FileChange
 from erflow.store.git import merge_base
+from erflow.trust import rules
 from erflow.trust.judge import Judge, Side, kept_history
 from erflow.trust.replay import Replay, Unreadable
 
@@ -41,6 +42,7 @@ class CommitJudge:
     def judge(self, record: CommitRecord) -> list[Violation]:
         changes = self.replay.ticket_changes(record)
         found = self._signature(record, changes)
+        found += [Violation(record.commit, t, r) for t, r in rules.judge(self.replay, record)]
         if not changes:
             return found
         if len(record.parents) > 1:
@@ -53,6 +55,9 @@ class CommitJudge:
                 )
                 for c in changes
             ]
+        if trailers["action"][0] == rules.ACTION:
+            verdicts = rules.judge_moves(self.replay, record, changes)
+            return found + [Violation(record.commit, t, r) for t, r in verdicts]
         try:
             return found + _judge_change(self.replay, record, trailers, changes)
         except Unreadable as exc:
@@ -183,9 +188,16 @@ def _judge_change(
     workflow, problem = replay.workflow_for(record)
     if workflow is None:
         return [Violation(commit, primary, f"the workflow.yaml in force does not load: {problem}")]
-    judge = Judge(workflow, record, trailers, actor, sides)
-    for ticket_id, reason in judge.run(action, primary):
-        found.append(Violation(commit, ticket_id, reason))
+    verdicts = Judge(workflow, record, trailers, actor, sides).run(action, primary)
+    hand_edit = replay.hand_edit_for(record)
+    if verdicts and hand_edit:  # legal under the hand-edited workflow.yaml alone: say so
+        actual, _ = replay.actual_workflow_for(record)
+        if actual is not None and not Judge(actual, record, trailers, actor, sides).run(action, primary):
+            verdicts = [
+                (t, f"{r} (allowed only by the hand edit of workflow.yaml in {hand_edit[:12]})")
+                for t, r in verdicts
+            ]
+    found += [Violation(commit, t, r) for t, r in verdicts]
     return found
 
 
