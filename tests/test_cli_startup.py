@@ -44,6 +44,12 @@ def test_each_command_is_defined_in_the_module_the_command_table_names() -> None
         for info in app.registered_commands
         if info.callback is not None
     }
+    for group in app.registered_groups:  # a command with subcommands: a Typer of its own
+        sub = group.typer_instance
+        assert sub is not None and sub.registered_callback is not None and group.name
+        callback = sub.registered_callback.callback
+        assert callback is not None
+        defined[group.name] = callback.__module__
     assert defined == {name: f"erflow.cli.{module}" for name, module in root.COMMANDS.items()}
 
 

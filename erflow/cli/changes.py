@@ -34,7 +34,7 @@ def advance(
 ) -> None:
     """Apply a transition: check role and gates, set fields, move state, commit, send its emails."""
     from erflow.app import advance as advancing
-    from erflow.cli.plain import write_json
+    from erflow.cli.plain import note_undelivered, write_json
 
     ctx = open_ctx(store)
     shown = None
@@ -45,6 +45,7 @@ def advance(
     )
     if json_out:
         write_json(result.advance_json())
+        note_undelivered(result.emails)
     else:
         from erflow.cli.tables import change
 
@@ -182,13 +183,14 @@ def email(
 ) -> None:
     """Render one template for a ticket (the full message on stdout), or send it. Recorded in the ticket."""
     from erflow.app import edit
-    from erflow.cli.plain import write_json
+    from erflow.cli.plain import note_undelivered, write_json
     from erflow.cli.tables import change
 
     result = edit.email(open_ctx(store), ticket_id, template, send=send, record=not dry_run)
     mail = result.emails[0]
     if json_out:
         write_json({**mail.as_json(), "commit": result.commit, "message": mail.text})
+        note_undelivered(result.emails)
         return
     sys.stdout.write(mail.text if mail.text.endswith("\n") else mail.text + "\n")
     if result.commit:

@@ -152,7 +152,12 @@ def change(result: ChangeResult) -> None:
         line.append("  (dry run: nothing written)", style="yellow")
     err.print(line)
     for mail in result.emails:
-        status = "sent" if mail.sent else "recorded, not sent; --send delivers"
+        if mail.sent:
+            status = "sent"
+        elif mail.queued:
+            status = f"in the outbox, not delivered: {mail.problem}; erflow outbox flush retries"
+        else:
+            status = "recorded, not sent; --send delivers"
         err.print(
             Text(
                 f"  email {mail.template} → {mail.to}: “{mail.subject}” ({status})",
