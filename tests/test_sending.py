@@ -299,3 +299,5 @@ def test_no_email_reaches_the_customer_when_the_change_cannot_be_committed(
     assert result.exit_code != 0, describe(result)
     assert run.snapshot() == before
     assert smtp_server.envelopes == []
+    assert not list((run.root / ".git" / "erflow" / "outbox").glob("*.json"))
+    assert run.json("outbox") == []

@@ -247,6 +247,9 @@ def commit(
         # finish, and this error is the one told.
         with contextlib.suppress(ErflowError):
             _recover(ctx, git_dir)
+            if queued and ctx.git.head() == parent:  # undone: its emails' records mean nothing
+                for _, _, record in queued:
+                    records.remove(git_dir, record.key)
         raise
     journal.clear(git_dir)
     if commit.endswith(GRAPH_EVERY):
