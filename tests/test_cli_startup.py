@@ -44,9 +44,12 @@ def test_each_command_is_defined_in_the_module_the_command_table_names() -> None
         for info in app.registered_commands
         if info.callback is not None
     }
-    for group in app.registered_groups:  # a command group: the module of its commands
-        commands = group.typer_instance.registered_commands if group.typer_instance else []
-        defined[str(group.name)] = commands[0].callback.__module__ if commands[0].callback else ""
+    for group in app.registered_groups:  # a command group: a Typer of its own, with its module's commands
+        sub = group.typer_instance
+        assert sub is not None and group.name
+        first = sub.registered_callback or (sub.registered_commands[0] if sub.registered_commands else None)
+        assert first is not None and first.callback is not None
+        defined[group.name] = first.callback.__module__
     assert defined == {name: f"erflow.cli.{module}" for name, module in root.COMMANDS.items()}
 
 

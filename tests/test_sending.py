@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import ssl
 import subprocess
 from email.message import EmailMessage
@@ -21,6 +22,7 @@ from conftest import (
     SUPPORT,
     Cli,
     Mailbox,
+    commits_since,
     describe,
     expected_emails,
     free_port,
@@ -54,7 +56,7 @@ def test_advance_with_send_delivers_the_email_and_logs_it_as_sent(run: Cli, smtp
     assert ticket_id in message["Subject"] + body
     assert "Export invoices to CSV" in body
     last = communications(run, ticket_id)[-1]
-    assert "email board_approved_no_quote" in last and "(sent)" in last
+    assert "email board_approved_no_quote" in last and f"(queued to send, {message['Message-ID']})" in last
 
 
 def test_new_with_send_delivers_the_acknowledgement(run: Cli, store: Path, smtp_server: Mailbox) -> None:
@@ -62,7 +64,7 @@ def test_new_with_send_delivers_the_acknowledgement(run: Cli, store: Path, smtp_
     assert data["emails"] == expected_emails(data["id"], "intake_acknowledgement", sent=True)
     (message,) = delivered(smtp_server)
     assert message["Subject"] == f"Enhancement Request {data['id']} - Received"
-    assert "(sent)" in communications(run, data["id"])[-1]
+    assert f"(queued to send, {message['Message-ID']})" in communications(run, data["id"])[-1]
 
 
 def test_email_command_with_send_delivers_one_template(run: Cli, smtp_server: Mailbox) -> None:
@@ -70,7 +72,8 @@ def test_email_command_with_send_delivers_one_template(run: Cli, smtp_server: Ma
     result = run.ok("email", ticket_id, "board_approved_no_quote", "--send", user=PM)
     assert f"Subject: Enhancement Request {ticket_id} - Approved for Scheduling" in result.stdout
     assert [e.rcpt_tos for e in smtp_server.envelopes] == [[CUSTOMER_EMAIL]]
-    assert "(sent)" in communications(run, ticket_id)[-1]
+    message_id = delivered(smtp_server)[0]["Message-ID"]
+    assert f"(queued to send, {message_id})" in communications(run, ticket_id)[-1]
 
 
 def test_without_send_nothing_reaches_the_server(run: Cli, smtp_server: Mailbox) -> None:
@@ -109,19 +112,23 @@ def test_smtp_from_overrides_the_sender(run: Cli, smtp_server: Mailbox) -> None:
     assert delivered(smtp_server)[0]["From"] == "Requests <er@example.com>"
 
 
-def test_unreachable_smtp_server_fails_and_changes_nothing(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_smtp_server_does_not_stop_the_change_and_the_email_waits_in_the_outbox(
+    run: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ticket_id = run.ticket_at("leadership")
     monkeypatch.setenv("ERFLOW_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("ERFLOW_SMTP_PORT", str(free_port()))
     monkeypatch.setenv("ERFLOW_SMTP_TLS", "none")
-    before = run.snapshot()
 
-    result = run("advance", ticket_id, "schedule", "--send", user=NICK)
+    result = run("advance", ticket_id, "schedule", "--send", "--json", user=NICK)
 
-    assert result.exit_code != 0, describe(result)
-    assert "127.0.0.1" in one_line_error(result)
-    assert result.stdout == ""
-    assert run.snapshot() == before
+    assert result.exit_code == 0, describe(result)
+    data = json.loads(result.stdout)
+    assert data["emails"] == expected_emails(ticket_id, "board_approved_no_quote", sent=False)
+    assert "waits in the outbox" in result.stderr and "127.0.0.1" in result.stderr
+    assert run.state(ticket_id) == "scheduling"
+    (waiting,) = run.json("outbox")
+    assert waiting["status"] == "pending" and waiting["ticket"] == ticket_id
 
 
 def test_send_without_smtp_settings_is_a_usage_error_and_changes_nothing(run: Cli) -> None:
@@ -163,31 +170,37 @@ def test_smtp_password_is_never_shown_or_stored(
     )
     assert planned.exit_code == 0, describe(planned)  # plan sends nothing: no login needed
     bad = run("email", ticket_id, "board_approved_no_quote", "--send", user=PM)
-    assert bad.exit_code != 0, describe(bad)
-    one_line_error(bad)
-    outputs += [planned, bad]
+    assert bad.exit_code == 0, describe(bad)  # the email waits in the outbox
+    assert "login" in bad.stderr and "refused" in bad.stderr
+    outputs += [planned, bad, run("outbox"), run("outbox", "flush", "--json")]
 
     monkeypatch.setenv("ERFLOW_SMTP_PORT", str(free_port()))
     unreachable = run("email", ticket_id, "board_approved_no_quote", "--send", user=PM)
-    assert unreachable.exit_code != 0, describe(unreachable)
-    outputs.append(unreachable)
+    assert unreachable.exit_code == 0, describe(unreachable)
+    outputs += [unreachable, run("outbox", "--json")]
+    assert len(smtp_server.envelopes) == 1
 
     for result in outputs:
         assert SMTP_PASSWORD not in result.stdout + result.stderr
     assert SMTP_PASSWORD not in everything_written(run)
+    records = run.root / ".git" / "erflow" / "outbox"
+    assert len(list(records.glob("*.json"))) == 2
+    assert all(SMTP_PASSWORD not in p.read_text(encoding="utf-8") for p in records.rglob("*.json"))
 
 
-def test_failed_delivery_on_new_creates_no_ticket(
+def test_failed_delivery_on_new_creates_the_ticket_and_queues_its_acknowledgement(
     run: Cli, store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ERFLOW_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("ERFLOW_SMTP_PORT", str(free_port()))
     monkeypatch.setenv("ERFLOW_SMTP_TLS", "none")
-    before = run.snapshot()
+    before = run.head()
     result = run("new", "enhancement", *INTAKE_FLAGS, "--send", user=SUPPORT)
-    assert result.exit_code != 0, describe(result)
-    one_line_error(result)
-    assert run.snapshot() == before
+    assert result.exit_code == 0, describe(result)
+    ticket_id = result.stdout.strip()
+    assert len(commits_since(run.root, before)) == 1
+    (waiting,) = run.json("outbox")
+    assert waiting["ticket"] == ticket_id and waiting["status"] == "pending" and waiting["attempts"] == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,22 +268,21 @@ def test_delivery_over_tls_with_a_trusted_certificate(
 
 
 @pytest.mark.parametrize("mode", ["starttls", "ssl"])
-def test_untrusted_certificate_refuses_delivery_and_changes_nothing(
+def test_untrusted_certificate_refuses_delivery_and_the_email_waits(
     run: Cli, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     ticket_id = run.ticket_at("leadership")
     mailbox, controller = tls_server(certificate, monkeypatch, mode)
-    before = run.snapshot()
     try:
         result = run("advance", ticket_id, "schedule", "--send", user=NICK)
+        waiting = run.json("outbox")
     finally:
         controller.stop()
-    assert result.exit_code != 0, describe(result)
-    line = one_line_error(result)
-    assert "certificate" in line
-    assert SMTP_PASSWORD not in line
+    assert result.exit_code == 0, describe(result)  # the change is made; the email waits
+    assert "certificate" in result.stderr
+    assert SMTP_PASSWORD not in result.stderr
     assert mailbox.envelopes == [] and mailbox.logins == []
-    assert run.snapshot() == before
+    assert [w["status"] for w in waiting] == ["pending"] and "certificate" in waiting[0]["last_error"]
 
 
 def test_no_email_reaches_the_customer_when_the_change_cannot_be_committed(
@@ -287,3 +299,5 @@ def test_no_email_reaches_the_customer_when_the_change_cannot_be_committed(
     assert result.exit_code != 0, describe(result)
     assert run.snapshot() == before
     assert smtp_server.envelopes == []
+    assert not list((run.root / ".git" / "erflow" / "outbox").glob("*.json"))
+    assert run.json("outbox") == []

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from erflow.app import transaction
+from erflow.app import outbox, transaction
 from erflow.app.context import Context, require_actor
 from erflow.app.create import fresh_ticket, holds
 from erflow.app.emails import email_context, log_emails, render_emails, will_send
@@ -63,6 +63,7 @@ def advance(
         result.commit = transaction.commit(
             ctx, began, [pending, *applied.linked], change, applied.outgoing(sending), applied.documents
         )
+        outbox.deliver(ctx, result.emails)
     return result
 
 

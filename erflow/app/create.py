@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from erflow.app import transaction
+from erflow.app import outbox, transaction
 from erflow.app.context import Context, require_actor
 from erflow.app.emails import log_emails, render_emails, will_send
 from erflow.app.transaction import ChangeResult
@@ -94,6 +94,7 @@ def new(ctx: Context, request: NewRequest, *, send: bool = False, dry_run: bool 
         pending = transaction.Pending(ticket, ticket_type, ctx.store.path_for(ticket.id), None)
         change = Change(ticket.id, "new", actor, None, None, ticket.state, summary=title)
         result.commit = transaction.commit(ctx, began, [pending], change, emails if sending else ())
+        outbox.deliver(ctx, results)
     return result
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from erflow.app import transaction
+from erflow.app import outbox, transaction
 from erflow.app.context import Context, require_actor
 from erflow.app.emails import EmailResult, log_emails, render_emails
 from erflow.app.reading import read_ticket
@@ -191,4 +191,5 @@ def email(
         results = log_emails(ctx, ticket, mails, send)
         change = Change(ticket.id, "email", actor, None, ticket.state, ticket.state, summary=template)
         commit = transaction.commit(ctx, began, [pending], change, mails if send else ())
+        outbox.deliver(ctx, results)
     return ChangeResult(ticket.id, "email", commit, emails=results)

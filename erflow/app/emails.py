@@ -26,8 +26,11 @@ class EmailResult:
     template: str
     to: str
     subject: str
-    sent: bool
+    sent: bool  # the SMTP server accepted it
     text: str = ""
+    message_id: str = ""
+    queued: bool = False  # in the outbox, to be delivered (sent once the server accepted it)
+    problem: str | None = None  # why a queued email is not delivered yet
 
     def as_json(self) -> dict[str, Any]:
         return {"template": self.template, "to": self.to, "subject": self.subject, "sent": self.sent}
@@ -108,11 +111,15 @@ def render_emails(
     return rendered
 
 
-def log_emails(ctx: Context, ticket: Ticket, emails: Sequence[Email], sent: bool) -> list[EmailResult]:
+def log_emails(ctx: Context, ticket: Ticket, emails: Sequence[Email], queued: bool) -> list[EmailResult]:
+    """Each email in the ticket's communications log: ``queued`` (to be sent, by the outbox, under
+    its Message-ID) or not sent."""
     results = []
     for mail in emails:
-        status = "sent" if sent else "not sent"
+        status = f"queued to send, {mail.message_id}" if queued else "not sent"
         head = f"email {mail.template} to {mail.to}: “{mail.subject}” ({status})"
         ticket.add_entry("Communications", model.entry(ctx.now, head))
-        results.append(EmailResult(mail.template, mail.to, mail.subject, sent, mail.as_text()))
+        results.append(
+            EmailResult(mail.template, mail.to, mail.subject, False, mail.as_text(), mail.message_id, queued)
+        )
     return results

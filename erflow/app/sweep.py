@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from erflow.app import transaction
+from erflow.app import outbox, transaction
 from erflow.app.advance import apply_plan
 from erflow.app.context import Context
 from erflow.app.emails import EmailResult, log_emails, render_emails, will_send
@@ -150,4 +150,5 @@ def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
         action.commit = transaction.commit(
             ctx, began, [pending, *linked], change, emails if sending else [], documents
         )
+        outbox.deliver(ctx, action.emails)
         action.done = True

@@ -1,10 +1,12 @@
 """The write path shared by every change: under the store lock, checked in full before anything is
-written, landed as exactly one git commit, its emails sent after; on any failure (or a process killed
-midway, told by the journal) the files are left as they were."""
+written, landed as exactly one git commit, its emails queued in the outbox by that same commit (and
+delivered after it, erflow/app/outbox.py); on any failure (or a process killed midway, told by the
+journal) the files are left as they were."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,7 @@ from erflow.store.files import write_atomic
 if TYPE_CHECKING:
     from erflow.mail.message import Email
     from erflow.store.git import Git
+    from erflow.store.outbox import Record as OutboxRecord
 
 
 @dataclass
@@ -134,9 +137,8 @@ def _recover(ctx: Context, git_dir: Path) -> None:
 
     - The commit did not land (HEAD is still the change's parent): every file goes back as it was
       (a new one goes, with its empty folders), unstaged, with any stray temp file beside it.
-    - It landed (HEAD is a commit on that parent with the change's message): it is kept, unless it
-      had emails to send, whose delivery was never confirmed: then it is taken back, as a failed
-      send is (``Git.uncommit``, then the files put back).
+    - It landed (HEAD is a commit on that parent with the change's message): it is kept, and so
+      are the emails it queued in the outbox (``erflow outbox flush`` delivers them).
     - Anything else (someone committed on top since): Conflict, and nothing is changed.
 
     The journal goes once those files are as HEAD has them; until then every change refuses.
@@ -154,9 +156,6 @@ def _recover(ctx: Context, git_dir: Path) -> None:
         if paths:  # (no paths would unstage everything)
             ctx.git.unstage(paths)
     elif head is not None and _landed(ctx, head, found.parent, found.message, found.commit):
-        if found.emails and found.parent is not None and paths:
-            ctx.git.uncommit(head, found.parent, paths)
-            _restore(ctx, found.files)
         for path in paths:
             _remove_strays(ctx.store.root / path)
     else:
@@ -218,12 +217,14 @@ def commit(
     pending: Sequence[Pending],
     change: Change | RulesChange,
     outgoing: Sequence[Email] = (),
-    documents: Sequence[tuple[Path, str]] = (),
+    documents: Sequence[tuple[Path, str | bytes]] = (),
 ) -> str:
-    """Write every file and commit them as one, then deliver the emails (if any).
+    """Write every file and commit them as one; ``outgoing`` emails are queued in the outbox by that
+    same commit (``app.outbox.deliver`` delivers them once it has landed).
 
-    The commit comes first so that no customer gets an email for a change that did not land; if
-    delivery then fails, erflow takes its own commit back, so a failed send changes nothing.
+    Each email is written as an outbox entry (its Message-ID fixed) and given a delivery record
+    (erflow/store/outbox.py) before the commit, so the change and its emails land together or not
+    at all, and no customer gets an email for a change that did not land.
 
     Before the first file is touched, a journal (erflow/store/journal.py) records the change, and it goes
     only once the change is complete: a process killed at any point (erflow/store/faults.py names the
@@ -231,8 +232,10 @@ def commit(
     also how a failure here is undone.
     """
     from erflow.store import faults, journal
+    from erflow.store import outbox as records
 
-    config = smtp_config(ctx) if outgoing else None
+    queued = _queue(ctx, outgoing) if outgoing else []
+    documents = [*documents, *((path, data) for path, data, _ in queued)]
     parent = began.head
     dirty = ctx.git.dirty([ctx.store.relative(path) for path, _ in documents])
     if dirty:
@@ -245,7 +248,7 @@ def commit(
     rel = list(originals)
     message = change.message([p.ticket.id for p in pending[1:]])
     git_dir = ctx.git.git_dir()
-    begun = journal.Journal(parent, message, originals, emails=len(outgoing))
+    begun = journal.Journal(parent, message, originals)
     journal.save(git_dir, begun)
     try:
         faults.point("journal-written")
@@ -254,31 +257,50 @@ def commit(
             ctx.store.write(item.ticket, list(item.type.fields), item.path)
         for path, text in documents:
             write_atomic(path, text)
+        for _, _, record in queued:  # meaningless unless the commit lands (store/outbox.py)
+            records.save(git_dir, record)
         faults.point("files-written")
         commit = ctx.git.commit(
             rel, message, ctx.author(), model.timestamp(ctx.now),
             on_child=lambda pid: journal.save(git_dir, begun.at("committing", git_pid=pid)),
             parent=parent, untracked=[path for path, before in originals.items() if before is None],
         )  # fmt: skip
-        committed = begun.at("committed", commit=commit)
-        journal.save(git_dir, committed)
+        journal.save(git_dir, begun.at("committed", commit=commit))
         faults.point("committed")
-        if config is not None:
-            from erflow.mail.smtp import send
-
-            journal.save(git_dir, committed.at("sending"))
-            faults.point("sending")
-            send(outgoing, config)
     except BaseException:
-        # Undo what did not land; take back a commit whose emails did not all go. Should that fail
-        # too, the journal stays for the next change to finish, and this error is the one told.
+        # Undo what did not land. Should that fail too, the journal stays for the next change to
+        # finish, and this error is the one told.
         with contextlib.suppress(ErflowError):
             _recover(ctx, git_dir)
+            if queued and ctx.git.head() == parent:  # undone: its emails' records mean nothing
+                for _, _, record in queued:
+                    records.remove(git_dir, record.key)
         raise
     journal.clear(git_dir)
     if commit.endswith(GRAPH_EVERY):
         ctx.git.write_commit_graph()
     return commit
+
+
+def _queue(ctx: Context, outgoing: Sequence[Email]) -> list[tuple[Path, bytes, OutboxRecord]]:
+    """Each email as an outbox entry (path, bytes) and its delivery record, pending; the sender as
+    ERFLOW_SMTP_FROM says. Needs the SMTP settings (a UsageError before anything is written)."""
+    from erflow.mail import outbox
+    from erflow.store.outbox import Record
+
+    config = smtp_config(ctx)
+    queued = []
+    for mail in outgoing:
+        if config.sender is not None:
+            mail = dataclasses.replace(mail, sender=config.sender)
+        data = outbox.entry_bytes(mail)
+        rel = outbox.entry_path(mail.ticket_id, mail.message_id)
+        record = Record(
+            outbox.key(mail.message_id), rel, mail.ticket_id, mail.message_id, outbox.digest(data),
+            queued=model.timestamp(ctx.now),
+        )  # fmt: skip
+        queued.append((ctx.store.root / rel, data, record))
+    return queued
 
 
 # One change in 16 (those whose commit id ends so) brings git's commit-graph up to date, so that

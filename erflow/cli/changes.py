@@ -34,7 +34,7 @@ def advance(
 ) -> None:
     """Apply a transition: check role and gates, set fields, move state, commit, send its emails."""
     from erflow.app import advance as advancing
-    from erflow.cli.plain import write_json
+    from erflow.cli.plain import note_undelivered, write_json
 
     ctx = open_ctx(store, reading=dry_run)
     shown = None
@@ -45,6 +45,7 @@ def advance(
     )
     if json_out:
         write_json(result.advance_json())
+        note_undelivered(result.emails)
     else:
         print_change(result)
         if dry_run:
@@ -178,13 +179,14 @@ def email(
 ) -> None:
     """Render one template for a ticket (the full message on stdout), or send it. Recorded in the ticket."""
     from erflow.app import edit
-    from erflow.cli.plain import write_json
+    from erflow.cli.plain import note_undelivered, write_json
 
     ctx = open_ctx(store, reading=dry_run and not send)
     result = edit.email(ctx, ticket_id, template, send=send, record=not dry_run)
     mail = result.emails[0]
     if json_out:
         write_json({**mail.as_json(), "commit": result.commit, "message": mail.text})
+        note_undelivered(result.emails)
         return
     sys.stdout.write(mail.text if mail.text.endswith("\n") else mail.text + "\n")
     if result.commit:

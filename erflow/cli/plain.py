@@ -17,6 +17,17 @@ def write_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
+def note_undelivered(emails: Iterable[Any]) -> None:
+    """One line on stderr for each email queued in the outbox but not delivered (with --json, where
+    no table tells it)."""
+    for mail in emails:
+        if mail.queued and not mail.sent:
+            sys.stderr.write(
+                f"erflow: email {mail.template} to {mail.to} waits in the outbox, not delivered: "
+                f"{mail.problem} (erflow outbox flush retries)\n"
+            )
+
+
 def write_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     import csv
 

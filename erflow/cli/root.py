@@ -42,6 +42,7 @@ COMMANDS = {
     "sync": "trust",
     "merge-file": "trust",
     "sweep": "sweep",
+    "outbox": "outbox",
     "report": "reports",
     "graph": "reports",
     "workflow": "workflow",

@@ -106,7 +106,12 @@ def change_lines(result: ChangeResult) -> tuple[tuple[str, str, str], list[tuple
     )
     lines = []
     for mail in result.emails:
-        status = "sent" if mail.sent else "recorded, not sent; --send delivers"
+        if mail.sent:
+            status = "sent"
+        elif mail.queued:
+            status = f"in the outbox, not delivered: {mail.problem}; erflow outbox flush retries"
+        else:
+            status = "recorded, not sent; --send delivers"
         lines.append(
             (
                 f"  email {mail.template} → {mail.to}: “{mail.subject}” ({status})",

@@ -29,7 +29,7 @@ def new(
 ) -> None:
     """Create a ticket; print its id. Sends the type's intake acknowledgement if the workflow says so."""
     from erflow.app import create, forms
-    from erflow.cli.plain import write_json
+    from erflow.cli.plain import note_undelivered, write_json
 
     request = create.NewRequest(
         ticket_type,
@@ -44,6 +44,7 @@ def new(
     result = create.new(open_ctx(store, reading=dry_run), request, send=send, dry_run=dry_run)
     if json_out:
         write_json(result.new_json())
+        note_undelivered(result.emails)
     else:
         print_change(result)
         sys.stdout.write(result.id + "\n")

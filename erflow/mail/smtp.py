@@ -6,16 +6,18 @@ the settings, a UsageError).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import smtplib
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from erflow.core.addresses import mailbox
 from erflow.core.errors import DeliveryError, InvalidData, UsageError
 from erflow.mail.message import WHITESPACE, Email, one_line
+from erflow.mail.outbox import Entry
 
 TLS_MODES = ("starttls", "ssl", "none")
 _DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -80,19 +82,7 @@ def send(emails: Sequence[Email], config: SmtpConfig, *, timeout: float = 30.0) 
         return
     sent = 0
     try:
-        context = None if config.tls == "none" else _tls_context(config.cafile)
-        smtp: smtplib.SMTP
-        if config.tls == "ssl":
-            smtp = smtplib.SMTP_SSL(config.host, config.port, timeout=timeout, context=context)
-        else:
-            smtp = smtplib.SMTP(config.host, config.port, timeout=timeout)
-        with smtp:
-            smtp.ehlo_or_helo_if_needed()
-            if config.tls == "starttls":
-                smtp.starttls(context=context)
-                smtp.ehlo_or_helo_if_needed()  # the session starts afresh under TLS
-            if config.user is not None:
-                smtp.login(config.user, config.password or "")
+        with _session(config, timeout) as smtp:
             eight_bit = smtp.has_extn("8bitmime")
             for one in emails:
                 if config.sender is not None:
@@ -103,6 +93,83 @@ def send(emails: Sequence[Email], config: SmtpConfig, *, timeout: float = 30.0) 
                 sent += 1
     except (smtplib.SMTPException, OSError, ValueError, UnicodeError) as exc:
         raise _delivery_error(exc, config, sent, len(emails)) from None
+
+
+@dataclass
+class Outcome:
+    """What became of one message handed to ``deliver``: ``sent`` (the server accepted it),
+    ``refused`` (it answered an error code: not accepted; ``permanent`` for 5xx), ``unknown`` (the
+    session broke during its transaction: accepted or not, nobody knows) or ``not tried`` (the
+    session failed before it; ``error`` says why)."""
+
+    status: str = "not tried"
+    error: str | None = None
+    permanent: bool = False
+
+
+def deliver(
+    entries: Sequence[Entry],
+    config: SmtpConfig,
+    *,
+    before: Callable[[int], None],
+    accepted: Callable[[int], None],
+    timeout: float = 30.0,
+) -> list[Outcome]:
+    """Hand outbox entries (their bytes as they are) to the server in one session. ``before(i)`` runs
+    before the transaction of entry ``i`` begins, ``accepted(i)`` once the server has accepted it:
+    the caller records both durably. Never raises for a delivery problem: each entry's outcome says."""
+    outcomes = [Outcome() for _ in entries]
+    current: int | None = None
+    try:
+        with _session(config, timeout) as smtp:
+            eight_bit = smtp.has_extn("8bitmime")
+            for number, entry in enumerate(entries):
+                data, options = entry.wire(eight_bit)
+                current = number
+                before(number)
+                try:
+                    smtp.sendmail(entry.envelope_from, [entry.to], data, mail_options=options)
+                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
+                    code = getattr(exc, "smtp_code", 550)
+                    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+                        code = min((c for c, _ in exc.recipients.values()), default=550)
+                    outcomes[number] = Outcome(
+                        "refused", _delivery_error(exc, config, 0, 1).message, permanent=code >= 500
+                    )
+                    current = None
+                    if code == 421:  # the server is closing the session
+                        break
+                    continue
+                current = None
+                outcomes[number] = Outcome("sent")
+                accepted(number)
+    except (smtplib.SMTPException, OSError, ValueError, UnicodeError) as exc:
+        problem = _delivery_error(exc, config, 0, 1).message
+        for number, outcome in enumerate(outcomes):
+            if number == current:
+                outcomes[number] = Outcome("unknown", problem)
+            elif outcome.status == "not tried":
+                outcome.error = problem
+    return outcomes
+
+
+@contextlib.contextmanager
+def _session(config: SmtpConfig, timeout: float) -> Iterator[smtplib.SMTP]:
+    """A session with the server, greeted, under TLS as configured, logged in."""
+    context = None if config.tls == "none" else _tls_context(config.cafile)
+    smtp: smtplib.SMTP
+    if config.tls == "ssl":
+        smtp = smtplib.SMTP_SSL(config.host, config.port, timeout=timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(config.host, config.port, timeout=timeout)
+    with smtp:
+        smtp.ehlo_or_helo_if_needed()
+        if config.tls == "starttls":
+            smtp.starttls(context=context)
+            smtp.ehlo_or_helo_if_needed()  # the session starts afresh under TLS
+        if config.user is not None:
+            smtp.login(config.user, config.password or "")
+        yield smtp
 
 
 def _tls_context(cafile: str | None) -> ssl.SSLContext:

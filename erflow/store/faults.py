@@ -11,9 +11,11 @@ journal-written    the journal is on disk; no file of the change has been touche
 mid-write          inside ``files.write_atomic``: the first file's temp file is written and
                    synced, not yet renamed over the file (a stray ``.<name>.*.tmp`` is left)
 files-written      every file of the change is written; ``git add`` has not run
-committed          the commit has landed and the journal names it; no email has gone out and
-                   the journal is still there
-sending            the journal says "sending"; the emails are about to be delivered
+committed          the commit has landed (with the outbox entries of its emails) and the journal
+                   names it; no email has gone out and the journal is still there
+sending            an outbox message is marked "sending" (erflow/store/outbox.py); its SMTP
+                   transaction is about to begin
+smtp-accepted      the SMTP server has accepted an outbox message; it is not yet marked sent
 =================  ============================================================================
 """
 
@@ -23,7 +25,8 @@ import os
 import signal
 
 ENV = "ERFLOW_FAILPOINT"
-POINTS = ("journal-written", "mid-write", "files-written", "committed", "sending")
+POINTS = ("journal-written", "mid-write", "files-written", "committed", "sending", "smtp-accepted")
+WRITE_POINTS = POINTS[:4]  # those of the write path (the others: delivering the outbox)
 
 
 def point(name: str) -> None:

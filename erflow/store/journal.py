@@ -11,16 +11,16 @@ stage          meaning
 =============  ================================================================================
 writing        files may be half written; nothing is staged or committed
 committing     ``git add`` or ``git commit`` runs as ``git_pid`` (and may outlive erflow)
-committed      the commit ``commit`` has landed; its emails (``emails`` of them) have not gone out
-sending        the emails are being delivered: any, all or none may have gone out
+committed      the commit ``commit`` has landed
 =============  ================================================================================
 
-It is removed once the change is complete (committed and its emails, if any, delivered) or fully
-undone. The next change, under the store lock, reads a journal left behind and settles it
-(the app's ``_recover``): a commit that did not land is undone file by file; one that landed
-is kept, unless it had emails to send (stage committing, committed or sending): their delivery was
-never confirmed, so it is taken back as a failed send is. Before that, ``Store.lock`` waits for a
+It is removed once the change is committed or fully undone. The next change, under the store lock,
+reads a journal left behind and settles it (the app's ``_recover``): a commit that did not land is
+undone file by file; one that landed is kept (with the outbox entries of the emails it queued,
+which the outbox delivers: erflow/app/outbox.py). Before that, ``Store.lock`` waits for a
 ``git_pid`` still running (``await_git``): a git that outlived the erflow that started it.
+(``emails`` and the stage ``sending`` are read from a journal of an older erflow, which sent
+emails before removing it: such a change is kept too.)
 """
 
 from __future__ import annotations
