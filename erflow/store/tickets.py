@@ -16,6 +16,7 @@ from typing import Any
 
 from erflow.core.errors import Conflict, NotFound
 from erflow.core.model import Ticket
+from erflow.store import paths as store_paths
 from erflow.store.files import write_atomic
 from erflow.store.ticketfile import TICKETS, Indexed, Parsed, Progress, parse_bytes, serialize
 
@@ -62,7 +63,8 @@ class Store:
     """A store on disk: workflow.yaml, templates/ and tickets/ in a git work tree."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
+        self.root = root.resolve()  # the real root: every path read or written must lie in it
+        root = self.root
         self.tickets_dir = root / TICKETS
         self.templates_dir = root / TEMPLATES
         self.workflow_path = root / WORKFLOW
@@ -77,12 +79,15 @@ class Store:
         return self.tickets_dir / prefix / code[:2] / f"{ticket_id}.md"
 
     def find(self, raw_id: str) -> Path:
+        """The ticket's file; InvalidData when the way to it passes a symlink (nothing is read
+        through one, whether it leads outside the store or not)."""
         ticket_id = normalize_id(raw_id)
         path = self.path_for(ticket_id)
+        store_paths.plain(self.root, path)
         if path.is_file():
             return path
         for candidate in self.tickets_dir.rglob(f"{ticket_id}.md"):
-            return candidate
+            return store_paths.plain(self.root, candidate)
         raise NotFound(f"no ticket {ticket_id} in {self.tickets_dir}")
 
     def allocate_id(self, prefix: str) -> str:
@@ -94,8 +99,9 @@ class Store:
         raise Conflict("could not find a free ticket id after 100 tries")  # pragma: no cover
 
     def paths(self) -> Iterator[Path]:
-        if self.tickets_dir.is_dir():
-            yield from sorted(self.tickets_dir.rglob("*.md"))
+        """Every ticket file, and every symlink under tickets/ (reading one is refused, naming it)."""
+        for rel, *_ in sorted(store_paths.walk(self.root)):
+            yield self.root / rel
 
     def indexed(self, types: Sequence[str] = (), states: Sequence[str] = ()) -> Iterator[Indexed]:
         """Every ticket file's front-matter, oldest first (by ``created``, then id, then path), only
@@ -120,6 +126,7 @@ class Store:
     def read_file(self, path: Path) -> tuple[bytes, Parsed]:
         """A ticket file read once: its bytes as they are on disk (what a change puts back should it
         fail) and what they parse to."""
+        store_paths.plain(self.root, path)
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -133,7 +140,7 @@ class Store:
         return self.read_path(self.find(raw_id)).ticket
 
     def write(self, ticket: Ticket, type_fields: list[str], path: Path | None = None) -> Path:
-        target = path or self.path_for(ticket.id)
+        target = store_paths.plain(self.root, path or self.path_for(ticket.id))
         write_atomic(target, serialize(ticket, type_fields))
         return target
 
