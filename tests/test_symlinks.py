@@ -335,3 +335,23 @@ def test_the_rule_resolves_every_symlink_and_names_the_path_from_the_root(tmp_pa
         "tickets/ER/CD: a symlink, refused: erflow follows none in tickets/, templates/"
         " or to a file it writes",
     ]
+
+
+def test_a_tickets_folder_that_is_a_symlink_outside_is_named_and_never_listed_through(
+    run: Cli, outside: Path
+) -> None:
+    run.init()
+    ticket = run.new()
+    (run.root / "tickets" / "ER").rename(outside / "ER")
+    shutil.rmtree(run.root / "tickets")
+    (run.root / "tickets").symlink_to(outside, target_is_directory=True)
+    before, head = files_of(outside), run.head()
+    listed = run("list")
+    assert ticket not in listed.stdout and "tickets: a symlink leading outside the store" in listed.stderr
+    assert_refused(run, "show", ticket, naming="tickets")
+    assert_refused(run, "new", "enhancement", "--title", "T", naming="tickets", user=SUPPORT)
+    checked = run("check")
+    assert checked.exit_code == 6 and checked.stdout.splitlines() == [
+        "tickets: a symlink leading outside the store, refused"
+    ], describe(checked)
+    assert files_of(outside) == before and run.head() == head

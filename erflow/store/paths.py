@@ -15,6 +15,7 @@ user sees it. ``links(root, folder)`` lists every symlink under a folder, for ``
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -108,7 +109,12 @@ def walk(root: Path) -> list[Stat]:
     from erflow.store.ticketfile import TICKETS  # here: workflow.yaml's check needs no YAML
 
     found: list[Stat] = []
-    pending = [(os.path.join(root, TICKETS), f"{TICKETS}/")]
+    top = os.path.join(root, TICKETS)
+    with contextlib.suppress(OSError):
+        if os.path.islink(top):  # tickets/ itself: named, never listed through
+            stat = os.lstat(top)
+            return [(TICKETS, stat.st_mtime_ns, stat.st_size, stat.st_ino)]
+    pending = [(top, f"{TICKETS}/")]
     while pending:
         folder, prefix = pending.pop()
         try:
