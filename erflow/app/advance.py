@@ -124,7 +124,7 @@ def _render_documents(
             DocumentSet,  # jinja2: imported only by a change that renders something
         )
 
-        documents = DocumentSet(ctx.store.templates_dir / "documents")
+        documents = DocumentSet(ctx.store.templates_dir / "documents", ctx.store.root)
         text = documents.render_text(
             spec.template, email_context(ctx, ticket, ticket_type), ticket_id=ticket.id
         )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from erflow.app.context import Context
 from erflow.core.conditions import is_set
-from erflow.core.errors import ErflowError, UsageError
+from erflow.core.errors import ErflowError, InvalidData, UsageError
 from erflow.core.workflow import Workflow
 from erflow.store import ticketfile, workflow_file
 from erflow.store import tickets as store
@@ -24,16 +24,43 @@ def check(ctx: Context) -> list[str]:
     problems = [_relative(ctx, p) for p in problems]
     from erflow.mail.templates import TemplateSet
 
-    templates = TemplateSet(ctx.store.templates_dir)
+    templates = TemplateSet(ctx.store.templates_dir, ctx.store.root)
     from erflow.mail.templates import DocumentSet
 
-    documents = DocumentSet(ctx.store.templates_dir / "documents")
+    documents = DocumentSet(ctx.store.templates_dir / "documents", ctx.store.root)
     template_problems = templates.problems() + documents.problems()
     problems += template_problems
+    from erflow.store import paths
+
+    problems += [
+        link
+        for folder in (store.TEMPLATES, ticketfile.TICKETS)
+        for link in paths.links(ctx.store.root, folder)
+        if link not in problems
+    ]
     if wf is None:
         return problems + _raw_template_references(ctx, templates)
-    broken = {name for name in templates.names() if any(f"/{name}.j2:" in p for p in template_problems)}
-    problems += _check_template_references(ctx, wf, templates, broken)
+    try:
+        broken = {name for name in templates.names() if any(f"/{name}.j2:" in p for p in template_problems)}
+        problems += _check_template_references(ctx, wf, templates, broken)
+        problems += _check_documents(wf, documents)
+    except InvalidData as exc:  # templates/ itself a symlink: named above, its templates not read
+        if exc.message not in problems:
+            problems.append(exc.message)
+    for path in ctx.store.paths():
+        rel = ctx.store.relative(path)
+        try:
+            parsed = ctx.store.read_path(path)
+        except ErflowError as exc:
+            if exc.message not in problems:  # a symlink, already named
+                problems.append(exc.message)
+            continue
+        problems += _ticket_problems(wf, parsed, rel)
+    return problems
+
+
+def _check_documents(wf: Workflow, documents: TemplateSet) -> list[str]:
+    problems = []
     for ticket_type in wf.types.values():
         for transition in ticket_type.transitions:
             for doc in transition.documents:
@@ -42,14 +69,6 @@ def check(ctx: Context) -> list[str]:
                     problems.append(
                         f"{where}: document template {doc.template!r} not found in templates/documents/"
                     )
-    for path in ctx.store.paths():
-        rel = ctx.store.relative(path)
-        try:
-            parsed = ctx.store.read_path(path)
-        except ErflowError as exc:
-            problems.append(exc.message)
-            continue
-        problems += _ticket_problems(wf, parsed, rel)
     return problems
 
 
@@ -62,10 +81,13 @@ def _raw_template_references(ctx: Context, templates: TemplateSet) -> list[str]:
     """With a workflow.yaml too broken to load, still name every email template it needs that is
     missing (read from the raw YAML: ``emails:`` lists and timers' ``email:``)."""
     from erflow.core import yamlio
+    from erflow.store import paths
 
     try:
+        paths.inside(ctx.store.root, ctx.store.workflow_path)  # not read through a symlink outside
         raw = yamlio.load(ctx.store.workflow_path.read_text(encoding="utf-8"))
-    except (yamlio.YamlError, OSError, UnicodeDecodeError):
+        templates.names()
+    except (ErflowError, yamlio.YamlError, OSError, UnicodeDecodeError):
         return []
     found: list[str] = []
 

@@ -52,7 +52,7 @@ class Context:
     def templates(self) -> TemplateSet:
         from erflow.mail.templates import TemplateSet
 
-        return TemplateSet(self.store.templates_dir)
+        return TemplateSet(self.store.templates_dir, self.store.root)
 
     def author(self) -> tuple[str, str]:
         person = self.workflow.people.get(self.actor.lower())

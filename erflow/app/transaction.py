@@ -16,9 +16,10 @@ from erflow.app.context import Context
 from erflow.app.emails import EmailResult, smtp_config
 from erflow.app.reading import TicketFile, read_ticket
 from erflow.core import model
-from erflow.core.errors import Conflict, ErflowError, UsageError
+from erflow.core.errors import Conflict, ErflowError, InvalidData, UsageError
 from erflow.core.model import Ticket
 from erflow.core.workflow import TicketType
+from erflow.store import paths as store_paths
 from erflow.store import tickets as store
 from erflow.store.commits import Change, RulesChange
 from erflow.store.files import write_atomic
@@ -150,6 +151,15 @@ def _recover(ctx: Context, git_dir: Path) -> None:
         return
     where = journal.location(git_dir)
     paths = list(found.files)
+    for rel in paths:  # nothing restored, removed or unstaged through a symlink
+        try:
+            store_paths.plain(ctx.store.root, rel)
+        except InvalidData as exc:
+            raise InvalidData(
+                f"{exc.message}; the interrupted erflow change in {where} is not undone through it",
+                hint="replace the symlink by the folder itself, or put the files right by hand and "
+                "delete the journal; nothing was changed",
+            ) from None
     head = ctx.git.head()
     if head == found.parent:
         _restore(ctx, found.files)
@@ -234,7 +244,11 @@ def commit(
     from erflow.store import faults, journal
     from erflow.store import outbox as records
 
+    for path in [item.path for item in pending] + [path for path, _ in documents]:
+        store_paths.plain(ctx.store.root, path)  # nothing written through a symlink, checked first
     queued = _queue(ctx, outgoing) if outgoing else []
+    for path, _, _ in queued:
+        store_paths.plain(ctx.store.root, path)
     documents = [*documents, *((path, data) for path, data, _ in queued)]
     parent = began.head
     dirty = ctx.git.dirty([ctx.store.relative(path) for path, _ in documents])

@@ -6,7 +6,7 @@ The only module of erflow that imports jinja2. It never prints; every failure is
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from erflow.core.errors import InvalidData, NotFound, Refused, located
 from erflow.mail.message import Email, one_line
+from erflow.store.paths import plain
 
 _SUBJECT = re.compile(r"Subject:[ \t]*([^\r\n]*)")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -32,6 +33,34 @@ _TEMPLATE_BUGS = (
 )
 
 
+class _Loader(jinja2.BaseLoader):
+    """The files of one templates folder, for the template itself and every include, import and
+    extends: a name that is absolute or climbs with '..' is refused, and so is a path through a
+    symlink (store.paths.plain from the store's ``root``), whether it leads outside or not."""
+
+    def __init__(self, directory: Path, root: Path) -> None:
+        self.root = root.resolve()  # the folder itself is not resolved: a symlinked one is refused
+        inside = directory.is_relative_to(root)
+        self.directory = self.root / directory.relative_to(root) if inside else directory
+        shown = directory.relative_to(root).as_posix() if inside else "."
+        self.shown = shown if shown != "." else str(directory)
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        parts = template.replace("\\", "/").split("/")
+        if template.startswith(("/", "\\")) or ".." in parts:
+            raise InvalidData(f"template {template!r}: leads outside {self.shown}/, refused")
+        path = plain(self.root, self.directory / "/".join(p for p in parts if p not in ("", ".")))
+        try:
+            data = path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise jinja2.TemplateNotFound(template) from None
+        mtime = path.stat().st_mtime_ns
+        source = data.decode("utf-8")
+        return source, str(path), lambda: path.is_file() and path.stat().st_mtime_ns == mtime
+
+
 @dataclass(frozen=True)
 class _Parsed:
     subject: jinja2.Template
@@ -42,9 +71,9 @@ class _Parsed:
 class TemplateSet:
     """The email templates of a folder: NAME.j2 holds 'Subject: ...', an empty line, the body."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, root: Path | None = None) -> None:
         self.directory = directory
-        self._loader = jinja2.FileSystemLoader(directory, encoding="utf-8")
+        self._loader = _Loader(directory, root or directory)
         self._env = SandboxedEnvironment(
             loader=self._loader,
             undefined=jinja2.StrictUndefined,
@@ -54,8 +83,10 @@ class TemplateSet:
         self._cache: dict[str, _Parsed] = {}
 
     def names(self) -> list[str]:
+        """The templates in the folder; InvalidData when the folder is reached through a symlink."""
         if not self.directory.is_dir():
             return []
+        plain(self._loader.root, self._loader.directory)
         found = self.directory.glob("*.j2")
         return sorted(p.stem for p in found if p.is_file() and not p.name.startswith("."))
 
@@ -112,7 +143,11 @@ class TemplateSet:
 
     def problems(self) -> list[str]:
         found: list[str] = []
-        for name in self.names():
+        try:
+            names = self.names()
+        except InvalidData as exc:
+            return [exc.message]
+        for name in names:
             self._cache.pop(name, None)
             try:
                 found.extend(self._load(name)[1])

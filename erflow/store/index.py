@@ -21,7 +21,9 @@ from typing import Any
 
 from erflow import __version__
 from erflow.core.errors import ErflowError, located
-from erflow.store.ticketfile import TICKETS, Indexed, Progress, parse_bytes
+from erflow.store.paths import Stat, plain, walk
+from erflow.store.paths import problem as link_problem
+from erflow.store.ticketfile import Indexed, Progress, parse_bytes
 
 PATH = ".erflow/index.sqlite"
 LEGACY = ".erflow/index.json"  # the index of erflow 0.1: removed when found
@@ -29,7 +31,6 @@ SCHEMA = 1  # PRAGMA user_version; with erflow's version, a mismatch rebuilds th
 PROGRESS_FROM = 2000  # a refresh that parses more files than this reports its progress
 PAGE = 2000  # rows read per query: no read transaction stays open while the caller works
 
-Stat = tuple[str, int, int, int]  # path from the root, st_mtime_ns, st_size, st_ino
 Key = tuple[str, str, str]  # created, id, path: the order of entries
 Row = tuple[str, int, int, int, str, str, str | None, str | None, str | None, str, str | None, str | None]
 
@@ -125,37 +126,21 @@ def current_meta(root: Path, rel: str, stat: tuple[int, int, int]) -> dict[str, 
         return None
 
 
-def walk(root: Path) -> list[Stat]:
-    """Every ``*.md`` file under tickets/ with its stat, as (path from the root in posix form,
-    mtime_ns, size, inode): os.scandir and plain strings, no Path per file. Folders are not
-    followed through symlinks."""
-    found: list[Stat] = []
-    pending = [(str(root / TICKETS), f"{TICKETS}/")]
-    while pending:
-        folder, prefix = pending.pop()
-        try:
-            listing = os.scandir(folder)
-        except OSError:
-            continue
-        with listing:
-            for entry in listing:
-                name = entry.name
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        pending.append((entry.path, f"{prefix}{name}/"))
-                    elif name.endswith(".md") and entry.is_file():
-                        stat = entry.stat()
-                        found.append((prefix + name, stat.st_mtime_ns, stat.st_size, stat.st_ino))
-                except OSError:
-                    continue  # vanished meanwhile
-    return found
-
-
 # ---------------------------------------------------------------------------------------------
 # The database
 
 
+def _through_link(root: Path) -> None:
+    """Refuse (as a database that cannot be used) an index whose folder is reached through a
+    symlink: the cache is never written, nor a file removed, outside the store."""
+    try:
+        plain(root, PATH)
+    except ErflowError:
+        raise sqlite3.OperationalError(f"{PATH} is reached through a symlink") from None
+
+
 def _connect(root: Path) -> sqlite3.Connection:
+    _through_link(root)
     timeout = float(os.environ.get("ERFLOW_LOCK_TIMEOUT", "10"))
     # isolation_level=None: no implicit transactions; each write below is one explicit BEGIN..COMMIT.
     connection = sqlite3.connect(root / PATH, timeout=timeout, isolation_level=None)
@@ -171,6 +156,7 @@ def _connect(root: Path) -> sqlite3.Connection:
 def _open(root: Path) -> sqlite3.Connection:
     """A connection to an index of this schema and erflow version: made, or rebuilt, as needed.
     A file that is not a database at all is removed and made anew, once."""
+    _through_link(root)
     folder = root / PATH
     folder.parent.mkdir(exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
@@ -294,10 +280,19 @@ def _parse(root: Path, stats: list[Stat], progress: Progress | None) -> Iterator
 def load_entry(root: Path, rel: str) -> tuple[str, dict[str, Any] | None, str | None] | None:
     """One ticket file (``rel``: posix, from the root) as the index keeps it: its git blob id
     and its front-matter, or why it cannot be read. None when it has vanished meanwhile."""
+    where = os.path.join(root, rel)
     try:
-        data = (root / rel).read_bytes()
+        # O_NOFOLLOW: a symlink (walk lists those too) is named, never read through.
+        fd = os.open(where, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        if os.path.islink(where):
+            return "", None, link_problem(os.path.realpath(root), where)
+        return "", None, located(rel, None, f"cannot be read: {exc.strerror or exc}")
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         return "", None, located(rel, None, f"cannot be read: {exc.strerror or exc}")
     import hashlib  # only a refresh that parses a file hashes it

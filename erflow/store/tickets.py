@@ -15,6 +15,7 @@ from typing import Any
 
 from erflow.core.errors import Conflict, NotFound
 from erflow.core.model import Ticket
+from erflow.store import paths as store_paths
 from erflow.store.files import write_atomic
 from erflow.store.ticketfile import TICKETS, Indexed, Parsed, Progress, parse_bytes, serialize
 
@@ -72,7 +73,8 @@ class Store:
     """A store on disk: workflow.yaml, templates/ and tickets/ in a git work tree."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
+        self.root = root.resolve()  # the real root: every path read or written must lie in it
+        root = self.root
         self.tickets_dir = root / TICKETS
         self.templates_dir = root / TEMPLATES
         self.workflow_path = root / WORKFLOW
@@ -87,12 +89,15 @@ class Store:
         return self.tickets_dir / prefix / code[:2] / f"{ticket_id}.md"
 
     def find(self, raw_id: str) -> Path:
+        """The ticket's file; InvalidData when the way to it passes a symlink (nothing is read
+        through one, whether it leads outside the store or not)."""
         ticket_id = normalize_id(raw_id)
         path = self.path_for(ticket_id)
+        store_paths.plain(self.root, path)
         if path.is_file():
             return path
         for candidate in self.tickets_dir.rglob(f"{ticket_id}.md"):
-            return candidate
+            return store_paths.plain(self.root, candidate)
         raise NotFound(f"no ticket {ticket_id} in {self.tickets_dir}")
 
     def allocate_id(self, prefix: str) -> str:
@@ -104,8 +109,9 @@ class Store:
         raise Conflict("could not find a free ticket id after 100 tries")  # pragma: no cover
 
     def paths(self) -> Iterator[Path]:
-        if self.tickets_dir.is_dir():
-            yield from sorted(self.tickets_dir.rglob("*.md"))
+        """Every ticket file, and every symlink under tickets/ (reading one is refused, naming it)."""
+        for rel, *_ in sorted(store_paths.walk(self.root)):
+            yield self.root / rel
 
     def indexed(self, types: Sequence[str] = (), states: Sequence[str] = ()) -> Iterator[Indexed]:
         """Every ticket file's front-matter, oldest first (by ``created``, then id, then path), only
@@ -135,12 +141,14 @@ class Store:
         imports PyYAML. Such a parse knows no line numbers."""
         rel = self.relative(path)
         before = _stat(path) if from_index else None
+        store_paths.plain(self.root, path)
         try:
             data = path.read_bytes()
         except FileNotFoundError:
             raise NotFound(f"{rel}: no such ticket file") from None
         meta = None
-        if before is not None and _stat(path) == before and (self.root / ".erflow").is_dir():
+        cache = self.root / ".erflow"
+        if before is not None and _stat(path) == before and cache.is_dir() and not cache.is_symlink():
             from erflow.store import index  # sqlite3: a few milliseconds, against PyYAML's dozen
 
             meta = index.current_meta(self.root, rel, before)
@@ -150,7 +158,7 @@ class Store:
         return self.read_path(self.find(raw_id)).ticket
 
     def write(self, ticket: Ticket, type_fields: list[str], path: Path | None = None) -> Path:
-        target = path or self.path_for(ticket.id)
+        target = store_paths.plain(self.root, path or self.path_for(ticket.id))
         write_atomic(target, serialize(ticket, type_fields))
         return target
 

@@ -19,8 +19,14 @@ def load(path: Path) -> Workflow:
 
 
 def load_with_problems(path: Path) -> tuple[Workflow | None, list[str]]:
-    """Load a workflow and list every problem found in it."""
-    from erflow.store import workflow_cache
+    """Load a workflow and list every problem found in it; one that is a symlink leading outside
+    the store is not read (its one problem says so)."""
+    from erflow.store import paths, workflow_cache
+
+    try:
+        paths.inside(path.parent, path)
+    except InvalidData as exc:
+        return None, [exc.message]
 
     cached = workflow_cache.read(path)
     if cached is not None:

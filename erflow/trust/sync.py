@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from erflow.core.errors import Conflict, ErflowError, InvalidData, UsageError
+from erflow.store import paths as store_paths
 from erflow.store import ticketfile
 from erflow.store import tickets as store
 from erflow.store.files import write_atomic
@@ -306,7 +307,7 @@ def _renumber(
     from erflow.core import model
 
     root = git.root
-    old_path = root / path
+    old_path = store_paths.plain(root, path)  # nothing read or written through a symlink
     old_text = old_path.read_text(encoding="utf-8")
     ticket = ticketfile.parse(old_text, Path(path)).ticket
     old = ticket.id
@@ -324,10 +325,9 @@ def _renumber(
     )
     renamed = _with_id(old_text, old, new).rstrip("\n")
     renamed = _append_note(renamed, stamp)
-    linking = [
-        p for p in (root / ticketfile.TICKETS).rglob("*.md") if p != old_path and old in p.read_text("utf-8")
-    ]
-    write_atomic(root / new_rel, renamed + "\n")
+    files = [root / rel for rel, *_ in store_paths.walk(root) if not (root / rel).is_symlink()]
+    linking = [p for p in files if p != old_path and old in p.read_text("utf-8")]
+    write_atomic(store_paths.plain(root, new_rel), renamed + "\n")
     old_path.unlink()
     changed = [path, new_rel]
     for other in linking:
