@@ -518,3 +518,29 @@ def read_only(*paths: Path) -> Iterator[None]:
         finally:
             for p, mode in modes.items():
                 p.chmod(mode)
+
+
+def answer_menu(argv: list[str], env: dict[str, str], expect: bytes, choice: bytes = b"1\n") -> int:
+    """Run ``argv`` with a pseudo-terminal as stdin and stderr, wait for its menu to ask "Which"
+    (and to show ``expect``), answer ``choice``, and return its exit code."""
+    import pty
+    import select
+    import time
+
+    master, terminal = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=terminal, stderr=terminal, stdout=subprocess.PIPE, env=env, text=True)
+    os.close(terminal)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"Which" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                seen += os.read(master, 4096)
+        assert expect in seen, seen.decode(errors="replace")
+        os.write(master, choice)
+        proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        os.close(master)
+    return proc.returncode

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import NICK, SUPPORT, Cli, describe, one_line_error
+from conftest import NICK, SUPPORT, Cli, answer_menu, describe, one_line_error
 
 from erflow.cli.root import CLOSED_PIPE
 
@@ -146,25 +143,9 @@ def test_actor_falls_back_to_git_user_email(run: Cli, store: Path) -> None:
 
 def test_advance_without_a_transition_offers_a_menu_on_a_terminal(run: Cli) -> None:
     ticket_id = run.ticket_at("leadership")
-    master, slave = pty.openpty()
     env = dict(os.environ, ERFLOW_USER=NICK)
     argv = [sys.executable, "-m", "erflow", "advance", ticket_id, "--store", str(run.root)]
-    proc = subprocess.Popen(argv, stdin=slave, stderr=slave, stdout=subprocess.PIPE, env=env, text=True)
-    os.close(slave)
-    seen = b""
-    try:
-        deadline = time.monotonic() + 30
-        while b"Which" not in seen and time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if ready:
-                seen += os.read(master, 4096)
-        assert b"1. schedule" in seen, seen.decode(errors="replace")
-        os.write(master, b"1\n")
-        proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-        os.close(master)
-    assert proc.returncode == 0
+    assert answer_menu(argv, env, expect=b"1. schedule") == 0
     assert run.state(ticket_id) == "scheduling"
     assert run.git("log", "-1", "--format=%ae").strip() == NICK
 

@@ -5,9 +5,6 @@ counted where the store reads a ticket file (``Store.read_file``) and where its 
 from __future__ import annotations
 
 import os
-import pty
-import select
-import subprocess
 import sys
 import textwrap
 import time
@@ -15,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import APPROVE, NICK, PM, Cli
+from conftest import APPROVE, NICK, PM, Cli, answer_menu
 
 from erflow.app import views
 from erflow.app.advance import advance
@@ -154,24 +151,8 @@ def test_the_advance_menu_reads_the_ticket_file_once(run: Cli, tmp_path: Path) -
     ticket_id = run.ticket_at("leadership")
     settled(run, ticket_id)
     report = tmp_path / "reads.txt"
-    master, terminal = pty.openpty()
     env = dict(os.environ, ERFLOW_USER=NICK)
     argv = [sys.executable, "-c", COUNTED, str(report), "advance", ticket_id, "--store", str(run.root)]
-    proc = subprocess.Popen(argv, stdin=terminal, stderr=terminal, stdout=subprocess.PIPE, env=env, text=True)
-    os.close(terminal)
-    seen = b""
-    try:
-        deadline = time.monotonic() + 30
-        while b"Which" not in seen and time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if ready:
-                seen += os.read(master, 4096)
-        assert b"1. schedule" in seen, seen.decode(errors="replace")
-        os.write(master, b"1\n")
-        proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-        os.close(master)
-    assert proc.returncode == 0
+    assert answer_menu(argv, env, expect=b"1. schedule") == 0
     assert run.state(ticket_id) == "scheduling"
     assert report.read_text() == repr({f"{ticket_id}.md": 1})
