@@ -70,12 +70,16 @@ def run(
         replay = Replay(objects, git, prefix, WORKFLOWS_KEPT)
         if since and cached:
             replay.tainted = {c: (r[0], r[1]) for c, r in cached["rules"].items()}
+            at_head = cached.get("head_rules")
+            if isinstance(at_head, list) and len(at_head) == 2:
+                replay.resume_rules(since, (at_head[0], at_head[1]))
         found, count = _judge(records, replay, CommitJudge(replay, signing), judged)
+        head_rules = replay.rules_at(head) if head is not None else (None, None)
     violations += found
     verified = (cached["commits"] if since and cached else 0) + count
     result = AuditResult(verified, violations, count, since)
     if head is not None:
-        _write_cache(cache_path, head, result, replay.tainted)
+        _write_cache(cache_path, head, result, replay.tainted, head_rules)
     return result
 
 
@@ -98,7 +102,9 @@ def _read_cache(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def _write_cache(path: Path, head: str, result: AuditResult, tainted: dict[str, Rules]) -> None:
+def _write_cache(
+    path: Path, head: str, result: AuditResult, tainted: dict[str, Rules], head_rules: Rules
+) -> None:
     payload = {
         "version": [CACHE_VERSION, __version__],
         "head": head,
@@ -106,6 +112,9 @@ def _write_cache(path: Path, head: str, result: AuditResult, tainted: dict[str, 
         "violations": [v.as_json() for v in result.violations],
         # the commits that left workflow.yaml other than legitimate: the rules in force after each
         "rules": {commit: list(rules) for commit, rules in tainted.items()},
+        # the rules in force after ``head``: where the next run starts (else git is asked for the
+        # last commit that changed workflow.yaml, a walk of the whole history in a large store)
+        "head_rules": list(head_rules),
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

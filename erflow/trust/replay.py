@@ -126,6 +126,11 @@ class Replay:
             self._remember(self.rules, commit, found)
         return self.rules[commit]
 
+    def resume_rules(self, commit: str, rules: Rules) -> None:
+        """The rules in force after ``commit`` as an earlier run found them (the audit's cache): a
+        run that continues from there need not ask git for the last commit that changed them."""
+        self._remember(self.rules, commit, rules)
+
     def set_rules(self, commit: str, rules: Rules, *, changed: bool, blob: str | None) -> None:
         """A commit has been judged: ``rules`` are in force after it; ``changed`` says whether it
         changed workflow.yaml (whose blob it leaves is ``blob``)."""
