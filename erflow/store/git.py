@@ -272,19 +272,6 @@ class Git:
                 break
         return Path(self.run("rev-parse", "--absolute-git-dir").strip())
 
-    def uncommit(self, commit: str, parent: str, paths: Sequence[str]) -> None:
-        """Take back erflow's own last commit: move the branch from ``commit`` to ``parent`` only if it
-        still points at ``commit``, and reset those paths in the index."""
-        self.run(
-            "update-ref",
-            "-m",
-            "erflow: take back a change whose email could not be sent",
-            "HEAD",
-            parent,
-            commit,
-        )
-        self.run("reset", "-q", parent, "--", *paths)
-
     def blobs(self, ids: Sequence[str]) -> dict[str, bytes]:
         """Read many blobs (by id, or as ``<commit>:<path>``) through one ``git cat-file --batch``."""
         with ObjectReader(self) as reader:
