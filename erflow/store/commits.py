@@ -60,6 +60,20 @@ class Change:
 
 
 @dataclass(frozen=True)
+class QuarantineChange:
+    """A received message kept in quarantine (mail/quarantine/), and why: no ticket changes."""
+
+    key: str
+    reason: str
+    actor: str
+    action: str = "quarantine"
+
+    def message(self, extra_tickets: Sequence[str] = ()) -> str:
+        subject = " ".join(f"mail quarantine {self.key}: {self.reason}".split())[:200]
+        return f"{subject}\n\nErflow-Action: {self.action}\nErflow-Actor: {self.actor}\n"
+
+
+@dataclass(frozen=True)
 class RulesChange:
     """A change of the rules (workflow.yaml, templates/) that ``erflow workflow apply`` made: what it
     changed, one phrase a line, the files, and the tickets it moved out of dropped states."""
@@ -86,8 +100,11 @@ class RulesChange:
 
 
 def parse_trailers(message: str) -> dict[str, list[str]]:
+    """The ``Erflow-*`` trailers of a commit message: its last paragraph only, so that a note's text
+    (a customer's email, say) cannot pass a line of its own off as one."""
     found: dict[str, list[str]] = {}
-    for line in message.splitlines():
+    paragraphs = [p for p in message.replace("\r\n", "\n").strip("\n").split("\n\n") if p.strip()]
+    for line in paragraphs[-1].splitlines() if paragraphs else ():
         if line.startswith(TRAILER_PREFIX) and ": " in line:
             key, value = line[len(TRAILER_PREFIX) :].split(": ", 1)
             found.setdefault(key.lower(), []).append(value.strip())
