@@ -153,7 +153,7 @@ def test_resolving_to_a_defect_creates_a_linked_defect_in_the_same_commit(desk: 
         {
             "template": "defect_opened",
             "to": "jane@acme.example",
-            "subject": f"Your report {defect_id} is with our developers",
+            "subject": f"[{defect_id}] Your report {defect_id} is with our developers",
             "sent": False,
         }
     ]

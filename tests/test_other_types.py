@@ -64,7 +64,7 @@ SUBJECTS = {
 
 def mail(template: str, ticket_id: str) -> dict[str, Any]:
     """One entry of ``emails`` in ``advance --json``: to the customer, recorded, not sent."""
-    subject = SUBJECTS[template].format(id=ticket_id)
+    subject = f"[{ticket_id}] " + SUBJECTS[template].format(id=ticket_id)
     return {"template": template, "to": CUSTOMER_EMAIL, "subject": subject, "sent": False}
 
 
@@ -672,7 +672,7 @@ def test_an_ineligible_request_gets_the_canned_response_for_what_is_missing(
 
     # Support may send any canned response by hand, as the seed's "Canned Responses" field does.
     sent = run.json("email", doc, "doc_premium_one_document", user=SUPPORT)
-    assert sent["subject"] == SUBJECTS["doc_premium_one_document"].format(id=doc)
+    assert sent["subject"] == f"[{doc}] " + SUBJECTS["doc_premium_one_document"].format(id=doc)
     assert "email doc_premium_one_document" in run.show(doc)["body"]
 
     data = step(
@@ -757,7 +757,7 @@ def test_the_onboard_test_loop_repeats_until_the_customer_confirms(
     step(run, doc, "ready_to_test", CS_TEAM[1])
     assert "send the second email first" in refused(run, 3, doc, "hand_over", SUPPORT)
     reminder = run.json("email", doc, "doc_onboard_reset", user=SUPPORT)  # the Monday reminder
-    assert reminder["subject"] == SUBJECTS["doc_onboard_reset"].format(id=doc)
+    assert reminder["subject"] == f"[{doc}] " + SUBJECTS["doc_onboard_reset"].format(id=doc)
 
     data = step(run, doc, "customer_confirmed", SUPPORT, "--note", "Looks good, ship it")
     assert data["to"] == "todo"

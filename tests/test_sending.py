@@ -49,7 +49,7 @@ def test_advance_with_send_delivers_the_email_and_logs_it_as_sent(run: Cli, smtp
     assert envelope.rcpt_tos == [CUSTOMER_EMAIL]
     assert envelope.mail_from == "destyn@example.com"
     (message,) = delivered(smtp_server)
-    assert message["Subject"] == f"Enhancement Request {ticket_id} - Approved for Scheduling"
+    assert message["Subject"] == f"[{ticket_id}] Enhancement Request {ticket_id} - Approved for Scheduling"
     assert message["To"] == f"Jane Doe <{CUSTOMER_EMAIL}>"
     body = message.get_content()
     assert f"https://support.example.com/requests/{ticket_id}" in body
@@ -63,14 +63,14 @@ def test_new_with_send_delivers_the_acknowledgement(run: Cli, store: Path, smtp_
     data = run.json("new", "enhancement", *INTAKE_FLAGS, "--send", user=SUPPORT)
     assert data["emails"] == expected_emails(data["id"], "intake_acknowledgement", sent=True)
     (message,) = delivered(smtp_server)
-    assert message["Subject"] == f"Enhancement Request {data['id']} - Received"
+    assert message["Subject"] == f"[{data['id']}] Enhancement Request {data['id']} - Received"
     assert f"(queued to send, {message['Message-ID']})" in communications(run, data["id"])[-1]
 
 
 def test_email_command_with_send_delivers_one_template(run: Cli, smtp_server: Mailbox) -> None:
     ticket_id = run.ticket_at("scheduled")
     result = run.ok("email", ticket_id, "board_approved_no_quote", "--send", user=PM)
-    assert f"Subject: Enhancement Request {ticket_id} - Approved for Scheduling" in result.stdout
+    assert f"Subject: [{ticket_id}] Enhancement Request {ticket_id} - Approved for Scheduling" in result.stdout.replace(":\n ", ": ")
     assert [e.rcpt_tos for e in smtp_server.envelopes] == [[CUSTOMER_EMAIL]]
     message_id = delivered(smtp_server)[0]["Message-ID"]
     assert f"(queued to send, {message_id})" in communications(run, ticket_id)[-1]

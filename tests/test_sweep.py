@@ -131,7 +131,7 @@ def test_the_nudge_fires_three_days_after_entering_the_state_once(docs: Cli) -> 
         {
             "template": "nudge_email",
             "to": "jane@acme.example",
-            "subject": f"Still testing {ticket_id}?",
+            "subject": f"[{ticket_id}] Still testing {ticket_id}?",
             "sent": False,
         }
     ]

@@ -107,8 +107,24 @@ def render_emails(
             to=to,
             to_name=to_name,
         )
-        rendered.append(dataclasses.replace(mail, date=ctx.now))
+        rendered.append(threaded(ctx, ticket, dataclasses.replace(mail, date=ctx.now)))
     return rendered
+
+
+def threaded(ctx: Context, ticket: Ticket, mail: Email) -> Email:
+    """The email as part of the ticket's conversation: its tag ``[ER-12]`` in the subject, Reply-To
+    the desk (intake.address), and In-Reply-To the customer's latest message, if any."""
+    from erflow.core.conversation import last_received
+    from erflow.mail.message import tagged
+
+    answers = last_received(ticket) if mail.to == ticket.meta.get("customer_email") else None
+    return dataclasses.replace(
+        mail,
+        subject=tagged(mail.subject, ticket.id),
+        reply_to=ctx.workflow.intake.address or "",
+        in_reply_to=answers or "",
+        references=(answers,) if answers else (),
+    )
 
 
 def log_emails(ctx: Context, ticket: Ticket, emails: Sequence[Email], queued: bool) -> list[EmailResult]:

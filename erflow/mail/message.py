@@ -28,6 +28,26 @@ def _no_encoded_words(text: str) -> str:
     return text.replace("=?", "= ?")
 
 
+MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
+# erflow's own Message-IDs name their ticket: <erflow.ER-4K7M2Q.<20 hex digits>@domain>
+OWN_MESSAGE_ID = re.compile(r"<erflow\.([A-Z][A-Z0-9]{0,7}-[0-9A-Z]{1,16})\.[0-9a-f]{20}@[^<>\s@]+>")
+SUBJECT_TAG = re.compile(r"\[([A-Z][A-Z0-9]{0,7}-[0-9A-Z]{1,16})\]")
+
+
+def new_message_id(ticket_id: str, domain: str) -> str:
+    """A Message-ID that names its ticket, so that a reply to it finds the ticket by its headers
+    (short enough that its header line is never folded)."""
+    import secrets
+
+    return f"<erflow.{ticket_id}.{secrets.token_hex(10)}@{domain}>"
+
+
+def tagged(subject: str, ticket_id: str) -> str:
+    """The subject with the ticket's tag ``[ER-12]`` in front (once)."""
+    tag = f"[{ticket_id}]"
+    return subject if tag in subject else f"{tag} {subject}"
+
+
 def one_line(text: str) -> str:
     return WHITESPACE.sub(" ", text).strip()
 
@@ -45,17 +65,24 @@ class Email:
     body: str
     date: datetime = field(default_factory=_now)
     message_id: str = ""
+    reply_to: str = ""  # the desk's address, where the customer's answer goes
+    in_reply_to: str = ""  # the customer's message this one answers
+    references: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for what in ("template", "ticket_id", "to_name", "subject", "message_id"):
+        for what in ("template", "ticket_id", "to_name", "subject", "message_id", "in_reply_to"):
             check_line(getattr(self, what), what)
+        for one in (self.in_reply_to, *self.references):
+            if one and not MESSAGE_ID.fullmatch(one):
+                raise InvalidData(f"email: {one!r} is not a Message-ID")
         sender = mailbox(self.sender, "sender")
         addr_spec(self.to, "to")
+        if self.reply_to:
+            addr_spec(self.reply_to, "reply_to")
         if self.date.tzinfo is None:
             raise InvalidData("email field 'date' has no time zone offset")
         if not self.message_id:
-            msgid = email.utils.make_msgid(domain=sender.domain)
-            object.__setattr__(self, "message_id", msgid)
+            object.__setattr__(self, "message_id", new_message_id(self.ticket_id, sender.domain))
 
     def as_text(self) -> str:
         return self.as_message().as_bytes().decode("utf-8")
@@ -71,6 +98,12 @@ class Email:
         msg["Subject"] = _no_encoded_words(self.subject)
         msg["Date"] = email.utils.format_datetime(self.date)
         msg["Message-ID"] = self.message_id
+        if self.reply_to:
+            msg["Reply-To"] = addr_spec(self.reply_to, "reply_to")
+        if self.in_reply_to:
+            msg["In-Reply-To"] = self.in_reply_to
+        if self.references:
+            msg["References"] = " ".join(self.references)
         msg["X-Erflow-Ticket"] = self.ticket_id
         lines = self.body.encode("utf-8").splitlines()
         if any(len(line) > _MAX_LINE for line in lines):
