@@ -21,7 +21,7 @@ from erflow.core.model import Ticket
 from erflow.core.workflow import TicketType
 from erflow.store import paths as store_paths
 from erflow.store import tickets as store
-from erflow.store.commits import Change, RulesChange
+from erflow.store.commits import Change, QuarantineChange, RulesChange
 from erflow.store.files import write_atomic
 
 if TYPE_CHECKING:
@@ -225,9 +225,10 @@ def commit(
     ctx: Context,
     began: Began,
     pending: Sequence[Pending],
-    change: Change | RulesChange,
+    change: Change | RulesChange | QuarantineChange,
     outgoing: Sequence[Email] = (),
     documents: Sequence[tuple[Path, str | bytes]] = (),
+    removed: Sequence[Path] = (),
 ) -> str:
     """Write every file and commit them as one; ``outgoing`` emails are queued in the outbox by that
     same commit (``app.outbox.deliver`` delivers them once it has landed).
@@ -244,20 +245,20 @@ def commit(
     from erflow.store import faults, journal
     from erflow.store import outbox as records
 
-    for path in [item.path for item in pending] + [path for path, _ in documents]:
+    for path in [item.path for item in pending] + [path for path, _ in documents] + list(removed):
         store_paths.plain(ctx.store.root, path)  # nothing written through a symlink, checked first
     queued = _queue(ctx, outgoing) if outgoing else []
     for path, _, _ in queued:
         store_paths.plain(ctx.store.root, path)
     documents = [*documents, *((path, data) for path, data, _ in queued)]
     parent = began.head
-    dirty = ctx.git.dirty([ctx.store.relative(path) for path, _ in documents])
+    dirty = ctx.git.dirty([ctx.store.relative(path) for path in [*(p for p, _ in documents), *removed]])
     if dirty:
         raise Conflict(
             f"{dirty[0]} has changes not committed by erflow", hint="commit or discard them, then retry"
         )
     originals = {ctx.store.relative(item.path): item.original for item in pending}
-    for path, _ in documents:
+    for path in [*(p for p, _ in documents), *removed]:
         originals[ctx.store.relative(path)] = path.read_bytes() if path.is_file() else None
     rel = list(originals)
     message = change.message([p.ticket.id for p in pending[1:]])
@@ -271,6 +272,8 @@ def commit(
             ctx.store.write(item.ticket, list(item.type.fields), item.path)
         for path, text in documents:
             write_atomic(path, text)
+        for path in removed:
+            path.unlink(missing_ok=True)
         for _, _, record in queued:  # meaningless unless the commit lands (store/outbox.py)
             records.save(git_dir, record)
         faults.point("files-written")

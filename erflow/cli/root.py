@@ -43,6 +43,8 @@ COMMANDS = {
     "merge-file": "trust",
     "sweep": "sweep",
     "outbox": "outbox",
+    "mail": "mail",
+    "reply": "mail",
     "report": "reports",
     "graph": "reports",
     "workflow": "workflow",

@@ -72,8 +72,10 @@ def parse_sets(ticket_type: TicketType, pairs: Mapping[str, str]) -> dict[str, A
     return parsed
 
 
-def _role_reason(workflow: Workflow, actor: str, allowed: tuple[str, ...], what: str) -> str | None:
-    roles = workflow.roles_of(actor)
+def _role_reason(
+    workflow: Workflow, actor: str, allowed: tuple[str, ...], what: str, ticket: Mapping[str, Any]
+) -> str | None:
+    roles = workflow.roles_of(actor, ticket)
     if not roles:
         return f"{actor} is not listed under people in workflow.yaml, so has no roles"
     if set(roles) & set(allowed):
@@ -100,7 +102,9 @@ def evaluate(
     reasons: list[str] = []
     permitted = True
     role_problem = (
-        None if system else _role_reason(workflow, actor, transition.roles, f"take {transition.name}")
+        None
+        if system
+        else _role_reason(workflow, actor, transition.roles, f"take {transition.name}", current)
     )
     if role_problem:
         reasons.append(role_problem)

@@ -16,6 +16,12 @@ if TYPE_CHECKING:
     from pathlib import Path  # an annotation only: pathlib is not paid for by importing the model
 
 ANYONE = "*"
+CUSTOMER = "customer"  # the role of a ticket's customer (customer_email), who acts by email
+
+
+def is_customer(actor: str, ticket: Mapping[str, Any]) -> bool:
+    address = ticket.get("customer_email")
+    return bool(actor) and isinstance(address, str) and address.strip().lower() == actor.strip().lower()
 
 
 class Requirement(Record):
@@ -100,6 +106,17 @@ class Transition(Record):
         return {f for r in self.requires for f in r.fields}
 
 
+class ReplyRule(Record):
+    """What a customer's email reply does to a ticket in a state: the transition it takes (as the
+    customer, under the ``customer`` role), when its text ``match``es (a regular expression; None: any
+    reply), and the field its text fills (None: it is the transition's note)."""
+
+    transition: str
+    match: str | None = None
+    fills: str | None = None  # workflow.yaml: field
+    line: int = field(default=0, compare=False)
+
+
 class State(Record):
     name: str
     label: str
@@ -108,6 +125,33 @@ class State(Record):
     terminal: bool = False
     waiting: str | None = None
     assign: tuple[Assign, ...] = ()
+    on_reply: tuple[ReplyRule, ...] = ()
+
+
+class IntakeRoute(Record):
+    """One intake rule: a message to ``to`` (an address), or whose subject or text matches (regular
+    expressions, case-insensitive), becomes a ticket of ``type`` with the fields ``sets``."""
+
+    type: str
+    to: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    sets: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Intake(Record):
+    """How mail comes in (workflow.yaml ``intake:``): the desk's address (the Reply-To of every
+    customer email), the routes a new message is tried against in order, the type it gets when none
+    matches (None: it waits in quarantine), whether the creation's acknowledgement goes out, the
+    largest message taken, and whether a reply from another address than the ticket's customer may
+    move the ticket (``verify_sender``: it may not; it is logged as unverified)."""
+
+    address: str | None = None
+    routes: tuple[IntakeRoute, ...] = ()
+    default_type: str | None = None
+    acknowledge: bool = True
+    max_bytes: int = 10 * 1024 * 1024
+    verify_sender: bool = True
 
 
 class Actions(Record):
@@ -212,6 +256,7 @@ class Workflow(Record):
     permissions: Mapping[str, tuple[str, ...]]
     types: Mapping[str, TicketType]
     calendar: Calendar = Calendar()
+    intake: Intake = Intake()
 
     def type(self, name: str) -> TicketType:
         found = self.types.get(name)
@@ -223,15 +268,21 @@ class Workflow(Record):
         prefix = ticket_id.split("-", 1)[0].upper()
         return next((t for t in self.types.values() if t.prefix == prefix), None)
 
-    def roles_of(self, actor: str) -> tuple[str, ...]:
+    def roles_of(self, actor: str, ticket: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+        """The actor's roles; with a ticket's values, also ``customer`` when the actor is the
+        ticket's customer (its customer_email)."""
         person = self.people.get(actor.lower())
-        return person.roles if person else ()
+        roles = person.roles if person else ()
+        if ticket is not None and is_customer(actor, ticket):
+            roles = (*roles, CUSTOMER)
+        return roles
 
-    def may(self, actor: str, action: str) -> bool:
+    def may(self, actor: str, action: str, ticket: Mapping[str, Any] | None = None) -> bool:
         allowed = self.permissions.get(action, (ANYONE,))
-        if actor.lower() not in self.people:
+        roles = self.roles_of(actor, ticket)
+        if not roles:
             return False
-        return ANYONE in allowed or bool(set(allowed) & set(self.roles_of(actor)))
+        return (ANYONE in allowed and actor.lower() in self.people) or bool(set(allowed) & set(roles))
 
     def people_with_role(self, role: str) -> list[Person]:
         return [p for p in self.people.values() if role in p.roles]
@@ -240,7 +291,7 @@ class Workflow(Record):
 _COMMON = {f.name: f for f in COMMON_FIELDS}
 
 
-_RESERVED = ("tickets", "templates", ".git", ".erflow", "workflow.yaml")
+_RESERVED = ("tickets", "templates", ".git", ".erflow", "workflow.yaml", "mail", "outbox")
 
 
 def document_path_problem(path: str) -> str | None:

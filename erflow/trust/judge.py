@@ -24,6 +24,8 @@ EDIT_FIELDS: Mapping[str, frozenset[str]] = {
     "note": frozenset(),
     "log-time": frozenset(),
     "email": frozenset(),
+    "reply": frozenset(),
+    "mail": frozenset(),
     "assign": frozenset({"owner"}),
     "link": frozenset({"links"}),
 }
@@ -83,15 +85,15 @@ class Judge:
 
     # -- each action
 
-    def _permitted(self, action: str) -> list[str]:
+    def _permitted(self, action: str, ticket: Mapping[str, Any] | None = None) -> list[str]:
         permission = PERMISSION.get(action, action)
-        if self.workflow.may(self.actor, permission):
+        if self.workflow.may(self.actor, permission, ticket):
             return []
         return [f"{self.actor} may not {permission} (permissions.{permission})"]
 
     def _new(self, side: Side, ticket_type: TicketType) -> list[tuple[str, str]]:
         assert side.new is not None
-        problems = self._permitted("new")
+        problems = self._permitted("new", side.new.meta)
         if side.old is not None:
             problems.append("new rewrote an existing ticket file")
         problems += self._fresh(side.new, ticket_type)
@@ -188,7 +190,7 @@ class Judge:
 
     def _edit(self, action: str, side: Side) -> list[str]:
         assert side.old is not None and side.new is not None
-        problems = [] if action == "email" else self._permitted(action)
+        problems = [] if action in ("email", "reply", "mail") else self._permitted(action)
         allowed = EDIT_FIELDS[action]
         for key in engine.diff(side.old.meta, side.new.meta):
             if key not in allowed:

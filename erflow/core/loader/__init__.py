@@ -5,6 +5,7 @@ with file, line and path. A module per section of the file, each reader building
     references    conditions and requirements that name fields and policies
     transitions   transitions: gates, rules, set, assign, linked tickets, documents, emails
     timers        the SLA and timers, and the actions they take
+    mail          intake: (how a new message becomes a ticket) and each state's on_reply:
     ticket_types  a ticket type: its fields, states, transitions, create:, SLA and timers
     toplevel      the file: settings, policies, roles, people, permissions, types, calendar
 

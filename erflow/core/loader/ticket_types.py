@@ -56,7 +56,9 @@ class TypeReader(TimerReader):
                 s = yamlio.LineDict()
                 s.lines, s.line = {}, states_raw.line_of(state_name)
             else:
-                self._unknown_keys(s, {"owner", "label", "stage", "terminal", "waiting", "assign"}, s_where)
+                self._unknown_keys(
+                    s, {"owner", "label", "stage", "terminal", "waiting", "assign", "on_reply"}, s_where
+                )
             owner = s.get("owner")
             if owner is not None and not isinstance(owner, str):
                 self.p.add(s, "owner", f"{s_where}.owner", "expected one role name")
@@ -71,6 +73,7 @@ class TypeReader(TimerReader):
                 bool(s.get("terminal", False)),
                 s.get("waiting"),
                 self.assign(s, s_where, roles, owner, checker),
+                self.on_reply(s, s_where),
             )
         if not states:
             self.p.add(spec, "states", f"{where}.states", "no states defined")
@@ -109,6 +112,7 @@ class TypeReader(TimerReader):
                 if not any(t.name == owner_t for t in transitions):
                     where_set_by = f"{where}.fields.{f.name}.set_by"
                     self.p.add(node, "set_by", where_set_by, f"unknown transition {owner_t!r}")
+        self.check_on_reply(spec, where, states, transitions, fields)
         label = str(spec.get("label") or name)
         sla = self.sla(spec, where, states, transitions, roles, checker)
         timers = self.timers(spec, where, states, transitions, roles, checker)

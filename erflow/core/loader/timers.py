@@ -9,12 +9,13 @@ from typing import Any
 from erflow.core import yamlio
 from erflow.core.businesstime import WEEKDAYS, Duration, parse_duration
 from erflow.core.loader.base import NAME
+from erflow.core.loader.mail import MailReader
 from erflow.core.loader.references import RefChecker
 from erflow.core.loader.transitions import TransitionReader
 from erflow.core.workflow import Actions, EmailSpec, Sla, SlaTarget, State, Timer, Transition
 
 
-class TimerReader(TransitionReader):
+class TimerReader(TransitionReader, MailReader):
     def _duration(self, node: Any, key: str, where: str) -> Duration | None:
         raw = node.get(key) if isinstance(node, dict) else None
         if raw is None:

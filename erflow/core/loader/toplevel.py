@@ -18,7 +18,17 @@ class WorkflowReader(TypeReader):
     def workflow(self, path: Path, raw: yamlio.LineDict) -> Workflow:
         self._unknown_keys(
             raw,
-            {"version", "settings", "policies", "roles", "people", "permissions", "types", "calendar"},
+            {
+                "version",
+                "settings",
+                "policies",
+                "roles",
+                "people",
+                "permissions",
+                "types",
+                "calendar",
+                "intake",
+            },
             "",
         )
         if raw.get("version", 1) != 1:
@@ -75,7 +85,10 @@ class WorkflowReader(TypeReader):
             types[type_name] = ticket_type
         self.check_linked(types)
         calendar = self.calendar(raw)
-        return Workflow(path, plain(settings), plain(policies), roles, people, permissions, types, calendar)
+        intake = self.intake(raw, types)
+        return Workflow(
+            path, plain(settings), plain(policies), roles, people, permissions, types, calendar, intake
+        )
 
     def calendar(self, raw: yamlio.LineDict) -> Calendar:
         node = self._map(raw, "calendar", "calendar")
