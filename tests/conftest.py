@@ -493,7 +493,12 @@ SUBJECTS = {
 def expected_emails(ticket_id: str, *templates: str, sent: bool = False) -> list[dict[str, Any]]:
     """The ``emails`` of ``advance --json`` / ``new --json`` for these templates to the customer."""
     return [
-        {"template": t, "to": CUSTOMER_EMAIL, "subject": f"[{ticket_id}] " + SUBJECTS[t].format(id=ticket_id), "sent": sent}
+        {
+            "template": t,
+            "to": CUSTOMER_EMAIL,
+            "subject": f"[{ticket_id}] " + SUBJECTS[t].format(id=ticket_id),
+            "sent": sent,
+        }
         for t in templates
     ]
 

@@ -372,7 +372,10 @@ def test_email_prints_the_full_message_and_logs_it_as_not_sent(run: Cli) -> None
     head, _, body = result.stdout.partition("\n\n")
     assert "From: Destyn Dagle <destyn@example.com>" in head.splitlines()
     assert f"To: Jane Doe <{CUSTOMER_EMAIL}>" in head.splitlines()
-    assert f"Subject: [{ticket_id}] Enhancement Request {ticket_id} - Approved for Scheduling" in head.splitlines()
+    assert (
+        f"Subject: [{ticket_id}] Enhancement Request {ticket_id} - Approved for Scheduling"
+        in head.splitlines()
+    )
     assert body.startswith("Hi Jane Doe,\n")
     assert "Export invoices to CSV" in body
     assert f"https://support.example.com/requests/{ticket_id}" in body
@@ -387,7 +390,9 @@ def test_email_dry_run_prints_the_message_and_records_nothing(run: Cli) -> None:
     ticket_id = run.ticket_at("leadership")
     before = run.snapshot()
     result = run.ok("email", ticket_id, "board_approved_no_quote", "--dry-run", user=PM)
-    assert f"Subject: [{ticket_id}] Enhancement Request {ticket_id} - Approved for Scheduling" in result.stdout
+    assert (
+        f"Subject: [{ticket_id}] Enhancement Request {ticket_id} - Approved for Scheduling" in result.stdout
+    )
     assert run.snapshot() == before
 
 

@@ -70,7 +70,10 @@ def test_new_with_send_delivers_the_acknowledgement(run: Cli, store: Path, smtp_
 def test_email_command_with_send_delivers_one_template(run: Cli, smtp_server: Mailbox) -> None:
     ticket_id = run.ticket_at("scheduled")
     result = run.ok("email", ticket_id, "board_approved_no_quote", "--send", user=PM)
-    assert f"Subject: [{ticket_id}] Enhancement Request {ticket_id} - Approved for Scheduling" in result.stdout.replace(":\n ", ": ")
+    assert (
+        f"Subject: [{ticket_id}] Enhancement Request {ticket_id} - Approved for Scheduling"
+        in result.stdout.replace(":\n ", ": ")
+    )
     assert [e.rcpt_tos for e in smtp_server.envelopes] == [[CUSTOMER_EMAIL]]
     message_id = delivered(smtp_server)[0]["Message-ID"]
     assert f"(queued to send, {message_id})" in communications(run, ticket_id)[-1]

@@ -244,7 +244,10 @@ def test_leadership_return_sends_the_feedback_to_the_customer_and_goes_back_to_p
         "advance", ticket_id, "return", "--set", f"return_feedback={feedback}", "--dry-run", user=NICK
     )
     assert run.snapshot() == before
-    assert f"Subject: [{ticket_id}] Enhancement Request {ticket_id} - Additional Details Requested" in preview.stdout.replace(":\n ", ": ")
+    assert (
+        f"Subject: [{ticket_id}] Enhancement Request {ticket_id} - Additional Details Requested"
+        in preview.stdout.replace(":\n ", ": ")
+    )
     assert feedback in preview.stdout
     assert "would move leadership → pm_review" in preview.stderr
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from erflow.app import outbox, transaction
 from erflow.app.context import Context
-from erflow.app.emails import EmailResult, will_send
+from erflow.app.emails import EmailResult, log_emails, will_send
 from erflow.core import conversation, engine, model
 from erflow.core.errors import ErflowError, NotFound
 from erflow.core.workflow import is_customer
@@ -237,6 +237,9 @@ def _reply(
                 if moved:
                     result.reason = moved
                     ticket.add_entry("Notes", model.entry(ctx.now, f"customer reply moved nothing: {moved}"))
+                    emails = _tell_owner(ctx, ticket, message, moved)
+                    result.emails = log_emails(ctx, ticket, emails, sending)
+                    emails = emails if sending else []
             else:
                 plan, applied = moved
                 result.outcome, result.transition, result.to_state = (
@@ -286,6 +289,28 @@ def _on_reply(
     except ErflowError as exc:
         return exc.message
     return plan, apply_plan(ctx, pending, plan, ctx.actor, text, sending)
+
+
+def _tell_owner(ctx: Context, ticket: model.Ticket, message: Inbound, why: str) -> list[Email]:
+    """An email to the ticket's owner (a person, or the first person of its role): the customer
+    replied and the reply could not move the ticket."""
+    from erflow.mail.message import Email, tagged
+
+    owner = str(ticket.meta.get("owner") or "")
+    person = ctx.workflow.people.get(owner.lower())
+    if person is None:
+        members = ctx.workflow.people_with_role(owner)
+        person = members[0] if members else None
+    if person is None:
+        return []
+    sender = str(ctx.workflow.settings.get("sender") or person.email)
+    body = (
+        f"{message.sender} replied to {ticket.id} ({ticket.meta.get('title', '')}), and the reply moved "
+        f"nothing:\n{why}\n\nTheir reply:\n\n{message.reply.strip() or '(no text)'}\n\n"
+        f"erflow show {ticket.id} has the whole conversation.\n"
+    )
+    subject = tagged(f"Customer reply needs you: {ticket.id}", ticket.id)
+    return [Email("owner_notice", ticket.id, sender, person.email, person.name, subject, body, ctx.now)]
 
 
 def _log_bounce(ctx: Context, ticket: model.Ticket, message: Inbound) -> None:

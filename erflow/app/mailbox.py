@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from erflow.app.context import Context
 from erflow.app.inbound import Received, receive
-from erflow.store import mailfiles
+from erflow.store import faults, mailfiles
 
 if TYPE_CHECKING:
     from erflow.mail.sources import Source
@@ -49,6 +49,7 @@ def fetch(
     batch = Batch()
     for item in source.messages():
         result = receive(ctx, item.data, where=item.where, send=send)
+        faults.point("mail-received")
         source.done(item)
         batch.results.append(result)
         if told is not None:

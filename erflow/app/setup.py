@@ -130,6 +130,32 @@ class _Walker:
         for created in result.created:
             self.report.steps.append(f"{'':<10}  created {created}, linked, owner {self.owner(created)}")
 
+    def customer_reply(self, ticket_id: str, sender: str, name: str, text: str) -> None:
+        """The customer answers the desk's email: the message goes through ``erflow mail receive``."""
+        from email.message import EmailMessage
+        from email.utils import format_datetime
+
+        from erflow.app import inbound
+
+        message = EmailMessage()
+        message["From"] = f"{name} <{sender}>"
+        message["To"] = self.ctx_workflow_address()
+        message["Subject"] = f"Re: [{ticket_id}] Additional Details Requested"
+        message["Date"] = format_datetime(self.now)
+        message["Message-ID"] = f"<reply-{ticket_id.lower()}@acme.example>"
+        quoted = (
+            "On the day before, Destyn Dagle <destyn@example.com> wrote:\n> We need a bit more information."
+        )
+        message.set_content(f"{text}\n\n{quoted}\n")
+        result = inbound.receive(self.ctx(sender), message.as_bytes(), where="demo mail")
+        line = f"{ticket_id}  {sender:<24} email reply (erflow mail receive) → {result.transition}: "
+        self.report.steps.append(line + f"needs_info → {result.to_state}")
+
+    def ctx_workflow_address(self) -> str:
+        from erflow.store import workflow_file
+
+        return workflow_file.load(store.Store(self.root).workflow_path).intake.address or "desk@example.com"
+
     def refused(self, actor: str, ticket_id: str, transition: str, **sets: str) -> None:
         try:
             advancing.advance(self.ctx(actor), ticket_id, transition, sets)
@@ -187,7 +213,7 @@ def demo(directory: Path, env: Mapping[str, str]) -> DemoReport:
     walk.refused(support, a, "submit")
     walk.advance(support, a, "submit", business_value="Saves finance 4 hours a week")
     walk.advance(pm, a, "request_info", info_needed="Which columns do you need in the export?")
-    walk.advance(pm, a, "info_received", note="Customer replied: date, number, amount, status.")
+    walk.customer_reply(a, "jane@acme.example", "Jane Doe", "We need the date, number, amount and status.")
     walk.advance(
         pm,
         a,

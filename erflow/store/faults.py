@@ -16,6 +16,8 @@ committed          the commit has landed (with the outbox entries of its emails)
 sending            an outbox message is marked "sending" (erflow/store/outbox.py); its SMTP
                    transaction is about to begin
 smtp-accepted      the SMTP server has accepted an outbox message; it is not yet marked sent
+mail-received      ``mail fetch``: a message's commit has landed; it is not yet marked processed
+                   at its source (IMAP, Maildir)
 =================  ============================================================================
 """
 
