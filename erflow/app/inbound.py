@@ -321,15 +321,13 @@ def _log_bounce(ctx: Context, ticket: model.Ticket, message: Inbound) -> None:
 
 
 def _mark_bounced(ctx: Context, message: Inbound) -> None:
-    """The outbox's delivery record of each bounced email says it failed (kept in this clone)."""
+    """The outbox's delivery record of each bounced email says so (kept in this clone)."""
     from erflow.mail import outbox as entries
     from erflow.store import outbox as records
 
     git_dir = ctx.git.git_dir()
     for message_id in message.bounced_ids:
-        record = records.load(git_dir, entries.key(message_id))
-        if record is not None:
-            records.save(git_dir, record.at("failed", last_error=f"bounced: {message.subject}"[:300]))
+        records.bounced(git_dir, entries.key(message_id), f"bounced: {message.subject}"[:300])
 
 
 def quarantine(

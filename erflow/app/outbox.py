@@ -26,7 +26,7 @@ from erflow.store.outbox import Record
 if TYPE_CHECKING:
     from erflow.mail.outbox import Entry
 
-SHOWN = {"pending": "pending", "failed": "failed", "sending": "unknown", "sent": "sent"}
+SHOWN = {"pending": "pending", "failed": "failed", "sending": "unknown", "sent": "sent", "bounced": "bounced"}
 
 
 @dataclass
@@ -45,6 +45,8 @@ class OutboxEntry:
     def hint(self) -> str | None:
         if self.record.status == "sending":
             return f"delivery unknown (killed mid-send?); erflow outbox flush --resend {self.record.key}"
+        if self.record.status == "bounced":
+            return f"returned by the customer's mail server: check customer_email of {self.record.ticket}"
         return None
 
     def as_json(self) -> dict[str, Any]:

@@ -14,6 +14,8 @@ failed     the server refused it (a 5xx answer); ``erflow outbox flush`` tries a
 sending    its SMTP transaction began and its end was never recorded: the server may or may not
            have accepted it (listed as "unknown"; sent again only with ``flush --resend``)
 sent       the server accepted it
+bounced    accepted, then returned: a bounce (a delivery status notification) came in for it;
+           never sent again (the address is wrong, not the moment)
 =========  ====================================================================================
 
 Open records are ``<key>.json``; a delivered one moves to ``sent/<key>.json`` (written there first:
@@ -36,7 +38,7 @@ from erflow.core.errors import InvalidData
 from erflow.store.files import write_atomic
 
 FOLDER = "outbox"  # in the store (entries, committed) and in <git dir>/erflow (records, local)
-STATUSES = ("pending", "failed", "sending", "sent")
+STATUSES = ("pending", "failed", "sending", "sent", "bounced")
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,18 @@ def _read(path: Path) -> Record:
             hint="delete it if its message was delivered; nothing was changed",
         ) from None
     return record
+
+
+def bounced(git_dir: Path, key: str, error: str) -> bool:
+    """Mark a delivered message as bounced (listed by ``erflow outbox``, not sent again); False when
+    this clone has no record of it (another clone sent it)."""
+    record = load(git_dir, key)
+    if record is None:
+        return False
+    save(git_dir, record.at("bounced", last_error=error))
+    with contextlib.suppress(FileNotFoundError):
+        location(git_dir, key, "sent").unlink()
+    return True
 
 
 def remove(git_dir: Path, key: str) -> None:
