@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from conftest import CUSTOMER_EMAIL, PM, Cli, git
+from imapserver import Dovecot
 from test_mail_in import message
 
 from erflow.store import faults
@@ -29,8 +30,10 @@ def replies(run: Cli, count: int) -> tuple[list[str], list[bytes]]:
     return ids, data
 
 
-def fetch(root: Path, source: list[str], point: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ERFLOW_USER": PM}
+def fetch(
+    root: Path, source: list[str], point: str | None = None, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ERFLOW_USER": PM, **(extra or {})}
     env.pop(faults.ENV, None)
     if point:
         env[faults.ENV] = point
@@ -41,8 +44,13 @@ def fetch(root: Path, source: list[str], point: str | None = None) -> subprocess
 
 
 def received_commits(root: Path) -> list[str]:
+    """The commits customers made by email: replies that moved a ticket, and new tickets."""
     log = git(root, "log", "--format=%ae %s")
-    return [line for line in log.splitlines() if line.startswith(CUSTOMER_EMAIL) and " advance " in line]
+    return [
+        line
+        for line in log.splitlines()
+        if line.startswith(CUSTOMER_EMAIL) and (" advance " in line or " new " in line)
+    ]
 
 
 def test_a_maildir_batch_is_taken_in_once_and_marked_seen(run: Cli, store: Path, tmp_path: Path) -> None:
@@ -98,3 +106,35 @@ def test_killed_at_any_point_of_a_fetch_each_message_is_processed_exactly_once(
     assert not list((tmp_path / "Maildir" / "new").iterdir())
     assert git(store, "status", "--porcelain").strip() == ""
     run.ok("audit", user=PM)
+
+
+def test_fetch_over_imap_takes_each_message_in_once_and_flags_it_on_the_server(
+    run: Cli, store: Path, dovecot: Dovecot, imap_folder: str
+) -> None:
+    ids, data = replies(run, 2)
+    for one in data:
+        dovecot.append(one, imap_folder)
+    stray = message("Hello desk", "A new request.", message_id="<new-1@acme.example>")
+    dovecot.append(stray, imap_folder)
+    env = dovecot.env("starttls", imap_folder)
+
+    killed = fetch(store, [], "mail-received", env)  # killed after the first commit, before its flags
+    assert killed.returncode == -signal.SIGKILL
+    assert all("$Erflow" not in flags for flags in dovecot.flags(imap_folder).values())
+    done = fetch(store, [], None, env)
+    assert done.returncode == 0, done.stderr + dovecot.log
+    flags = dovecot.flags(imap_folder)
+    assert set(flags) == {f"<r-{t}@acme.example>" for t in ids} | {"<new-1@acme.example>"}
+    assert all({"\\Seen", "$Erflow"} <= seen for seen in flags.values())
+    assert [run.state(t) for t in ids] == ["pm_review"] * 2
+    assert len(received_commits(store)) == 3  # two replies moved, one new ticket; each once
+    assert "1 duplicate" in done.stderr  # the message killed before its flags: known again, not redone
+    again = fetch(store, [], None, env)
+    assert again.returncode == 0 and "no new messages" in again.stderr
+
+
+def test_fetch_over_imap_with_a_wrong_password_says_so_in_one_line(store: Path, dovecot: Dovecot) -> None:
+    env = {**dovecot.env("ssl"), "ERFLOW_IMAP_PASSWORD": "wrong"}
+    failed = fetch(store, [], None, env)
+    assert failed.returncode != 0 and len(failed.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in failed.stderr
