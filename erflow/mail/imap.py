@@ -17,8 +17,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from erflow.core.errors import MailSourceError, UsageError
+from erflow.mail.incoming import Incoming
 from erflow.mail.message import WHITESPACE, one_line
-from erflow.mail.sources import Incoming
 
 if TYPE_CHECKING:
     import ssl

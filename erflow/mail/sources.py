@@ -1,4 +1,4 @@
-"""Where inbound mail comes from: the raw messages of a Maildir or an mbox file (IMAP: erflow.mail.imap).
+"""Where inbound mail comes from: an IMAP folder (erflow.mail.imap), a Maildir or an mbox file.
 
 A source yields the messages it has not yet seen processed, oldest first, as the bytes they are
 stored as; ``done`` marks one processed, and is called only once its ticket change is committed.
@@ -9,61 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Protocol, TypeVar
 
 from erflow.core.errors import MailSourceError, UsageError
+from erflow.mail.imap import ImapConfig, ImapSource
+from erflow.mail.incoming import Closing, Incoming, Source
+
+__all__ = ["ImapConfig", "ImapSource", "Incoming", "MaildirSource", "MboxSource", "Source"]
 
 
-@dataclass(frozen=True)
-class Incoming:
-    """One raw message: ``where`` it came from (for messages and errors), its RFC 5322 ``data``
-    exactly as stored, and ``key``, the source's own handle for ``done`` (IMAP UID, Maildir name)."""
-
-    where: str
-    data: bytes = field(repr=False)
-    key: str = ""
-
-
-class Source(Protocol):
-    """A place inbound messages are read from."""
-
-    def messages(self) -> Iterator[Incoming]:
-        """The messages not yet marked processed, oldest first, read one at a time."""
-        ...
-
-    def done(self, item: Incoming) -> None:
-        """Mark ``item`` processed, so that ``messages`` no longer yields it."""
-        ...
-
-    def wait(self, seconds: float) -> None:
-        """Wait up to ``seconds`` for new mail (returning early when the source can tell)."""
-        ...
-
-    def close(self) -> None: ...
-
-
-_Self = TypeVar("_Self", bound="_Closing")
-
-
-class _Closing:
-    """Context-manager methods over ``close``."""
-
-    def close(self) -> None:
-        return None
-
-    def __enter__(self: _Self) -> _Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.close()
-
-
-class MaildirSource(_Closing):
+class MaildirSource(Closing):
     """The messages of a Maildir not yet seen: those in ``new/`` and those in ``cur/`` without the
     ``S`` (seen) flag. ``done`` moves a message to ``cur/`` and adds ``S`` by one rename, the standard
     Maildir meaning of "seen": a mail client that marks a message read marks it processed too, which
@@ -149,7 +104,7 @@ def _flags(name: str) -> str:
     return info[2:] if info.startswith("2,") else ""
 
 
-class MboxSource(_Closing):
+class MboxSource(Closing):
     """Every message of an mbox file, every time: the file is the MTA's, which appends to it, and
     erflow only reads it (it never rewrites it, so it keeps no mark of what it processed there).
     ``done`` does nothing: receiving is idempotent (a message already received is known by its
