@@ -8,8 +8,10 @@ self-signed certificate for 127.0.0.1 (openssl), a passwd-file with one user, an
 Dovecot refuses to give mail access to root and runs its login and internal processes as other
 users. Run as root (here and in CI), it uses the ``dovecot`` and ``dovenull`` users the Debian package
 creates, and the mail belongs to ``dovecot``; run as anyone else, every process and the mail are that
-user's. Either way everything lives in one directory made with ``tempfile`` outside pytest's tmp_path
-(whose parent is private to root, so Dovecot's unprivileged processes could not reach it).
+user's (and no service chroots, which needs root). Either way everything lives in one directory made
+with ``tempfile`` outside pytest's tmp_path (whose parent is private to root, so Dovecot's
+unprivileged processes could not reach it).
+Failed logins are not slowed down (no auth penalty), so a test of a wrong password costs nothing.
 """
 
 from __future__ import annotations
@@ -33,13 +35,6 @@ from pathlib import Path
 DOVECOT = "/usr/sbin/dovecot"
 USER = "desk"
 PASSWORD = "Imap-Pa55word-plugh"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -110,16 +105,17 @@ class Dovecot:
             for part in data:
                 if not isinstance(part, tuple):
                     continue
-                info = imaplib.ParseFlags(part[0]) or ()
+                info = set(imaplib.ParseFlags(part[0]) or ()) - {b"\\Recent"}
                 uid = part[0].split(b"UID ", 1)[1].split()[0].decode()
                 message_id = BytesHeaderParser().parsebytes(part[1])["Message-ID"]
                 found[str(message_id or uid).strip()] = {f.decode() for f in info}
         return found
 
     def start(self, timeout: float = 15.0) -> None:
+        """Configure and start Dovecot on ``port`` and ``ssl_port``; RuntimeError with its log if it
+        does not listen within ``timeout`` seconds."""
         if not Path(DOVECOT).is_file():
             raise RuntimeError(f"{DOVECOT} is missing: install it (apt-get install -y dovecot-imapd)")
-        self.port, self.ssl_port = _free_port(), _free_port()
         owner = _mail_owner()
         home = self.root / "home" / self.user
         for sub in ("run", "state", "home", home):
@@ -168,10 +164,10 @@ class Dovecot:
 
 
 @contextlib.contextmanager
-def running() -> Iterator[Dovecot]:
+def running(port: int, ssl_port: int) -> Iterator[Dovecot]:
     """A started Dovecot in a fresh directory, stopped and removed afterwards."""
     root = Path(tempfile.mkdtemp(prefix="erflow-dovecot-"))
-    server = Dovecot(root)
+    server = Dovecot(root, port=port, ssl_port=ssl_port)
     try:
         server.start()
         yield server
@@ -210,6 +206,7 @@ ssl = required
 ssl_cert = <{root}/cert.pem
 ssl_key = <{root}/key.pem
 auth_mechanisms = plain login
+auth_failure_delay = 0
 disable_plaintext_auth = yes
 mail_location = maildir:~/Maildir
 passdb {{
@@ -221,6 +218,7 @@ userdb {{
   args = username_format=%u {root}/passwd
 }}
 service imap-login {{
+  chroot =
   inet_listener imap {{
     address = 127.0.0.1
     port = {server.port}
@@ -229,6 +227,12 @@ service imap-login {{
     address = 127.0.0.1
     port = {server.ssl_port}
     ssl = yes
+  }}
+}}
+service anvil {{
+  chroot =
+  unix_listener anvil-auth-penalty {{
+    mode = 0
   }}
 }}
 service auth-worker {{
