@@ -3,7 +3,7 @@
 ``Dovecot.start()`` writes a config that owes nothing to /etc/dovecot (``dovecot -c CONF``), a
 self-signed certificate for 127.0.0.1 (openssl), a passwd-file with one user, and starts
 ``dovecot -F`` listening on two free ports of 127.0.0.1: one for STARTTLS, one for implicit TLS
-(``ssl = required``: no login before TLS on either).
+(``ssl = required``, though Dovecot counts 127.0.0.1 as secured and lets a plain session log in).
 
 Dovecot refuses to give mail access to root and runs its login and internal processes as other
 users. Run as root (here and in CI), it uses the ``dovecot`` and ``dovenull`` users the Debian package
