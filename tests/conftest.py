@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import imapserver
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
+from imapserver import Dovecot
 from typer.testing import CliRunner, Result
 
 from erflow.cli import root as cli
@@ -470,6 +472,30 @@ def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
         yield mailbox
     finally:
         controller.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# A real IMAP server
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    """A Dovecot IMAP server on 127.0.0.1 (one per test session and xdist worker), user ``desk``,
+    TLS required: STARTTLS on ``port``, implicit TLS on ``ssl_port``, certificate in ``cafile``.
+    Tests keep apart with a folder each (``imap_folder``). Fails, never skips, without Dovecot."""
+    try:
+        with imapserver.running(free_port(), free_port()) as server:
+            yield server
+    except RuntimeError as exc:
+        pytest.fail(f"no IMAP server for the tests: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def imap_folder(dovecot: Dovecot, request: pytest.FixtureRequest) -> str:
+    """A new, empty folder on the shared Dovecot, named after the test."""
+    folder = "t-" + re.sub(r"[^A-Za-z0-9]+", "-", request.node.name)[:60] + "-" + os.urandom(3).hex()
+    dovecot.create(folder)
+    return folder
 
 
 # ---------------------------------------------------------------------------------------------

@@ -76,6 +76,12 @@ class DeliveryError(ErflowError):
     exit_code = 1
 
 
+class MailSourceError(ErflowError):
+    """A mail source (IMAP server, Maildir, mbox) could not be read or updated; nothing was changed."""
+
+    exit_code = 1
+
+
 def located(path: object, line: int | None, message: str) -> str:
     """Format 'file:line: message' (line omitted when unknown)."""
     return f"{path}:{line}: {message}" if line else f"{path}: {message}"
