@@ -42,7 +42,7 @@ def replies(root: Path, count: int) -> list[bytes]:
     store = Store(root)
     made: list[bytes] = []
     for path in sorted((root / "tickets").rglob("*.md")):
-        ticket = store.read_file(path).ticket
+        ticket = store.read_path(path).ticket
         customer = ticket.meta.get("customer_email")
         if not customer or ticket.type != "enhancement":
             continue

@@ -9,6 +9,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from conftest import CUSTOMER_EMAIL, PM, Cli, git
@@ -138,3 +139,28 @@ def test_fetch_over_imap_with_a_wrong_password_says_so_in_one_line(store: Path, 
     failed = fetch(store, [], None, env)
     assert failed.returncode != 0 and len(failed.stderr.strip().splitlines()) == 1
     assert "Traceback" not in failed.stderr
+
+
+def test_watch_keeps_taking_mail_in_as_it_arrives_until_interrupted(
+    run: Cli, store: Path, tmp_path: Path
+) -> None:
+    ids, data = replies(run, 1)
+    box = mailbox.Maildir(tmp_path / "Maildir", create=True)
+    env = {**os.environ, "ERFLOW_USER": PM}
+    env.pop(faults.ENV, None)
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "erflow", "mail", "fetch", "--maildir", str(tmp_path / "Maildir"),
+         "--watch", "0.2", "--store", str(store)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        box.add(data[0])  # arrives while it watches
+        deadline = time.monotonic() + 30
+        while run.state(ids[0]) != "pm_review" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert run.state(ids[0]) == "pm_review"
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        _, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 130 and "Traceback" not in err
+    assert len(received_commits(store)) == 1

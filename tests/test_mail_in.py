@@ -284,3 +284,19 @@ def test_a_reply_the_gate_refuses_is_logged_and_the_owner_is_told(run: Cli, smtp
     assert notice["To"].addresses[0].addr_spec == PM and "Customer reply needs you" in notice["Subject"]
     assert "customer reply moved nothing" in run.show(ticket_id)["body"]
     run.ok("audit", user=PM)
+
+
+def test_reply_dry_run_prints_the_threaded_message_and_changes_nothing(run: Cli) -> None:
+    ticket_id = at_needs_info(run)
+    receive(run, message(f"Re: [{ticket_id}] info", "Columns: date, amount.", message_id="<c1@acme.example>"))
+    head = run.head()
+    shown = run.ok("reply", ticket_id, "--text", "Thank you!", "--dry-run", user=PM).stdout
+    assert "In-Reply-To: <c1@acme.example>" in shown and f"[{ticket_id}]" in shown and "Thank you!" in shown
+    assert run.head() == head
+
+
+def test_reply_to_a_ticket_without_smtp_settings_is_refused_and_changes_nothing(run: Cli) -> None:
+    ticket_id = at_needs_info(run)
+    head = run.head()
+    refused = run("reply", ticket_id, "--text", "Hello", user=PM, env={"ERFLOW_SMTP_HOST": None})
+    assert refused.exit_code == 2 and "ERFLOW_SMTP_HOST" in refused.stderr and run.head() == head
