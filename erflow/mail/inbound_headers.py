@@ -7,6 +7,7 @@ from __future__ import annotations
 import email.errors
 import email.header
 import email.message
+import email.policy
 import email.utils
 import re
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,7 @@ HEADER_ERRORS = (
     RecursionError,
 )
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,996}>")
+_ENCODED_WORDS = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=(?:\s+=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)*")
 _ADDR_SPEC = re.compile(r"^[^\s<>()\[\],;:\\\"@]+@[^\s<>()\[\],;:\\\"@]+$")
 _QUOTED_LOCAL = re.compile(r'^"[^"\\\r\n]*"@[^\s<>()\[\],;:\\\"@]+$')
 MAX_IDS = 100  # ids kept from one In-Reply-To or References header (the newest)
@@ -112,18 +114,34 @@ def clean_address(value: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
-def addresses(values: Sequence[str]) -> list[tuple[str, str]]:
-    """(display name, addr-spec) of every mailbox in the raw header ``values`` (display names decoded
-    after the split, so an encoded comma cannot split a mailbox); unparseable mailboxes are left out."""
-    found: list[tuple[str, str]] = []
+def _quote_encoded(match: re.Match[str]) -> str:
+    text = one_line(no_surrogates(_decode_fallback(match.group()))[0])
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _mailboxes(value: str) -> list[tuple[str, str]]:
     try:
-        pairs = email.utils.getaddresses(list(values))
+        header = email.policy.default.header_factory("to", value)
+        return [(a.display_name, a.addr_spec) for a in getattr(header, "addresses", ())]
     except HEADER_ERRORS:
-        pairs = []
-    for name, addr in pairs:
-        spec = clean_address(addr)
-        if spec:
-            found.append((one_line(no_surrogates(_decode_fallback(name))[0]), spec))
+        pass
+    # The policy refuses a decoded line break in a name: decode the encoded words first, quoted, so
+    # that nothing in them (':' '@' ',') is read as address syntax.
+    try:
+        return email.utils.getaddresses([_ENCODED_WORDS.sub(_quote_encoded, value)])
+    except HEADER_ERRORS:
+        return []
+
+
+def addresses(values: Sequence[str]) -> list[tuple[str, str]]:
+    """(display name, addr-spec) of every mailbox in the raw header ``values``; unparseable
+    mailboxes are left out."""
+    found: list[tuple[str, str]] = []
+    for value in values:
+        for name, addr in _mailboxes(value):
+            spec = clean_address(addr)
+            if spec:
+                found.append((one_line(no_surrogates(name)[0]), spec))
     return found
 
 

@@ -27,11 +27,14 @@ def _unescape_surrogate(match: re.Match[str]) -> str:
 
 
 def no_surrogates(text: str) -> tuple[str, bool]:
-    """``text`` with the raw bytes the email package smuggles in as surrogates read as latin-1, and
-    whether there were any."""
+    """``text`` with the raw bytes the email package keeps as surrogates read as UTF-8 (RFC 6532), else
+    as latin-1; the second value says whether the latin-1 repair was needed."""
     if not _SURROGATES.search(text):
         return text, False
-    return _SURROGATES.sub(_unescape_surrogate, text), True
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8"), False
+    except UnicodeError:
+        return _SURROGATES.sub(_unescape_surrogate, text), True
 
 
 def one_line(text: str) -> str:
@@ -73,7 +76,7 @@ class _TextFromHtml(HTMLParser):
 
     DROPPED = frozenset({"script", "style", "head", "title", "template", "object", "iframe", "svg"})
     BLOCKS = frozenset(
-        {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "ul", "ol"}
+        {"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "ul", "ol"}
         | {"pre", "section", "article", "header", "footer", "dd", "dt", "address", "blockquote"}
     )
 
@@ -94,6 +97,8 @@ class _TextFromHtml(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.DROPPED:
             self.dropped += 1
+        elif tag == "br":
+            self.newline()
         elif tag in self.BLOCKS:
             if self.current:
                 self.newline()
@@ -105,7 +110,7 @@ class _TextFromHtml(HTMLParser):
             self.current.append(" ")
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self.BLOCKS:
+        if tag == "br" or (tag in self.BLOCKS and self.current):
             self.newline()
 
     def handle_endtag(self, tag: str) -> None:
