@@ -13,6 +13,7 @@ import email.message
 import email.parser
 import email.policy
 import hashlib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from erflow.mail.inbound_text import body_text, decode, html_to_text, one_line, 
 __all__ = ["Attachment", "Inbound", "Unreadable", "is_auto", "message_key", "parse", "safe_filename"]
 
 Message = email.message.Message
+_MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,12 @@ def _guard(default: str, call: Callable[[], object]) -> str:
     return value if isinstance(value, str) else default
 
 
+def _content_type(part: Message, default: str = "text/plain") -> str:
+    """The part's type ('text/plain'), ``default`` when it is missing or not a type/subtype token."""
+    value = _guard(default, part.get_content_type).lower()
+    return value if _MIME_TYPE.match(value) else default
+
+
 def _children(part: Message) -> list[Message]:
     try:
         payload = part.get_payload() if part.is_multipart() else None
@@ -101,7 +109,7 @@ def _leaves(root: Message) -> Iterator[Message]:
     stack = [root]
     while stack:
         part = stack.pop()
-        ctype = _guard("text/plain", part.get_content_type)
+        ctype = _content_type(part)
         if part.is_multipart() and not ctype.startswith("message/"):
             stack.extend(reversed(_children(part)))
         else:
@@ -138,7 +146,7 @@ def _read_body(root: Message) -> _Body:
     body = _Body()
     taken: set[str] = set()
     for number, part in enumerate(_leaves(root), start=1):
-        ctype = _guard("application/octet-stream", part.get_content_type)
+        ctype = _content_type(part, "application/octet-stream")
         disposition = _guard("", part.get_content_disposition)
         filename = _filename(part)
         if ctype == "message/delivery-status":
@@ -167,7 +175,7 @@ def _text(body: _Body) -> str:
 
 
 def _original_id(part: Message) -> str | None:
-    ctype = _guard("", part.get_content_type)
+    ctype = _content_type(part, "")
     if ctype.startswith("message/") and ctype != "message/delivery-status":
         inner = _children(part)
         if inner:
@@ -190,7 +198,7 @@ def _bounced_ids(root: Message, headers: hdr.Headers) -> tuple[str, ...]:
         original = _original_id(part)
         if original:
             found.setdefault(original, None)
-        elif part.is_multipart() and not _guard("", part.get_content_type).startswith("message/"):
+        elif part.is_multipart() and not _content_type(part, "").startswith("message/"):
             stack.extend(reversed(_children(part)))
     if found:
         return tuple(found)
@@ -234,7 +242,7 @@ def parse(
     address, name = hdr.sender(headers)
     body = _read_body(root)
     text = _text(body)
-    ctype = _guard("text/plain", root.get_content_type)
+    ctype = _content_type(root)
     report_type = _guard("", lambda: root.get_param("report-type"))
     kind = "message"
     if is_bounce(headers.raw, ctype, report_type):

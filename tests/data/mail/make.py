@@ -139,17 +139,23 @@ def latin1(body_charset: str, subject: str, message_id: str) -> bytes:
     ) + "Ça coûte 20 francs? Grüße aus Zürich\r\n".encode("latin-1", "replace")
 
 
-ENCODED_SUBJECTS = head(
-    From="=?utf-8?b?RnJhbsOnb2lzIEzDqXZ5?= <francois@customer.example>",
-    Subject="=?utf-8?b?UsOpc3Vtw6kg8J+Ytg==?= und =?iso-8859-1?q?Gr=FC=DFe_aus_M=FCnchen?=",
-    Content_Type="text/plain; charset=utf-8",
-) + "\nHello.\n"
+ENCODED_SUBJECTS = (
+    head(
+        From="=?utf-8?b?RnJhbsOnb2lzIEzDqXZ5?= <francois@customer.example>",
+        Subject="=?utf-8?b?UsOpc3Vtw6kg8J+Ytg==?= und =?iso-8859-1?q?Gr=FC=DFe_aus_M=FCnchen?=",
+        Content_Type="text/plain; charset=utf-8",
+    )
+    + "\nHello.\n"
+)
 
-SUBJECT_NEWLINE = head(
-    Subject="=?utf-8?q?Hello=0ABcc:_victim@evil.example=0D=0AX-Injected:_1?=",
-    From="=?utf-8?q?Eve=0AReply-To:_eve@evil.example?= <eve@customer.example>",
-    Content_Type="text/plain; charset=utf-8",
-) + "\nNothing to see.\n"
+SUBJECT_NEWLINE = (
+    head(
+        Subject="=?utf-8?q?Hello=0ABcc:_victim@evil.example=0D=0AX-Injected:_1?=",
+        From="=?utf-8?q?Eve=0AReply-To:_eve@evil.example?= <eve@customer.example>",
+        Content_Type="text/plain; charset=utf-8",
+    )
+    + "\nNothing to see.\n"
+)
 
 
 def attachments() -> str:
@@ -179,35 +185,47 @@ def attachments() -> str:
     return out + f"--{boundary}--\n"
 
 
-AUTO_REPLY = head(
-    From="Anna Example <anna@customer.example>",
-    Subject="Automatic reply: [ER-12] Export fails",
-    Auto_Submitted="auto-replied",
-    In_Reply_To=ORIGINAL,
-    Content_Type="text/plain; charset=utf-8",
-) + "\nI am away until 5 January and will read your message when I am back.\n"
+AUTO_REPLY = (
+    head(
+        From="Anna Example <anna@customer.example>",
+        Subject="Automatic reply: [ER-12] Export fails",
+        Auto_Submitted="auto-replied",
+        In_Reply_To=ORIGINAL,
+        Content_Type="text/plain; charset=utf-8",
+    )
+    + "\nI am away until 5 January and will read your message when I am back.\n"
+)
 
-OUTLOOK_OOF = head(
-    From='"Miller, Bob" <bob.miller@contoso.example>',
-    Subject="Automatic reply: [ER-12] Export fails",
-    X_Auto_Response_Suppress="All",
-    X_MS_Exchange_Inbox_Rules_Loop="bob.miller@contoso.example",
-    In_Reply_To=ORIGINAL,
-    Content_Type="text/plain; charset=utf-8",
-) + "\nI am out of the office until Monday.\n"
+OUTLOOK_OOF = (
+    head(
+        From='"Miller, Bob" <bob.miller@contoso.example>',
+        Subject="Automatic reply: [ER-12] Export fails",
+        X_Auto_Response_Suppress="All",
+        X_MS_Exchange_Inbox_Rules_Loop="bob.miller@contoso.example",
+        In_Reply_To=ORIGINAL,
+        Content_Type="text/plain; charset=utf-8",
+    )
+    + "\nI am out of the office until Monday.\n"
+)
 
-OUT_OF_OFFICE_BY_HAND = head(
-    Subject="Out of Office",
-    Content_Type="text/plain; charset=utf-8",
-) + "\nI'm out of office next week; please send the contract to my colleague.\n"
+OUT_OF_OFFICE_BY_HAND = (
+    head(
+        Subject="Out of Office",
+        Content_Type="text/plain; charset=utf-8",
+    )
+    + "\nI'm out of office next week; please send the contract to my colleague.\n"
+)
 
-LIST_MAIL = head(
-    From="Newsletter <news@vendor.example>",
-    Subject="Our December news",
-    List_Id="Vendor news <news.vendor.example>",
-    List_Unsubscribe="<mailto:unsubscribe@vendor.example>",
-    Content_Type="text/plain; charset=utf-8",
-) + "\nNews.\n"
+LIST_MAIL = (
+    head(
+        From="Newsletter <news@vendor.example>",
+        Subject="Our December news",
+        List_Id="Vendor news <news.vendor.example>",
+        List_Unsubscribe="<mailto:unsubscribe@vendor.example>",
+        Content_Type="text/plain; charset=utf-8",
+    )
+    + "\nNews.\n"
+)
 
 DSN = head(
     From="Mail Delivery System <MAILER-DAEMON@mx.erflow.example>",
