@@ -56,7 +56,7 @@ def test_the_corpus_is_what_make_py_writes() -> None:
 REPLIES = {
     "gmail_reply.eml": "Thanks, the export works now.\nOne more question: can it include the notes?",
     "outlook_reply.eml": "The export still fails with error 42.",
-    "apple_reply.eml": "Yes, please go ahead and close it. Merci beaucoup!",
+    "apple_reply.eml": "Yes, please go ahead and close it. C’est très bien, merci beaucoup!",
     "german_reply.eml": "Danke, das hat geholfen.",
     "html_only.eml": 'Hello team & friends,\n\nthe page shows <nothing> since "Monday".\nSteps:\nopen it\n'
     "click \u201cSave\u201d",

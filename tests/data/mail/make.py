@@ -84,19 +84,17 @@ OUTLOOK = head(
     "--_000_outlook_--\n"
 )
 
+APPLE_TEXT = (
+    "Yes, please go ahead and close it. C’est très bien, merci beaucoup!\n\nSent from my iPhone\n\n"
+    "> On 1 Dec 2026, at 10:00, Desk <desk@erflow.example> wrote:\n>\n> Shall we close the request?\n"
+)
 APPLE = head(
     From="Chloé Martin <chloe@customer.example>",
     Subject="Re: [ER-12] Export fails",
     In_Reply_To=ORIGINAL,
     Content_Type="text/plain; charset=utf-8",
     Content_Transfer_Encoding="quoted-printable",
-) + (
-    "\n"
-    + quopri.encodestring(
-        "Yes, please go ahead and close it. Merci beaucoup!\n\nSent from my iPhone\n\n"
-        "> On 1 Dec 2026, at 10:00, Desk <desk@erflow.example> wrote:\n>\n> Shall we close the request?\n".encode()
-    ).decode("ascii")
-)
+) + ("\n" + quopri.encodestring(APPLE_TEXT.encode("utf-8")).decode("ascii"))
 
 GERMAN = head(
     From="Jörg Schmidt <joerg@kunde.example>",
