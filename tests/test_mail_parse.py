@@ -264,6 +264,22 @@ def test_html_blockquotes_read_as_quoted() -> None:
     assert reply_of(text) == "Fine."
 
 
+def test_signatures_and_french_headers_are_cut() -> None:
+    assert reply_of("Thanks.\n\n-- \nAnna Example\nACME Corp\n") == "Thanks."
+    assert (
+        reply_of(
+            "Merci.\n\nLe lun. 1 d\u00e9c. 2026 \u00e0 10:00, Desk <d@e.example> a \u00e9crit :\n> Bonjour\n"
+        )
+        == "Merci."
+    )
+
+
+def test_an_unknown_charset_in_a_header_is_named() -> None:
+    message = parse(b"From: a@b.example\r\nSubject: =?x-foo?q?abc?= =?utf-8?q?d=0Ae?=\r\n\r\nhi\r\n")
+    assert message.subject == "abcd e"
+    assert message.problems == ("unknown charset 'x-foo' in the subject header, read as ASCII",)
+
+
 def test_a_reply_of_only_quotes_falls_back_to_the_text() -> None:
     assert reply_of("  \n") == ""
     assert reply_of("> only quoted\n") == "> only quoted"

@@ -4,6 +4,7 @@ automatic reply or a bounce."""
 
 from __future__ import annotations
 
+import codecs
 import email.errors
 import email.header
 import email.message
@@ -28,6 +29,7 @@ HEADER_ERRORS = (
     AssertionError,
     RecursionError,
 )
+_WORD_CHARSET = re.compile(r"=\?([^?\s*]{1,40})(?:\*[^?\s]*)?\?[bBqQ]\?")
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,996}>")
 _ENCODED_WORDS = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=(?:\s+=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)*")
 _ADDR_SPEC = re.compile(r"^[^\s<>()\[\],;:\\\"@]+@[^\s<>()\[\],;:\\\"@]+$")
@@ -64,6 +66,16 @@ def _decode_fallback(raw: str) -> str:
         return raw
 
 
+def _unknown_charsets(raw: str) -> list[str]:
+    unknown: dict[str, None] = {}
+    for charset in _WORD_CHARSET.findall(raw):
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            unknown.setdefault(charset.lower(), None)
+    return list(unknown)
+
+
 def read_headers(message: email.message.Message) -> Headers:
     """All headers of ``message`` (its top level), decoded with its policy where it can, else with
     the older decoder, else raw; a header's defect is noted in ``problems`` and never raised."""
@@ -83,6 +95,8 @@ def read_headers(message: email.message.Message) -> Headers:
         value, repaired = no_surrogates(value)
         if repaired or raw_repaired:
             headers.problems.append(f"undecodable bytes in the {key[:40]} header, read as latin-1")
+        for charset in _unknown_charsets(raw_text):
+            headers.problems.append(f"unknown charset {charset!r} in the {key[:40]} header, read as ASCII")
         headers.decoded.setdefault(key, []).append(one_line(value))
         headers.raw.setdefault(key, []).append(one_line(raw_text))
     return headers
