@@ -64,6 +64,10 @@ class InvalidData(ErflowError):
     exit_code = 6
 
 
+class Unreadable(InvalidData):
+    """An inbound email that cannot be read as one: empty, not an email, too big or too deeply nested."""
+
+
 class Conflict(ErflowError):
     """The store is locked or changed underneath; nothing was changed, retry."""
 
