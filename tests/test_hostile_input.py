@@ -334,6 +334,7 @@ def delivered(mailbox: Mailbox) -> EmailMessage:
         "Subject",
         "Date",
         "Message-ID",
+        "Reply-To",
         "X-Erflow-Ticket",
         "Content-Type",
         "Content-Transfer-Encoding",

@@ -205,7 +205,11 @@ def test_each_row_of_the_contracts_table_is_a_transition(
     enhancement = default.type("enhancement")
     (transition,) = [t for t in enhancement.transitions_from(source) if t.name == name]
     assert [b.to for b in transition.branches] == targets
-    assert list(transition.roles) == roles
+    # The contract's roles, and the customer's own (by email) where a reply takes the transition.
+    assert [r for r in transition.roles if r != "customer"] == roles
+    assert ("customer" in transition.roles) == any(
+        rule.transition == name for rule in enhancement.states[source].on_reply
+    )
     unconditional = [f for r in transition.requires if r.when is None for f in r.fields]
     assert unconditional == required
 

@@ -12,7 +12,7 @@ from erflow.app import outbox, transaction
 from erflow.app.context import Context
 from erflow.app.create import fresh_ticket
 from erflow.app.emails import log_emails, render_emails, will_send
-from erflow.app.inbound import Received, as_actor, log_received, quarantine, saved_files
+from erflow.app.received import Received, as_actor, log_received, quarantine, saved_files
 from erflow.core.errors import InvalidData, NotFound, Refused
 from erflow.core.workflow import Intake, TicketType
 from erflow.store import mailfiles

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from erflow.app.context import Context
-from erflow.app.inbound import Received, receive
+from erflow.app.inbound import receive
+from erflow.app.received import Received
 from erflow.store import faults, mailfiles
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from erflow.cli.root import JsonOpt, StoreOpt, app, open_ctx, print_change
 from erflow.core.errors import NotFound, UsageError
 
 if TYPE_CHECKING:
-    from erflow.app.inbound import Received
+    from erflow.app.received import Received
 
 mail_app = typer.Typer(
     help="Customer email in: one message (an MTA pipe), a batch from IMAP, a Maildir or an mbox.",
