@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import re
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -251,6 +252,38 @@ def test_twenty_megabytes_is_over_the_limit() -> None:
     with pytest.raises(Unreadable) as caught:
         parse(data)
     assert caught.value.message == f"message is {len(data):,} bytes, over the limit of 10,485,760"
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (
+            b"From: a@b.example\r\nSubject: " + b"=?utf-8?q?a?= " * 300_000 + b"\r\n\r\nhi",
+            "the subject header is too long, cut to 4,096 characters",
+        ),
+        (
+            b"From: a@b.example\r\nTo: " + b"x@y.example, " * 500_000 + b"\r\n\r\nhi",
+            "the to header is too long, cut to 4,096 characters",
+        ),
+        (
+            b"From: a@b.example\r\nReferences: " + b"<a@b> " * 500_000 + b"\r\n\r\nhi",
+            "the references header is too long, cut to 16,384 characters",
+        ),
+        (
+            b"From: a@b.example\r\n" + (b"To: " + b"x@y.example, " * 600 + b"\r\n") * 1000 + b"\r\nhi",
+            "1,001 header lines, only the first 1,000 read",
+        ),
+    ],
+)
+def test_huge_headers_are_cut_before_the_parser_sees_them(data: bytes, problem: str) -> None:
+    """The standard library's header parser is quadratic: uncut, the Subject here needs over 20 GB and
+    the To over a minute."""
+    started = time.monotonic()
+    message = parse(data)
+    assert time.monotonic() - started < 5
+    assert problem in message.problems
+    assert len(message.subject) <= 4096
+    assert all(len(field) <= 16384 for field in one_line_fields(message))
 
 
 def test_html_blockquotes_read_as_quoted() -> None:

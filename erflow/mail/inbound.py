@@ -215,7 +215,7 @@ def _load(data: bytes, max_bytes: int, max_parts: int, max_depth: int) -> Messag
     if len(data) > max_bytes:
         raise Unreadable(f"message is {len(data):,} bytes, over the limit of {max_bytes:,}")
     try:
-        root = email.message_from_bytes(data, policy=email.policy.default)
+        root = email.message_from_bytes(data, policy=hdr.POLICY)
     except RecursionError:
         raise Unreadable(f"MIME parts nested deeper than the limit of {max_depth}") from None
     except HEADER_ERRORS as exc:

@@ -35,13 +35,39 @@ _ENCODED_WORDS = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=(?:\s+=\?[^?\s]+\?[b
 _ADDR_SPEC = re.compile(r"^[^\s<>()\[\],;:\\\"@]+@[^\s<>()\[\],;:\\\"@]+$")
 _QUOTED_LOCAL = re.compile(r'^"[^"\\\r\n]*"@[^\s<>()\[\],;:\\\"@]+$')
 MAX_IDS = 100  # ids kept from one In-Reply-To or References header (the newest)
+# The standard library's header parser takes time and memory quadratic in a header's length (a 4 MB
+# Subject of encoded words needs over 20 GB), so a header is cut before it is parsed: the thread
+# headers keep their newest end, every other header its start. And only so many headers are read.
+MAX_HEADER_CHARS = 4096
+MAX_THREAD_HEADER_CHARS = 16384
+THREAD_HEADERS = frozenset({"references", "in-reply-to"})
+MAX_HEADERS = 1000
+MAX_ADDRESS_HEADERS = 10  # occurrences of one recipient header read
+DECODED_HEADERS = frozenset({"subject"})
 AUTO_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
+
+
+class BoundedPolicy(email.policy.EmailPolicy):
+    """``email.policy.default`` with every header value cut to a length its parser can handle."""
+
+    def header_source_parse(self, sourcelines: list[str]) -> tuple[str, str]:
+        name, value = super().header_source_parse(sourcelines)
+        if name.strip().lower() in THREAD_HEADERS:
+            if len(value) > MAX_THREAD_HEADER_CHARS:
+                value = value[-MAX_THREAD_HEADER_CHARS:]
+        elif len(value) > MAX_HEADER_CHARS:
+            value = value[:MAX_HEADER_CHARS]
+        return name, value
+
+
+POLICY = BoundedPolicy()
 
 
 @dataclass
 class Headers:
-    """Every header of a message by lower-cased name: decoded one-line values in order, the raw
-    (undecoded, unfolded) values, and what was repaired while reading them."""
+    """Every header of a message by lower-cased name: the raw (undecoded, unfolded) one-line values in
+    order, the decoded one-line value of the first of each of DECODED_HEADERS, and what was repaired
+    while reading them."""
 
     decoded: dict[str, list[str]] = field(default_factory=dict)
     raw: dict[str, list[str]] = field(default_factory=dict)
@@ -50,6 +76,10 @@ class Headers:
     def first(self, name: str) -> str:
         values = self.decoded.get(name.lower())
         return values[0] if values else ""
+
+    def note(self, problem: str) -> None:
+        if problem not in self.problems:
+            self.problems.append(problem)
 
     def first_raw(self, name: str) -> str:
         values = self.raw.get(name.lower())
@@ -77,16 +107,29 @@ def _unknown_charsets(raw: str) -> list[str]:
 
 
 def read_headers(message: email.message.Message) -> Headers:
-    """All headers of ``message`` (its top level), decoded with its policy where it can, else with
-    the older decoder, else raw; a header's defect is noted in ``problems`` and never raised."""
+    """The first MAX_HEADERS headers of ``message`` (its top level); those in DECODED_HEADERS also
+    decoded with its policy where it can, else with the older decoder, else raw. A header's defect is
+    noted in ``problems`` and never raised."""
     headers = Headers()
     try:
         items = list(message.raw_items())
     except HEADER_ERRORS:
         items = []
+    if len(items) > MAX_HEADERS:
+        headers.problems.append(f"{len(items):,} header lines, only the first {MAX_HEADERS:,} read")
+        items = items[:MAX_HEADERS]
     for name, raw in items:
         key = one_line(no_surrogates(str(name))[0]).lower()
         raw_text, raw_repaired = no_surrogates(str(raw))
+        if len(raw_text) >= (MAX_THREAD_HEADER_CHARS if key in THREAD_HEADERS else MAX_HEADER_CHARS):
+            headers.note(f"the {key[:40]} header is too long, cut to {len(raw_text):,} characters")
+        headers.raw.setdefault(key, []).append(one_line(raw_text))
+        for charset in _unknown_charsets(raw_text):
+            headers.note(f"unknown charset {charset!r} in the {key[:40]} header, read as ASCII")
+        if key not in DECODED_HEADERS or key in headers.decoded:
+            if raw_repaired:
+                headers.note(f"undecodable bytes in the {key[:40]} header, read as latin-1")
+            continue
         try:
             parsed = message.policy.header_fetch_parse(name, raw)
             value = str(parsed)
@@ -94,11 +137,8 @@ def read_headers(message: email.message.Message) -> Headers:
             value = _decode_fallback(raw_text)
         value, repaired = no_surrogates(value)
         if repaired or raw_repaired:
-            headers.problems.append(f"undecodable bytes in the {key[:40]} header, read as latin-1")
-        for charset in _unknown_charsets(raw_text):
-            headers.problems.append(f"unknown charset {charset!r} in the {key[:40]} header, read as ASCII")
+            headers.note(f"undecodable bytes in the {key[:40]} header, read as latin-1")
         headers.decoded.setdefault(key, []).append(one_line(value))
-        headers.raw.setdefault(key, []).append(one_line(raw_text))
     return headers
 
 
@@ -169,9 +209,10 @@ def sender(headers: Headers) -> tuple[str, str]:
 
 
 def recipients(headers: Headers) -> tuple[str, ...]:
-    """The addr-specs of To, Cc, Delivered-To and X-Original-To, each once (case-insensitive)."""
+    """The addr-specs of To, Cc, Delivered-To and X-Original-To, each once (case-insensitive); of each
+    of these headers the first MAX_ADDRESS_HEADERS occurrences are read."""
     names = ("to", "cc", "delivered-to", "x-original-to")
-    values = [v for name in names for v in headers.raw.get(name, [])]
+    values = [v for name in names for v in headers.raw.get(name, [])[:MAX_ADDRESS_HEADERS]]
     seen: dict[str, str] = {}
     for _, spec in addresses(values):
         seen.setdefault(spec.lower(), spec)
