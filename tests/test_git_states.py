@@ -254,3 +254,13 @@ def test_a_linked_work_tree_is_judged_by_its_own_git_state(run: Cli, ticket: str
     assert refused.exit_code == 7, describe(refused)
     assert "a rebase is in progress" in one_line_error(refused)
     run.ok("note", ticket, "here", user=PM)
+
+
+def test_a_change_that_adds_files_commits_only_its_own_whatever_else_is_staged(run: Cli, store: Path) -> None:
+    (store / "notes.txt").write_text("a person's own work, staged\n", encoding="utf-8")
+    git(store, "add", "notes.txt")
+    ticket_id = run.new()  # a new file: erflow stages its paths; the person's file is not committed
+    assert git(store, "show", "--name-only", "--format=", "HEAD").split() == [
+        run.path(ticket_id).relative_to(store).as_posix()
+    ]
+    assert git(store, "diff", "--cached", "--name-only").split() == ["notes.txt"]

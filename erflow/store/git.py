@@ -164,11 +164,19 @@ class Git:
         if not self.config("user.email"):
             env.update(GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=email)
         to_add = list(paths if untracked is None else untracked)
+        only = list(paths)
         if to_add:
-            self.run_watched(["add", "-A", "--", *to_add], on_child=on_child)
+            # A path new to git makes ``git commit -- paths`` slow (about 130 ms more at 10,000
+            # tickets): stage every path instead and commit the index as it is, when nothing else is
+            # staged (else the paths alone, leaving the rest staged).
+            self.run_watched(["add", "-A", "--", *paths], on_child=on_child)
+            staged = set(self.run("diff", "--cached", "--name-only", "-z", "--no-renames").split("\0")) - {""}
+            top = "" if (self.root / ".git").exists() else self.run("rev-parse", "--show-prefix").strip()
+            if staged <= {top + path for path in paths}:
+                only = []
         before = self.head() if parent == _ASK else parent
         try:
-            args = ["commit", "-q", "--no-edit", "-F", "-", "--", *paths]
+            args = ["commit", "-q", "--no-edit", "-F", "-", *(["--", *only] if only else [])]
             self.run_watched(args, input=message, env=env, on_child=on_child)
         except GitError as exc:
             if (self.root / ".git" / "index.lock").exists():
