@@ -96,7 +96,7 @@ def main() -> int:
             [*erflow, "mail", "fetch", "--maildir", str(Path(tmp) / "Maildir"), "--store", str(root)], env
         )
         commits = subprocess.run(
-            ["git", "-C", str(root), "rev-list", "--count", "HEAD", f"--grep={MOVED}"],
+            ["git", "-C", str(root), "rev-list", "--count", f"{start}..HEAD", f"--grep={MOVED}"],
             capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
         left = sum(1 for _ in (Path(tmp) / "Maildir" / "new").iterdir())
@@ -114,8 +114,8 @@ def main() -> int:
         f"| per message | {per * 1000:.0f} ms ({per / note:.2f} × one `note`) |",
         f"| messages per second | {count / took:.1f} |",
         "",
-        f"Left unprocessed in the Maildir afterwards: {left}. Transitions committed by the customers' "
-        f"replies (needs_info tickets among them move): {commits}.",
+        f"Left unprocessed in the Maildir afterwards: {left}. Replies that moved their ticket out of "
+        f"needs_info (info_received, as the customer): {commits}; the others were logged.",
         "",
     ]
     args.out.write_text("\n".join(lines), encoding="utf-8")

@@ -114,14 +114,16 @@ def _reply(
     sender = message.sender
     actor_ctx = as_actor(ctx, sender or "mail")
     sending = will_send(ctx, send)
-    with transaction.writing(actor_ctx, ticket_id) as began:
+    documents, paths = saved_files(ctx, ticket_id, key, data, message)
+    with transaction.writing(actor_ctx, ticket_id, also=paths) as began:
         earlier = mailfiles.received(ctx.store.root, key)
         if earlier is not None and (retry is None or f"/{mailfiles.QUARANTINE}/" not in earlier):
             return Received("duplicate", key, ticket_id, path=earlier, where=where)
         pending = transaction.load_for_change(actor_ctx, ticket_id, began)
         ticket = pending.ticket
         verified = not ctx.workflow.intake.verify_sender or is_customer(sender, ticket.meta)
-        documents, paths = saved_files(ctx, ticket.id, key, data, message)
+        if ticket.id != ticket_id:  # named otherwise by the message (its case)
+            documents, paths = saved_files(ctx, ticket.id, key, data, message)
         log_received(ctx, ticket, message, paths, verified)
         result = Received("reply", key, ticket.id, path=paths[0], where=where, reason=how)
         emails: list[Email] = []

@@ -82,11 +82,12 @@ class Began:
 
 
 @contextlib.contextmanager
-def writing(ctx: Context, *tickets: str, dry_run: bool = False) -> Iterator[Began]:
+def writing(ctx: Context, *tickets: str, dry_run: bool = False, also: Sequence[str] = ()) -> Iterator[Began]:
     """Hold the store lock for a whole change, after finishing whatever change a killed erflow left;
     refuse it if git is in the middle of an operation or HEAD is detached (``require_branch``), or
     if workflow.yaml has changes not committed. ``tickets`` are the ids the change reads: whether
-    their files have changes not committed is asked of git in the same breath. A ``dry_run`` writes
+    their files (and the files ``also`` names, relative to the store root) have changes not
+    committed is asked of git in the same breath. A ``dry_run`` writes
     nothing, so it is not refused for git's state."""
     try:
         git_dir = ctx.git.git_dir()
@@ -102,6 +103,7 @@ def writing(ctx: Context, *tickets: str, dry_run: bool = False) -> Iterator[Bega
         for raw_id in tickets:
             with contextlib.suppress(ErflowError):  # not found: told when the change reads it
                 paths.append(ctx.store.relative(ctx.store.find(raw_id)))
+        paths += [path for path in also if path not in paths]
         status = ctx.git.status([store.WORKFLOW, *paths])
         if store.WORKFLOW in status.dirty:
             raise Conflict(
@@ -252,7 +254,9 @@ def commit(
         store_paths.plain(ctx.store.root, path)
     documents = [*documents, *((path, data) for path, data, _ in queued)]
     parent = began.head
-    dirty = ctx.git.dirty([ctx.store.relative(path) for path in [*(p for p, _ in documents), *removed]])
+    written = [ctx.store.relative(path) for path in [*(p for p, _ in documents), *removed]]
+    dirty = [path for path in written if began.checked.get(path)]  # asked as the change began
+    dirty += ctx.git.dirty([path for path in written if path not in began.checked])
     if dirty:
         raise Conflict(
             f"{dirty[0]} has changes not committed by erflow", hint="commit or discard them, then retry"

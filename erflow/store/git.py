@@ -73,6 +73,7 @@ _ASK = "ask git"  # Git.commit's parent when the caller does not know it
 class Git:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._committer: bool | None = None  # whether git knows user.email (asked once)
 
     def run(
         self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None, check: bool = True
@@ -161,7 +162,9 @@ class Git:
         env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email}
         if date:
             env["GIT_AUTHOR_DATE"] = date
-        if not self.config("user.email"):
+        if self._committer is None:
+            self._committer = bool(self.config("user.email"))
+        if not self._committer:
             env.update(GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=email)
         to_add = list(paths if untracked is None else untracked)
         only = list(paths)
