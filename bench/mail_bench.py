@@ -86,6 +86,10 @@ def main() -> int:
         subprocess.run(
             [*erflow, "list", "--json", "--store", str(root)], env=env, check=True, capture_output=True
         )
+        subprocess.run(["git", "-C", str(root), "status", "--short"], check=True, capture_output=True)
+        start = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+        ).stdout.strip()
         python = statistics.median(timed([sys.executable, "-c", "pass"], env) for _ in range(args.runs))
         ticket = next(iter(sorted((root / "tickets").rglob("*.md")))).stem
         note = statistics.median(
