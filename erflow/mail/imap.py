@@ -12,13 +12,13 @@ import contextlib
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from erflow.core.errors import MailSourceError, UsageError
+from erflow.mail.endpoint import cafile, endpoint
 from erflow.mail.incoming import Incoming
-from erflow.mail.message import WHITESPACE, one_line
+from erflow.mail.message import one_line
 
 if TYPE_CHECKING:
     import ssl
@@ -45,20 +45,10 @@ class ImapConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ImapConfig | None:
-        host = env.get("ERFLOW_IMAP_HOST", "").strip()
-        if not host:
+        found = endpoint(env, "IMAP", TLS_MODES, _DEFAULT_PORTS)
+        if found is None:
             return None
-        if WHITESPACE.search(host):
-            raise UsageError(f"ERFLOW_IMAP_HOST is not a host name: {host!r}")
-        tls = env.get("ERFLOW_IMAP_TLS", "").strip().lower() or "ssl"
-        if tls not in TLS_MODES:
-            raise UsageError(f"ERFLOW_IMAP_TLS must be ssl, starttls or none, not {tls!r}")
-        raw_port = env.get("ERFLOW_IMAP_PORT", "").strip()
-        port = _DEFAULT_PORTS[tls]
-        if raw_port:
-            port = int(raw_port) if raw_port.isdecimal() else 0
-            if not 0 < port < 65536:
-                raise UsageError(f"ERFLOW_IMAP_PORT must be a port number, not {raw_port!r}")
+        host, tls, port = found
         user = env.get("ERFLOW_IMAP_USER") or None
         password = env.get("ERFLOW_IMAP_PASSWORD") or None
         if user is None:
@@ -68,10 +58,7 @@ class ImapConfig:
         folder = env.get("ERFLOW_IMAP_FOLDER", "").strip() or "INBOX"
         if any(ord(c) < 32 or ord(c) == 127 for c in folder):
             raise UsageError(f"ERFLOW_IMAP_FOLDER is not a folder name: {folder!r}")
-        cafile = env.get("ERFLOW_IMAP_CAFILE") or None
-        if cafile is not None and not Path(cafile).is_file():
-            raise UsageError(f"ERFLOW_IMAP_CAFILE is not a file: {cafile!r}")
-        return cls(host, port, user, password, tls, folder, cafile)
+        return cls(host, port, user, password, tls, folder, cafile(env, "IMAP"))
 
     def __repr__(self) -> str:
         return (

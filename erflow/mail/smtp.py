@@ -12,11 +12,11 @@ import smtplib
 import ssl
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from erflow.core.addresses import mailbox
 from erflow.core.errors import DeliveryError, InvalidData, UsageError
-from erflow.mail.message import WHITESPACE, Email, one_line
+from erflow.mail.endpoint import cafile, endpoint
+from erflow.mail.message import Email, one_line
 from erflow.mail.outbox import Entry
 
 TLS_MODES = ("starttls", "ssl", "none")
@@ -37,20 +37,10 @@ class SmtpConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SmtpConfig | None:
-        host = env.get("ERFLOW_SMTP_HOST", "").strip()
-        if not host:
+        found = endpoint(env, "SMTP", TLS_MODES, _DEFAULT_PORTS)
+        if found is None:
             return None
-        if WHITESPACE.search(host):
-            raise UsageError(f"ERFLOW_SMTP_HOST is not a host name: {host!r}")
-        tls = env.get("ERFLOW_SMTP_TLS", "").strip().lower() or "starttls"
-        if tls not in TLS_MODES:
-            raise UsageError(f"ERFLOW_SMTP_TLS must be starttls, ssl or none, not {tls!r}")
-        raw_port = env.get("ERFLOW_SMTP_PORT", "").strip()
-        port = _DEFAULT_PORTS[tls]
-        if raw_port:
-            port = int(raw_port) if raw_port.isdecimal() else 0
-            if not 0 < port < 65536:
-                raise UsageError(f"ERFLOW_SMTP_PORT must be a port number, not {raw_port!r}")
+        host, tls, port = found
         user = env.get("ERFLOW_SMTP_USER") or None
         password = env.get("ERFLOW_SMTP_PASSWORD") or None
         if password is not None and user is None:
@@ -63,10 +53,7 @@ class SmtpConfig:
                 mailbox(sender, "sender")
             except InvalidData:
                 raise UsageError(f"ERFLOW_SMTP_FROM is not a valid address: {sender!r}") from None
-        cafile = env.get("ERFLOW_SMTP_CAFILE") or None
-        if cafile is not None and not Path(cafile).is_file():
-            raise UsageError(f"ERFLOW_SMTP_CAFILE is not a file: {cafile!r}")
-        return cls(host, port, user, password, tls, sender, cafile)
+        return cls(host, port, user, password, tls, sender, cafile(env, "SMTP"))
 
     def __repr__(self) -> str:
         secret = None if self.password is None else "'***'"
