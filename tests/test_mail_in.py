@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import CUSTOMER_EMAIL, PM, Cli, Mailbox, commits_since, git
 
 DESK = "desk@example.com"
@@ -300,3 +301,19 @@ def test_reply_to_a_ticket_without_smtp_settings_is_refused_and_changes_nothing(
     head = run.head()
     refused = run("reply", ticket_id, "--text", "Hello", user=PM, env={"ERFLOW_SMTP_HOST": None})
     assert refused.exit_code == 2 and "ERFLOW_SMTP_HOST" in refused.stderr and run.head() == head
+
+
+def test_with_mta_a_busy_store_exits_tempfail_so_the_mta_retries(
+    run: Cli, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from filelock import FileLock
+
+    from erflow.cli.main import app
+
+    monkeypatch.setenv("ERFLOW_LOCK_TIMEOUT", "0.2")
+    data = message("Busy", "Hello.", message_id="<busy@acme.example>")
+    head = run.head()
+    with FileLock(str(store / ".git" / "erflow.lock")):
+        busy = run.runner.invoke(app, ["mail", "receive", "--mta", "--store", str(store)], input=data)
+    assert busy.exit_code == 75 and "try again later" in busy.stderr and run.head() == head
+    assert receive(run, data)["outcome"] == "new"  # the MTA's next delivery

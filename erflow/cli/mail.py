@@ -8,7 +8,7 @@ import click
 import typer
 
 from erflow.cli.root import JsonOpt, StoreOpt, app, open_ctx, print_change
-from erflow.core.errors import NotFound, UsageError
+from erflow.core.errors import Conflict, NotFound, UsageError
 
 if TYPE_CHECKING:
     from erflow.app.received import Received
@@ -20,6 +20,7 @@ mail_app = typer.Typer(
 )
 app.add_typer(mail_app, name="mail")
 
+TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL: an MTA keeps the message and delivers it again later
 SendOpt = Annotated[
     bool, typer.Option("--send", help="Deliver the emails a message causes (acknowledgements, transitions).")
 ]
@@ -35,6 +36,12 @@ def receive(
         str, typer.Argument(metavar="[FILE|-]", help="The raw message; - or none: stdin.")
     ] = "-",
     send: SendOpt = False,
+    mta: Annotated[
+        bool,
+        typer.Option(
+            "--mta", help="Exit 75 (EX_TEMPFAIL) when the message cannot be taken in now, so the MTA retries."
+        ),
+    ] = False,
     store: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -51,7 +58,13 @@ def receive(
             raise NotFound(f"{source}: no such file") from None
         except OSError as exc:
             raise UsageError(f"{source}: cannot be read ({exc.strerror})") from None
-    result = take(open_ctx(store), data, where=where, send=send)
+    try:
+        result = take(open_ctx(store), data, where=where, send=send)
+    except (Conflict, OSError) as exc:  # busy or mid-operation: nothing taken, nothing changed
+        if not mta:
+            raise
+        sys.stderr.write(f"erflow: {exc}; the message was not taken in, try again later\n")
+        raise typer.Exit(TEMPFAIL) from None
     if json_out:
         write_json(result.as_json())
         note_undelivered(result.emails)
