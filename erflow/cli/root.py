@@ -36,6 +36,7 @@ COMMANDS = {
     "assign": "changes",
     "link": "changes",
     "email": "changes",
+    "reminders": "reminders",
     "history": "trust",
     "check": "trust",
     "audit": "trust",
