@@ -511,6 +511,7 @@ SUBJECTS = {
     "leadership_returned": "Enhancement Request {id} - Additional Details Requested",
     "leadership_declined": "Enhancement Request {id} - Final Decision",
     "sow_received": "Enhancement Request {id} - SOW Received, Scheduling Underway",
+    "schedule_confirmation": "Enhancement Request {id} - Scheduled for Development",
     "development_started": "Enhancement Request {id} - Development Started",
     "delivered": "Enhancement Request {id} - Delivered and Live",
 }

@@ -78,7 +78,9 @@ def test_gate_counts_fields_given_in_the_same_step(run: Cli, store: Path) -> Non
         user=SUPPORT,
     )
     assert "business_value" in line and "customer_email" in line
-    assert "product" not in line.split("missing", 1)[1]
+    missing, given = line.split("missing", 1)[1].split("; you gave: ")
+    assert "product" not in missing
+    assert given.startswith("--set product=Portal --set priority=high")
 
 
 SUBMIT_FIELDS = {

@@ -6,9 +6,29 @@ configuration cannot do what is asked (seed 000); an invoice that must match est
 
 from __future__ import annotations
 
+import email
+from email.message import Message
 from pathlib import Path
 
-from conftest import PM, SUPPORT, Cli, describe, one_line_error
+from conftest import (
+    CUSTOMER_EMAIL,
+    PAYMENT_CONFIRMED,
+    PLAN,
+    PM,
+    SUPPORT,
+    Cli,
+    Mailbox,
+    describe,
+    expected_emails,
+    one_line_error,
+)
+
+
+def body_of(message: Message) -> str:
+    """The text of a one-part email as delivered."""
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode(message.get_content_charset() or "utf-8").replace("\r\n", "\n")
 
 
 def test_a_refused_step_keeps_nothing_and_lists_the_sets_it_was_given(run: Cli, store: Path) -> None:
@@ -29,3 +49,30 @@ def test_a_refused_step_keeps_nothing_and_lists_the_sets_it_was_given(run: Cli, 
         "(give missing fields with --set FIELD=VALUE)"
     )
     assert "problem" not in run.show(ticket_id)
+
+
+def test_plan_shares_the_schedule_and_promises_only_quoted_items(
+    run: Cli, smtp_server: Mailbox
+) -> None:
+    ticket_id = run.ticket_at("scheduling")
+
+    data = run.advance(ticket_id, PLAN, "--send")
+
+    assert data["emails"] == expected_emails(ticket_id, "schedule_confirmation", sent=True)
+    (envelope,) = smtp_server.envelopes
+    assert envelope.rcpt_tos == [CUSTOMER_EMAIL]
+    message = email.message_from_bytes(envelope.original_content or b"")
+    assert message["Subject"] == f"[{ticket_id}] Enhancement Request {ticket_id} - Scheduled for Development"
+    text = body_of(message)
+    assert "• Iteration: 2026-12\n• Target delivery window: December 2026" in text
+    assert "only quoted items are promised to customers" in text
+    assert "Your request is not quoted, so it may be moved depending on available resources" in text
+
+    billable = run.ticket_at("payment")
+    run.advance(billable, PAYMENT_CONFIRMED)
+    data = run.advance(billable, PLAN)
+    assert data["emails"] == expected_emails(billable, "schedule_confirmation")
+    text = run.ok("email", billable, "schedule_confirmation", "--dry-run", user=PM).stdout
+    assert "only quoted items are promised to customers" in text
+    assert "Your request is quoted, so this schedule is committed" in text
+    run.ok("check")
