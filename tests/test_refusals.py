@@ -282,7 +282,9 @@ def test_billable_ticket_cannot_start_development_without_the_definition_of_read
 
     for name in ("sow_link", "acceptance_criteria", "assumptions"):
         assert name in line
-    assert "projected_delivery_date" not in line
+    reasons, given = line.split("; you gave: ")
+    assert "projected_delivery_date" not in reasons
+    assert given.startswith("--set projected_delivery_date=2026-12-17")
 
 
 def test_billable_ticket_needing_payment_cannot_start_development_before_payment(run: Cli) -> None:
