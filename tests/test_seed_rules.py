@@ -11,6 +11,7 @@ from email.message import Message
 from pathlib import Path
 
 from conftest import (
+    APPROVE,
     CUSTOMER_EMAIL,
     PAYMENT_CONFIRMED,
     PLAN,
@@ -38,22 +39,20 @@ def test_a_refused_step_keeps_nothing_and_lists_the_sets_it_was_given(run: Cli, 
 
     result = run(
         "advance", ticket_id, "approve", "--set", "problem=Invoices only on screen", "--set", "scope=CSV",
-        user=PM,
+        "--set", "config_checked=true", user=PM,
     )  # fmt: skip
 
     assert result.exit_code == 3, describe(result)
     assert run.snapshot() == before
     assert one_line_error(result) == (
         f"erflow: {ticket_id}: approve refused: missing: desired_outcome; "
-        "you gave: --set 'problem=Invoices only on screen' --set scope=CSV "
+        "you gave: --set 'problem=Invoices only on screen' --set scope=CSV --set config_checked=true "
         "(give missing fields with --set FIELD=VALUE)"
     )
     assert "problem" not in run.show(ticket_id)
 
 
-def test_plan_shares_the_schedule_and_promises_only_quoted_items(
-    run: Cli, smtp_server: Mailbox
-) -> None:
+def test_plan_shares_the_schedule_and_promises_only_quoted_items(run: Cli, smtp_server: Mailbox) -> None:
     ticket_id = run.ticket_at("scheduling")
 
     data = run.advance(ticket_id, PLAN, "--send")
@@ -75,4 +74,34 @@ def test_plan_shares_the_schedule_and_promises_only_quoted_items(
     text = run.ok("email", billable, "schedule_confirmation", "--dry-run", user=PM).stdout
     assert "only quoted items are promised to customers" in text
     assert "Your request is quoted, so this schedule is committed" in text
+    run.ok("check")
+
+
+def test_approval_waits_for_the_configuration_check_and_configuration_can_close_it(run: Cli) -> None:
+    ticket_id = run.ticket_at("pm_review")
+    before = run.snapshot()
+    sets = {k: v for k, v in APPROVE[2].items() if k != "config_checked"}
+    args = [a for key, value in sets.items() for a in ("--set", f"{key}={value}")]
+    result = run("advance", ticket_id, "approve", *args, user=PM)
+    assert result.exit_code == 3, describe(result)
+    assert run.snapshot() == before
+    assert "check first that existing configuration cannot fulfil the request" in one_line_error(result)
+    result = run("advance", ticket_id, "approve", *args, "--set", "config_checked=false", user=PM)
+    assert result.exit_code == 3, describe(result)
+
+    how = "Settings > Invoices > Export already downloads the filtered list as CSV"
+    data = run.json("advance", ticket_id, "config_solves_it", "--set", f"config_solution={how}", user=PM)
+
+    assert (data["from"], data["to"]) == ("pm_review", "closed")
+    subject = f"[{ticket_id}] Enhancement Request {ticket_id} - Available Through Existing Configuration"
+    assert data["emails"] == [
+        {"template": "config_solution", "to": CUSTOMER_EMAIL, "subject": subject, "sent": False}
+    ]
+    text = run.ok("email", ticket_id, "config_solution", "--dry-run", user=PM).stdout
+    assert f"• {how}" in text
+
+    approved = run.ticket_at("pm_review")
+    data = run.advance(approved, APPROVE)
+    assert data["to"] == "product_board"
+    assert run.show(approved)["config_checked"] is True
     run.ok("check")
