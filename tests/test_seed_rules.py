@@ -11,6 +11,7 @@ from email.message import Message
 from pathlib import Path
 
 from conftest import (
+    ACCOUNTING,
     APPROVE,
     CUSTOMER_EMAIL,
     PAYMENT_CONFIRMED,
@@ -23,6 +24,8 @@ from conftest import (
     expected_emails,
     one_line_error,
 )
+
+from erflow.core import conditions
 
 
 def body_of(message: Message) -> str:
@@ -105,3 +108,49 @@ def test_approval_waits_for_the_configuration_check_and_configuration_can_close_
     assert data["to"] == "product_board"
     assert run.show(approved)["config_checked"] is True
     run.ok("check")
+
+
+def test_a_support_invoice_must_be_the_estimate_times_the_workflows_rate(run: Cli, store: Path) -> None:
+    request = run.json(
+        "new", "support", "--title", "Nightly export fails", "--customer-name", "Jane Doe",
+        "--customer-email", CUSTOMER_EMAIL, user=SUPPORT,
+    )["id"]  # fmt: skip
+    run.json(
+        "advance", request, "classify", "--set", "classification=Bug Fix", "--set", "product=Portal", user=PM
+    )
+    run.json("advance", request, "scope_confirmed", "--set", "scope_summary=Export nightly", user=PM)
+    run.json("advance", request, "estimated", "--set", "estimate_hours=6", user="jesus@example.com")
+    invoice = ("advance", request, "invoice_sent", "--set", "invoice_reference=INV-2291")
+    before = run.snapshot()
+
+    result = run(*invoice, "--set", "hourly_rate=150", "--set", "invoice_amount=1000", user=PM)
+
+    assert result.exit_code == 3, describe(result)
+    assert run.snapshot() == before
+    assert (
+        "the invoice is based on the estimate, estimate_hours × policies.support_hourly_rate "
+        "(invoice_amount is 1000, estimate_hours × policy.support_hourly_rate is 900)"
+    ) in one_line_error(result)
+    result = run(*invoice, "--set", "hourly_rate=120", "--set", "invoice_amount=720", user=PM)
+    assert result.exit_code == 3, describe(result)
+    assert "(hourly_rate is 120, policy.support_hourly_rate is 150)" in one_line_error(result)
+
+    data = run.json(*invoice, "--set", "hourly_rate=150", "--set", "invoice_amount=900", user=PM)
+    assert data["to"] == "awaiting_payment"
+    run.json("advance", request, "payment_received", "--set", "payment_reference=Wire 7781", user=ACCOUNTING)
+    run.ok("check")
+
+
+def test_product_compares_a_value_with_numbers_fields_and_policies() -> None:
+    condition = {"amount": {"product": ["hours", "policy.rate", 2]}}
+    values = {"amount": 300, "hours": 1.5}
+    assert conditions.holds(condition, values, {"rate": 100})
+    assert conditions.explain(condition, values, {"rate": 100}) == []
+    assert not conditions.holds(condition, values, {"rate": 90})
+    assert conditions.explain(condition, values, {"rate": 90}) == [
+        "amount is 300, hours × policy.rate × 2 is 270"
+    ]
+    assert not conditions.holds(condition, {"amount": 300}, {"rate": 100})
+    assert conditions.explain(condition, {"amount": 300}, {}) == [
+        "amount is 300, hours × policy.rate × 2 is not a number"
+    ]
