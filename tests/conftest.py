@@ -74,7 +74,12 @@ SUBMIT: Step = ("submit", SUPPORT, {})
 APPROVE: Step = (
     "approve",
     PM,
-    {"problem": "Invoices only on screen", "scope": "CSV download", "desired_outcome": "One-click export"},
+    {
+        "config_checked": "true",
+        "problem": "Invoices only on screen",
+        "scope": "CSV download",
+        "desired_outcome": "One-click export",
+    },
 )
 APPROVE_NO_QUOTE: Step = ("approve_no_quote", BOARD, {"board_rationale": "Small, broadly useful"})
 APPROVE_FOR_QUOTE: Step = ("approve_for_quote", BOARD, {"board_rationale": "Customer-specific, billable"})
@@ -511,6 +516,7 @@ SUBJECTS = {
     "leadership_returned": "Enhancement Request {id} - Additional Details Requested",
     "leadership_declined": "Enhancement Request {id} - Final Decision",
     "sow_received": "Enhancement Request {id} - SOW Received, Scheduling Underway",
+    "schedule_confirmation": "Enhancement Request {id} - Scheduled for Development",
     "development_started": "Enhancement Request {id} - Development Started",
     "delivered": "Enhancement Request {id} - Delivered and Live",
 }

@@ -83,10 +83,15 @@ def test_show_into_a_pipe_says_what_the_terminal_view_says(run: Cli) -> None:
     nxt = lines.index("Next")
     assert lines[nxt + 1].split() == ["Transition", "To", "Label", "/", "why", "not"]
     rows = [line.split()[:3] for line in lines[nxt + 2 :] if not line.startswith(" ")]
-    assert [row[:2] for row in rows] == [["request_info", "needs_info"], ["approve", "product_board"]]
+    assert [row[:2] for row in rows] == [
+        ["request_info", "needs_info"],
+        ["approve", "product_board"],
+        ["config_solves_it", "closed"],
+    ]
     assert {row[2] for row in rows} <= {"✓", "✗"}
     reasons = [line.strip() for line in lines[nxt + 2 :] if line.startswith(" ")]
-    assert reasons and all(reason.startswith("missing: ") for reason in reasons)
+    why_not = ("missing: ", "check first that existing configuration cannot fulfil the request")
+    assert reasons and all(reason.startswith(why_not) for reason in reasons)
 
 
 def test_list_json_imports_no_rich(run: Cli, store: Path) -> None:

@@ -536,7 +536,7 @@ def test_show_json_has_front_matter_body_and_next(run: Cli) -> None:
     assert shown["id"] == ticket_id and shown["state"] == "pm_review"
     assert isinstance(shown["body"], str) and "## Notes" in shown["body"]
     assert shown["next"] == run.json("transitions", ticket_id, user=PM)
-    assert [o["name"] for o in shown["next"]] == ["request_info", "approve"]
+    assert [o["name"] for o in shown["next"]] == ["request_info", "approve", "config_solves_it"]
     for option in shown["next"]:
         assert set(option) == {"name", "to", "label", "allowed", "reasons", "missing"}
 

@@ -202,7 +202,15 @@ def test_billable_tickets_go_through_qa_and_others_release_directly(
 
 
 def test_plan_sets_the_fields_of_set_and_moves_the_state() -> None:
-    current = ticket("pm_review", owner=PM, problem="p", scope="s", desired_outcome="d", business_value="b")
+    current = ticket(
+        "pm_review",
+        owner=PM,
+        problem="p",
+        scope="s",
+        desired_outcome="d",
+        business_value="b",
+        config_checked=True,
+    )
     made = plan(current, "approve", PM)
     assert made.values["pm_validation"] == "complete"
     assert (made.from_state, made.to_state) == ("pm_review", "product_board")
@@ -256,7 +264,15 @@ def test_the_owner_becomes_the_only_holder_of_the_new_states_role() -> None:
 
 
 def test_the_owner_becomes_the_roles_queue_when_several_people_hold_it() -> None:
-    current = ticket("pm_review", owner=PM, problem="p", scope="s", desired_outcome="d", business_value="b")
+    current = ticket(
+        "pm_review",
+        owner=PM,
+        problem="p",
+        scope="s",
+        desired_outcome="d",
+        business_value="b",
+        config_checked=True,
+    )
     assert plan(current, "approve", PM).values["owner"] == "board"
 
 

@@ -172,7 +172,19 @@ def test_a_note_is_refused_mid_operation_and_nothing_changes(
 
 WRITES: list[list[str]] = [
     ["new", "enhancement", "--title", "Mid-rebase ticket"],
-    ["advance", "{id}", "approve", "--set", "problem=p", "--set", "scope=s", "--set", "desired_outcome=o"],
+    [
+        "advance",
+        "{id}",
+        "approve",
+        "--set",
+        "problem=p",
+        "--set",
+        "scope=s",
+        "--set",
+        "desired_outcome=o",
+        "--set",
+        "config_checked=true",
+    ],
     ["set", "{id}", "info_needed=Which columns?"],
     ["assign", "{id}", PM],
     ["link", "{id}", "relates", "{id}"],
@@ -206,7 +218,7 @@ def test_dry_runs_and_reports_read_mid_operation_with_one_warning(run: Cli, tick
     during = state_of(run, ticket)
     reads = [
         ["advance", ticket, "approve", "--dry-run", "--set", "problem=p", "--set", "scope=s",
-         "--set", "desired_outcome=o"],
+         "--set", "desired_outcome=o", "--set", "config_checked=true"],
         ["new", "enhancement", "--title", "Would be", "--dry-run"],
         ["email", ticket, "intake_acknowledgement", "--dry-run"],
         ["sweep", "--dry-run"],

@@ -78,7 +78,9 @@ def test_gate_counts_fields_given_in_the_same_step(run: Cli, store: Path) -> Non
         user=SUPPORT,
     )
     assert "business_value" in line and "customer_email" in line
-    assert "product" not in line.split("missing", 1)[1]
+    missing, given = line.split("missing", 1)[1].split("; you gave: ")
+    assert "product" not in missing
+    assert given.startswith("--set product=Portal --set priority=high")
 
 
 SUBMIT_FIELDS = {
@@ -280,7 +282,9 @@ def test_billable_ticket_cannot_start_development_without_the_definition_of_read
 
     for name in ("sow_link", "acceptance_criteria", "assumptions"):
         assert name in line
-    assert "projected_delivery_date" not in line
+    reasons, given = line.split("; you gave: ")
+    assert "projected_delivery_date" not in reasons
+    assert given.startswith("--set projected_delivery_date=2026-12-17")
 
 
 def test_billable_ticket_needing_payment_cannot_start_development_before_payment(run: Cli) -> None:

@@ -171,7 +171,7 @@ def test_smtp_password_is_never_shown_or_stored(
     planned = run(
         "advance", ticket_id, "plan", "--set", "iteration=1", "--set", "target_delivery_window=Dec", user=PM
     )
-    assert planned.exit_code == 0, describe(planned)  # plan sends nothing: no login needed
+    assert planned.exit_code == 0, describe(planned)  # plan, without --send, sends nothing: no login needed
     bad = run("email", ticket_id, "board_approved_no_quote", "--send", user=PM)
     assert bad.exit_code == 0, describe(bad)  # the email waits in the outbox
     assert "login" in bad.stderr and "refused" in bad.stderr

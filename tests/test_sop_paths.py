@@ -135,7 +135,7 @@ def test_non_billable_request_walks_from_intake_to_closed(run: Cli, store: Path)
     assert shown["board_status"] == "approved_no_quote"
     shown = take(run, ticket_id, SCHEDULE, to="scheduling", emails=("board_approved_no_quote",), owner=PM)
     assert shown["leadership_status"] == "scheduled"
-    take(run, ticket_id, PLAN, to="scheduled")
+    take(run, ticket_id, PLAN, to="scheduled", emails=("schedule_confirmation",))
     take(run, ticket_id, START_NON_BILLABLE, to="in_development", emails=("development_started",), owner=DEV)
     take(run, ticket_id, RELEASE_NON_BILLABLE, to="live", emails=("delivered",))
     shown = take(run, ticket_id, CLOSE, to="closed")
@@ -176,7 +176,7 @@ def test_billable_request_walks_through_quote_payment_and_qa_to_ready_for_billin
     take(run, ticket_id, QUOTE_ACCEPTED, to="sow", owner=CONTRACTS)
     take(run, ticket_id, SOW_SIGNED_PAYMENT, to="payment", emails=("sow_received",), owner=ACCOUNTING)
     take(run, ticket_id, PAYMENT_CONFIRMED, to="scheduling")
-    take(run, ticket_id, PLAN, to="scheduled")
+    take(run, ticket_id, PLAN, to="scheduled", emails=("schedule_confirmation",))
     take(run, ticket_id, START_BILLABLE, to="in_development", emails=("development_started",))
     take(run, ticket_id, COMPLETE, to="qa", owner=QA)
     take(run, ticket_id, QA_PASSED, to="customer_validation")
@@ -229,7 +229,7 @@ def test_bump_of_a_non_billable_ticket_sets_development_priority_two(run: Cli) -
     ticket_id = run.ticket_at("scheduled")
     shown = take(run, ticket_id, ("bump", PM, {}), to="scheduling")
     assert shown["dev_priority"] == 2
-    take(run, ticket_id, PLAN, to="scheduled")
+    take(run, ticket_id, PLAN, to="scheduled", emails=("schedule_confirmation",))
 
 
 # ---------------------------------------------------------------------------------------------

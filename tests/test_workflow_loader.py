@@ -107,6 +107,7 @@ CONTRACT_TABLE = [
     ("sow", "sow_signed", ["payment", "scheduling"], ["contracts"], ["sow_link"]),
     ("payment", "payment_confirmed", ["scheduling"], ["accounting"], ["payment_reference"]),
     ("scheduling", "plan", ["scheduled"], ["pm"], ["iteration", "target_delivery_window"]),
+    ("pm_review", "config_solves_it", ["closed"], ["pm"], ["config_solution", "customer_email"]),
     ("scheduled", "bump", ["scheduling"], ["pm"], []),
     ("scheduled", "start_development", ["in_development"], ["pm", "dev"], ["projected_delivery_date"]),
     ("in_development", "complete", ["qa"], ["dev"], []),
@@ -152,6 +153,8 @@ CONTRACT_EMAILS = {
     ("leadership", "decline"): ["leadership_declined"],
     ("leadership", "return"): ["leadership_returned"],
     ("sow", "sow_signed"): ["sow_received"],
+    ("scheduling", "plan"): ["schedule_confirmation"],
+    ("pm_review", "config_solves_it"): ["config_solution"],
     ("scheduled", "start_development"): ["development_started"],
     ("in_development", "release"): ["delivered"],
     ("customer_validation", "release"): ["delivered"],
@@ -254,7 +257,7 @@ def test_board_emails_are_sent_only_by_policy_and_the_policies_default_to_none(
         "defer": {"policy.deferred_emails": True},
         "decline": {"policy.board_emails": True},
     }
-    assert default.policies == {"board_emails": False, "deferred_emails": False}
+    assert default.policies == {"board_emails": False, "deferred_emails": False, "support_hourly_rate": 150}
 
 
 def test_quote_sets_billable_dev_priority_1_and_the_billable_label(default: workflow.Workflow) -> None:
@@ -325,7 +328,9 @@ def test_the_base_of_the_broken_workflows_is_valid(tmp_path: Path) -> None:
     assert problems_of(tmp_path, BASE) == []
 
 
-UNKNOWN_OPERATOR = "unknown operator 'bigger' (expected one of: contains, gt, gte, in, lt, lte, not, set)"
+UNKNOWN_OPERATOR = (
+    "unknown operator 'bigger' (expected one of: contains, gt, gte, in, lt, lte, not, product, set)"
+)
 UNKNOWN_TYPE = (
     "unknown type 'numeric' (expected one of: bool, date, datetime, email, enum, list, number, text, url)"
 )

@@ -3,6 +3,7 @@ tickets, documents, emails), then written as one commit."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from erflow.app.transaction import ChangeResult
 from erflow.app.views import workload
 from erflow.core import engine, model
 from erflow.core.conditions import is_set
-from erflow.core.errors import InvalidData
+from erflow.core.errors import InvalidData, Refused
 from erflow.core.model import LINK_INVERSE, Ticket
 from erflow.core.workflow import EmailSpec, LinkedTicket, TicketType, Transition
 from erflow.store.commits import Change
@@ -45,10 +46,13 @@ def advance(
     with transaction.writing(ctx, raw_id, dry_run=dry_run) as began:
         pending = transaction.load_for_change(ctx, raw_id, began, already_read)
         typed = engine.parse_sets(pending.type, dict(sets or {}))
-        plan = engine.plan(
-            ctx.workflow, pending.type, pending.ticket.meta, transition, actor, typed, note,
-            workload=lambda: workload(ctx),
-        )  # fmt: skip
+        try:
+            plan = engine.plan(
+                ctx.workflow, pending.type, pending.ticket.meta, transition, actor, typed, note,
+                workload=lambda: workload(ctx),
+            )  # fmt: skip
+        except Refused as exc:
+            raise _with_sets_given(exc, sets or {}) from None
         applied = apply_plan(ctx, pending, plan, actor, note, sending)
         result = ChangeResult(
             pending.ticket.id, "advance", None, transition, plan.from_state, plan.to_state, applied.results,
@@ -65,6 +69,20 @@ def advance(
         )
         outbox.deliver(ctx, result.emails)
     return result
+
+
+def _with_sets_given(refusal: Refused, sets: Mapping[str, str]) -> Refused:
+    """The refusal, its message ending with the ``--set`` values given (kept by nothing), so that the
+    command can be run again with the missing ones added."""
+    if not sets:
+        return refusal
+    given = " ".join(f"--set {shlex.quote(f'{name}={value}')}" for name, value in sets.items())
+    return type(refusal)(
+        f"{refusal.message}; you gave: {given}",
+        reasons=refusal.reasons,
+        missing=refusal.missing,
+        hint=refusal.hint,
+    )
 
 
 @dataclass

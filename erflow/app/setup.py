@@ -218,6 +218,7 @@ def demo(directory: Path, env: Mapping[str, str]) -> DemoReport:
         pm,
         a,
         "approve",
+        config_checked="true",
         problem="Invoices can only be viewed on screen",
         scope="CSV download of the filtered invoice list",
         desired_outcome="One-click CSV export",
@@ -261,6 +262,7 @@ def demo(directory: Path, env: Mapping[str, str]) -> DemoReport:
         pm,
         b,
         "approve",
+        config_checked="true",
         problem="Staff manage separate passwords",
         scope="SAML SSO with Okta",
         desired_outcome="Staff sign in with Okta",
@@ -320,8 +322,9 @@ def demo(directory: Path, env: Mapping[str, str]) -> DemoReport:
     )
     walk.advance(support, c, "submit")
     walk.advance(
-        pm, c, "approve", problem="Bright UI at night", scope="Dark theme", desired_outcome="Theme switch"
-    )
+        pm, c, "approve", config_checked="true", problem="Bright UI at night", scope="Dark theme",
+        desired_outcome="Theme switch",
+    )  # fmt: skip
     walk.advance(board, c, "approve_no_quote", board_rationale="Popular ask")
     walk.advance(nick, c, "decline", decline_reason="A full redesign next year replaces the current theme")
     d = walk.new(

@@ -3,7 +3,8 @@
 A condition is a mapping; every entry must hold (AND). Keys are field names, ``policy.NAME``,
 or the combinators ``all`` / ``any`` (a list of conditions) and ``not`` (a condition).
 A value is either the expected value (for a list field: "contains") or a mapping of operators:
-``set`` (bool), ``not`` (value), ``in`` (list), ``contains`` (value), ``gt``/``gte``/``lt``/``lte``.
+``set`` (bool), ``not`` (value), ``in`` (list), ``contains`` (value), ``gt``/``gte``/``lt``/``lte``,
+and ``product`` (a list of numbers, field names and ``policy.NAME``: the value equals their product).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-OPERATORS = frozenset({"set", "not", "in", "contains", "gt", "gte", "lt", "lte"})
+OPERATORS = frozenset({"set", "not", "in", "contains", "gt", "gte", "lt", "lte", "product"})
 COMBINATORS = frozenset({"all", "any", "not"})
 
 
@@ -40,15 +41,66 @@ def holds(condition: Mapping[str, Any], values: Mapping[str, Any], policies: Map
                 return False
         else:
             actual = policies.get(key[7:]) if key.startswith("policy.") else values.get(key)
-            if not _matches(actual, expected):
+            if not _matches(actual, expected, values, policies):
                 return False
     return True
 
 
-def _matches(actual: object, expected: object) -> bool:
+def _matches(
+    actual: object, expected: object, values: Mapping[str, Any], policies: Mapping[str, Any]
+) -> bool:
     if isinstance(expected, Mapping):
-        return all(_operator(op, actual, arg) for op, arg in expected.items())
+        return all(
+            _is_product(actual, arg, values, policies) if op == "product" else _operator(op, actual, arg)
+            for op, arg in expected.items()
+        )
     return _equals(actual, expected)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def product(operands: list[Any], values: Mapping[str, Any], policies: Mapping[str, Any]) -> float | None:
+    """The product of numbers, field values and ``policy.NAME`` values; None when one is not a number."""
+    result = 1.0
+    for operand in operands:
+        if isinstance(operand, str):
+            operand = policies.get(operand[7:]) if operand.startswith("policy.") else values.get(operand)
+        number = _number(operand)
+        if number is None:
+            return None
+        result *= number
+    return result
+
+
+def _is_product(
+    actual: object, operands: list[Any], values: Mapping[str, Any], policies: Mapping[str, Any]
+) -> bool:
+    number, expected = _number(actual), product(operands, values, policies)
+    return (
+        number is not None and expected is not None and abs(number - expected) <= 1e-9 * max(1, abs(expected))
+    )
+
+
+def explain(
+    condition: Mapping[str, Any], values: Mapping[str, Any], policies: Mapping[str, Any]
+) -> list[str]:
+    """The numbers behind each ``product`` comparison of ``condition`` that fails, e.g.
+    ``invoice_amount is 1000, estimate_hours × policy.rate is 900``."""
+    found = []
+    for key, expected in condition.items():
+        if key in COMBINATORS or not isinstance(expected, Mapping) or "product" not in expected:
+            continue
+        operands = expected["product"]
+        if _is_product(values.get(key), operands, values, policies):
+            continue
+        total = product(operands, values, policies)
+        shown = "not a number" if total is None else f"{total:g}"
+        found.append(f"{key} is {values.get(key)}, {' × '.join(str(o) for o in operands)} is {shown}")
+    return found
 
 
 def _equals(actual: object, expected: object) -> bool:

@@ -128,7 +128,8 @@ def evaluate(
         if rule.when is not None and not conditions.holds(rule.when, merged, workflow.policies):
             continue
         if not conditions.holds(rule.require, merged, workflow.policies):
-            reasons.append(rule.message)
+            numbers = conditions.explain(rule.require, merged, workflow.policies)
+            reasons.append(rule.message + (f" ({'; '.join(numbers)})" if numbers else ""))
     if check_note and transition.note == "required" and not (note and note.strip()):
         reasons.append("a note is required (--note TEXT)")
     return Evaluation(

@@ -74,7 +74,25 @@ class RefChecker:
                 problem = f"{op}: expected a number"
             elif op in ("not", "contains") and isinstance(arg, (list, dict)):
                 problem = f"{op}: expected a single value"
+            elif op == "product":
+                problem = self._product_problem(arg)
             if problem:
                 self.p.add(node, key, where, problem)
                 ok = False
         return ok
+
+    def _product_problem(self, operands: Any) -> str | None:
+        if not isinstance(operands, list) or not operands:
+            return "product: expected a list of numbers, field names and policy.NAME"
+        for operand in operands:
+            if isinstance(operand, bool) or not isinstance(operand, (int, float, str)):
+                return f"product: {operand!r} is not a number, a field name or policy.NAME"
+            if (
+                isinstance(operand, str)
+                and operand.startswith("policy.")
+                and operand[7:] not in self.policies
+            ):
+                return f"product: unknown policy {operand[7:]!r}"
+            if isinstance(operand, str) and not operand.startswith("policy.") and operand not in self.known:
+                return f"product: unknown field {operand!r}"
+        return None
