@@ -161,6 +161,6 @@ def test_watch_keeps_taking_mail_in_as_it_arrives_until_interrupted(
         assert run.state(ids[0]) == "pm_review"
     finally:
         watcher.send_signal(signal.SIGINT)
-        _, err = watcher.communicate(timeout=30)
+        _, err = watcher.communicate(timeout=90)
     assert watcher.returncode == 130 and "Traceback" not in err
     assert len(received_commits(store)) == 1
