@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from erflow.core.errors import UsageError
 from erflow.mail.message import WHITESPACE
+
+if TYPE_CHECKING:
+    import ssl
 
 
 def endpoint(
@@ -39,3 +43,13 @@ def cafile(env: Mapping[str, str], service: str) -> str | None:
     if found is not None and not Path(found).is_file():
         raise UsageError(f"ERFLOW_{service}_CAFILE is not a file: {found!r}")
     return found
+
+
+def tls_context(cafile: str | None) -> ssl.SSLContext:
+    """The system's trusted CAs, plus the ERFLOW_<service>_CAFILE given; certificates are verified."""
+    import ssl
+
+    context = ssl.create_default_context()
+    if cafile is not None:
+        context.load_verify_locations(cafile=cafile)
+    return context

@@ -16,13 +16,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from erflow.core.errors import MailSourceError, UsageError
-from erflow.mail.endpoint import cafile, endpoint
+from erflow.mail.endpoint import cafile, endpoint, tls_context
 from erflow.mail.incoming import Incoming
 from erflow.mail.message import one_line
 
 if TYPE_CHECKING:
-    import ssl
-
     from imap_tools import BaseMailBox
 
 TLS_MODES = ("ssl", "starttls", "none")
@@ -136,10 +134,10 @@ def _connect(config: ImapConfig, timeout: float) -> BaseMailBox:
 
     box: BaseMailBox
     if config.tls == "ssl":
-        box = MailBox(config.host, config.port, timeout=timeout, ssl_context=_tls_context(config.cafile))
+        box = MailBox(config.host, config.port, timeout=timeout, ssl_context=tls_context(config.cafile))
     elif config.tls == "starttls":
         box = MailBoxStartTls(
-            config.host, config.port, timeout=timeout, ssl_context=_tls_context(config.cafile)
+            config.host, config.port, timeout=timeout, ssl_context=tls_context(config.cafile)
         )
     else:
         box = MailBoxUnencrypted(config.host, config.port, timeout=timeout)
@@ -175,16 +173,6 @@ def _answer(result: tuple[str, list[Any]], command: str) -> list[Any]:
     if status != "OK":
         raise imaplib.IMAP4.error(f"{command} answered {status} {_words(data)}")
     return data
-
-
-def _tls_context(cafile: str | None) -> ssl.SSLContext:
-    """The system's trusted CAs, plus ERFLOW_IMAP_CAFILE's; certificates are verified."""
-    import ssl
-
-    context = ssl.create_default_context()
-    if cafile is not None:
-        context.load_verify_locations(cafile=cafile)
-    return context
 
 
 def _source_error(exc: BaseException, config: ImapConfig, doing: str) -> MailSourceError:

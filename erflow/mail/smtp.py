@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from erflow.core.addresses import mailbox
 from erflow.core.errors import DeliveryError, InvalidData, UsageError
-from erflow.mail.endpoint import cafile, endpoint
+from erflow.mail.endpoint import cafile, endpoint, tls_context
 from erflow.mail.message import Email, one_line
 from erflow.mail.outbox import Entry
 
@@ -143,7 +143,7 @@ def deliver(
 @contextlib.contextmanager
 def _session(config: SmtpConfig, timeout: float) -> Iterator[smtplib.SMTP]:
     """A session with the server, greeted, under TLS as configured, logged in."""
-    context = None if config.tls == "none" else _tls_context(config.cafile)
+    context = None if config.tls == "none" else tls_context(config.cafile)
     smtp: smtplib.SMTP
     if config.tls == "ssl":
         smtp = smtplib.SMTP_SSL(config.host, config.port, timeout=timeout, context=context)
@@ -157,14 +157,6 @@ def _session(config: SmtpConfig, timeout: float) -> Iterator[smtplib.SMTP]:
         if config.user is not None:
             smtp.login(config.user, config.password or "")
         yield smtp
-
-
-def _tls_context(cafile: str | None) -> ssl.SSLContext:
-    """The system's trusted CAs, plus ERFLOW_SMTP_CAFILE's; certificates are verified."""
-    context = ssl.create_default_context()
-    if cafile is not None:
-        context.load_verify_locations(cafile=cafile)
-    return context
 
 
 def _delivery_error(exc: BaseException, config: SmtpConfig, sent: int, total: int) -> DeliveryError:
