@@ -21,7 +21,7 @@ from erflow.core.model import Ticket
 from erflow.core.workflow import TicketType
 from erflow.store import paths as store_paths
 from erflow.store import tickets as store
-from erflow.store.commits import Change, QuarantineChange, RulesChange
+from erflow.store.commits import Change, DigestChange, QuarantineChange, RulesChange
 from erflow.store.files import write_atomic
 
 if TYPE_CHECKING:
@@ -227,7 +227,7 @@ def commit(
     ctx: Context,
     began: Began,
     pending: Sequence[Pending],
-    change: Change | RulesChange | QuarantineChange,
+    change: Change | RulesChange | QuarantineChange | DigestChange,
     outgoing: Sequence[Email] = (),
     documents: Sequence[tuple[Path, str | bytes]] = (),
     removed: Sequence[Path] = (),

@@ -37,6 +37,7 @@ COMMANDS = {
     "link": "changes",
     "email": "changes",
     "reminders": "reminders",
+    "digest": "digest",
     "history": "trust",
     "check": "trust",
     "audit": "trust",

@@ -245,6 +245,7 @@ class Person(Record):
     email: str
     name: str
     roles: tuple[str, ...]
+    mute: tuple[str, ...] = ()  # events this person gets no email for (``digest``, ...)
 
 
 class Workflow(Record):

@@ -74,6 +74,22 @@ class QuarantineChange:
 
 
 @dataclass(frozen=True)
+class DigestChange:
+    """The staff digests of one day queued in the outbox (``outbox/digest/<day>/``): whom each goes
+    to and how many reminders it holds. No ticket changes."""
+
+    day: str  # ISO date in the workflow calendar's time zone
+    recipients: tuple[tuple[str, int], ...]  # (email, number of reminders)
+    actor: str
+    action: str = "digest"
+
+    def message(self, extra_tickets: Sequence[str] = ()) -> str:
+        body = "\n".join(f"- {email}: {count} reminder(s)" for email, count in self.recipients)
+        trailers = f"Erflow-Action: {self.action}\nErflow-Digest: {self.day}\nErflow-Actor: {self.actor}\n"
+        return f"digest {self.day}\n\n" + (body + "\n\n" if body else "") + trailers
+
+
+@dataclass(frozen=True)
 class RulesChange:
     """A change of the rules (workflow.yaml, templates/) that ``erflow workflow apply`` made: what it
     changed, one phrase a line, the files, and the tickets it moved out of dropped states."""

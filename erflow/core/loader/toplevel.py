@@ -54,7 +54,8 @@ class WorkflowReader(TypeReader):
             for role in person_roles:
                 if role not in roles:
                     self.p.add(spec, "roles", where + ".roles", f"unknown role {role!r}")
-            people[email.lower()] = Person(email.lower(), str(spec.get("name") or email), person_roles)
+            mute = self._names(spec, "mute", where + ".mute", spec.get("mute"))
+            people[email.lower()] = Person(email.lower(), str(spec.get("name") or email), person_roles, mute)
         permissions: dict[str, tuple[str, ...]] = {}
         perm_raw = self._map(raw, "permissions", "permissions")
         for action, allowed in perm_raw.items():
