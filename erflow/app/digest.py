@@ -83,9 +83,13 @@ class Digest:
 
 @dataclass
 class DigestRun:
+    """A run's day, each person's digest, its commit (None when nothing was queued) and the ticket
+    files the reminders could not read."""
+
     day: str
     digests: list[Digest] = field(default_factory=list)
     commit: str | None = None
+    problems: list[str] = field(default_factory=list)
 
 
 def day_of(ctx: Context) -> str:
@@ -112,10 +116,13 @@ def digest(
     """Each person's digest of today (everyone under ``people``, or ``person``): rendered, and with
     ``send`` (or the workflow's ``send_emails``) queued in one commit and delivered; ``dry_run``
     (and a run without ``send``) writes nothing."""
+    from erflow.mail.outbox import key
+
     people = [person_of(ctx, person)] if person else list(ctx.workflow.people)
     run = DigestRun(day_of(ctx))
     for email in people:
         found = reminders(ctx, email)
+        run.problems += [p for p in found.problems if p not in run.problems]
         one = Digest(email, run.day, found.rows)
         someone = ctx.workflow.people[email]
         if EVENT in someone.mute:
@@ -123,8 +130,6 @@ def digest(
         elif one.rows:
             one.mail = _render(ctx, someone, run.day, one.rows)
             one.path = entry_path(email, run.day)
-            from erflow.mail.outbox import key
-
             one.key = key(one.mail.message_id)
         run.digests.append(one)
     chosen = [d for d in run.digests if d.mail is not None]

@@ -36,6 +36,8 @@ def digest(
     env = dict(os.environ, ERFLOW_NOW=now) if now else os.environ
     ctx = open_ctx(store, env, reading=dry_run or not send)
     run = digesting.digest(ctx, person, send=send, dry_run=dry_run)
+    for problem in run.problems:
+        sys.stderr.write(f"erflow: skipped {problem}\n")
     if json_out:
         write_json([one.as_json() for one in run.digests])
         return
