@@ -101,7 +101,7 @@ def test_ticket_file_keeps_the_contract_front_matter_order(run: Cli, store: Path
 
 def test_new_json_reports_id_state_commit_and_the_intake_email(run: Cli, store: Path) -> None:
     data = run.json("new", "enhancement", *INTAKE_FLAGS, user=SUPPORT)
-    assert set(data) == {"id", "state", "commit", "emails"}
+    assert set(data) == {"id", "state", "commit", "emails", "notifications"}
     assert data["state"] == "intake"
     assert data["commit"] == run.head()
     assert data["emails"] == expected_emails(data["id"], "intake_acknowledgement")

@@ -510,7 +510,7 @@ def test_an_unknown_top_level_key_is_reported_on_its_line(tmp_path: Path) -> Non
     assert problem.startswith("workflow.yaml:2: ")
     assert problem.endswith(
         "extras: unknown key (expected one of: "
-        "calendar, intake, people, permissions, policies, roles, settings, types, version)"
+        "calendar, intake, notifications, people, permissions, policies, roles, settings, types, version)"
     )
 
 

@@ -13,6 +13,7 @@ from erflow.app import outbox, transaction
 from erflow.app.context import Context, require_actor
 from erflow.app.create import fresh_ticket, holds
 from erflow.app.emails import email_context, log_emails, render_emails, will_send
+from erflow.app.notify import Notified, owner_change, state_entered
 from erflow.app.transaction import ChangeResult
 from erflow.app.views import workload
 from erflow.core import engine, model
@@ -56,7 +57,7 @@ def advance(
         applied = apply_plan(ctx, pending, plan, actor, note, sending)
         result = ChangeResult(
             pending.ticket.id, "advance", None, transition, plan.from_state, plan.to_state, applied.results,
-            created=applied.created, changes=plan.changes, dry_run=dry_run,
+            created=applied.created, changes=plan.changes, dry_run=dry_run, notifications=applied.notices,
         )  # fmt: skip
         if dry_run:
             return result
@@ -67,7 +68,7 @@ def advance(
         result.commit = transaction.commit(
             ctx, began, [pending, *applied.linked], change, applied.outgoing(sending), applied.documents
         )
-        outbox.deliver(ctx, result.emails)
+        outbox.deliver(ctx, [*result.emails, *result.notifications])
     return result
 
 
@@ -93,21 +94,28 @@ class Applied:
     results: list[EmailResult]
     linked: list[transaction.Pending]
     documents: list[tuple[Path, str]] = field(default_factory=list)
+    notified: Notified = field(default_factory=Notified)
+
+    @property
+    def notices(self) -> list[EmailResult]:
+        return list(self.notified.results)
 
     @property
     def created(self) -> list[str]:
         return [item.ticket.id for item in self.linked]
 
     def outgoing(self, sending: bool) -> list[Email]:
-        return self.emails if sending else []
+        """The emails to queue with the commit: the customer's and the staff notifications."""
+        return [*self.emails, *self.notified.emails] if sending else []
 
 
 def apply_plan(
     ctx: Context, pending: transaction.Pending, plan: engine.Plan, actor: str, note: str | None, sending: bool
 ) -> Applied:
     """Apply a plan to the ticket in memory: values, state clocks, the Notes entry, linked tickets,
-    and the emails due (rendered and logged). Nothing is written."""
+    the emails due and the staff notifications (rendered and logged). Nothing is written."""
     ticket, ticket_type = pending.ticket, pending.type
+    owner_before = ticket.meta.get("owner")
     entered_before = ticket.meta.get("state_entered")
     ticket.meta = {k: v for k, v in plan.values.items() if v is not None}
     if plan.to_state != plan.from_state:
@@ -127,7 +135,15 @@ def apply_plan(
         results += log_emails(ctx, item.ticket, item_emails, sending)
         emails += item_emails
     documents = _render_documents(ctx, ticket, ticket_type, plan.transition)
-    return Applied(emails, results, [item for item, _ in linked], documents)
+    how = f"took {plan.transition.name} ({plan.from_state} → {plan.to_state})"
+    notified = owner_change(ctx, ticket, ticket_type, owner_before, actor, how, sending)
+    if plan.to_state != plan.from_state:
+        notified.add(state_entered(ctx, ticket, ticket_type, actor, how, sending))
+    for item, _ in linked:
+        notified.add(
+            owner_change(ctx, item.ticket, item.type, None, actor, f"created it from {ticket.id}", sending)
+        )
+    return Applied(emails, results, [item for item, _ in linked], documents, notified)
 
 
 def _render_documents(

@@ -138,6 +138,10 @@ def _check_template_references(
             for name in unknown:
                 lacking = f"which type {ticket_type.name} has no field for"
                 problems.append(f"{store.TEMPLATES}/{spec.template}.j2: uses {name!r}, {lacking}")
+    for index, rule in enumerate(wf.notifications.rules):
+        if not templates.exists(rule.template):
+            where = f"{store.WORKFLOW}:{rule.line}: notifications.rules[{index}].template"
+            problems.append(f"{where}: template {rule.template!r} not found in {store.TEMPLATES}/")
     return sorted(set(problems), key=problems.index)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from erflow.app import outbox, transaction
 from erflow.app.context import Context, require_actor
 from erflow.app.emails import log_emails, render_emails, will_send
+from erflow.app.notify import owner_change
 from erflow.app.transaction import ChangeResult
 from erflow.app.views import workload
 from erflow.core import conditions, engine, model
@@ -88,13 +89,18 @@ def new(ctx: Context, request: NewRequest, *, send: bool = False, dry_run: bool 
         ticket, specs = fresh_ticket(ctx, ticket_type, title, values, description or "", f"{actor}: created")
         emails = render_emails(ctx, ticket, ticket_type, specs)
         results = log_emails(ctx, ticket, emails, sending)
-        result = ChangeResult(ticket.id, "new", None, None, None, ticket.state, results, dry_run=dry_run)
+        notified = owner_change(ctx, ticket, ticket_type, None, actor, "created it", sending)
+        result = ChangeResult(
+            ticket.id, "new", None, None, None, ticket.state, results, dry_run=dry_run,
+            notifications=list(notified.results),
+        )  # fmt: skip
         if dry_run:
             return result
         pending = transaction.Pending(ticket, ticket_type, ctx.store.path_for(ticket.id), None)
         change = Change(ticket.id, "new", actor, None, None, ticket.state, summary=title)
-        result.commit = transaction.commit(ctx, began, [pending], change, emails if sending else ())
-        outbox.deliver(ctx, results)
+        outgoing = [*emails, *notified.emails] if sending else ()
+        result.commit = transaction.commit(ctx, began, [pending], change, outgoing)
+        outbox.deliver(ctx, [*results, *result.notifications])
     return result
 
 

@@ -126,11 +126,22 @@ def assign(ctx: Context, raw_id: str, who: str) -> ChangeResult:
         ticket.add_entry(
             "Notes", model.entry(ctx.now, f"{actor}: assigned to {target} (was {old or 'nobody'})")
         )
+        from erflow.app.emails import will_send
+        from erflow.app.notify import owner_change
+
+        sending = will_send(ctx, False)
+        notified = owner_change(ctx, ticket, pending.type, old, actor, "assigned it to you", sending)
         change = Change(
             ticket.id, "assign", actor, None, ticket.state, ticket.state, summary=f"owner {target}"
         )
-        commit = transaction.commit(ctx, began, [pending], change)
-    return ChangeResult(ticket.id, "assign", commit, changes={"owner": [old, target]})
+        commit = transaction.commit(ctx, began, [pending], change, notified.outgoing(sending))
+        if sending:
+            from erflow.app import outbox
+
+            outbox.deliver(ctx, notified.results)
+    return ChangeResult(
+        ticket.id, "assign", commit, changes={"owner": [old, target]}, notifications=list(notified.results)
+    )
 
 
 def link(ctx: Context, raw_id: str, relation: str, other_id: str) -> ChangeResult:

@@ -37,6 +37,7 @@ from erflow.store import mailfiles
 from erflow.store.commits import Change
 
 if TYPE_CHECKING:
+    from erflow.app.notify import Notified
     from erflow.mail.inbound import Inbound
     from erflow.mail.message import Email
 
@@ -141,12 +142,18 @@ def _reply(
         else:
             moved = _on_reply(actor_ctx, pending, message, sending)
             if isinstance(moved, str):
+                notified = _replied(
+                    ctx, pending, message, f"moved nothing: {moved}" if moved else "", sending
+                )
+                result.notifications = list(notified.results)
+                emails = notified.outgoing(sending)
                 if moved:
                     result.reason = moved
                     ticket.add_entry("Notes", model.entry(ctx.now, f"customer reply moved nothing: {moved}"))
-                    emails = _tell_owner(ctx, ticket, message, moved)
-                    result.emails = log_emails(ctx, ticket, emails, sending)
-                    emails = emails if sending else []
+                    if not notified.results:  # no customer_replied rule told the owner
+                        told = _tell_owner(ctx, ticket, message, moved)
+                        result.emails = log_emails(ctx, ticket, told, sending)
+                        emails += told if sending else []
             else:
                 plan, applied = moved
                 result.outcome, result.transition, result.to_state = (
@@ -155,7 +162,10 @@ def _reply(
                     plan.to_state,
                 )
                 result.emails = applied.results
-                emails = applied.outgoing(sending)
+                how = f"moved it: {plan.transition.name} ({plan.from_state} → {plan.to_state})"
+                notified = _replied(ctx, pending, message, how, sending)
+                result.notifications = [*applied.notices, *notified.results]
+                emails = [*applied.outgoing(sending), *notified.outgoing(sending)]
                 change = Change(
                     ticket.id, "advance", sender, plan.transition.name, plan.from_state, plan.to_state,
                     text=message.reply.strip(),
@@ -166,8 +176,19 @@ def _reply(
         )
         if message.kind == "bounce":
             _mark_bounced(ctx, message)
-        outbox.deliver(ctx, result.emails)
+        outbox.deliver(ctx, [*result.emails, *result.notifications])
     return result
+
+
+def _replied(
+    ctx: Context, pending: transaction.Pending, message: Inbound, outcome: str, sending: bool
+) -> Notified:
+    """``customer_replied``: the reply is logged on the ticket; ``outcome`` says what it did."""
+    from erflow.app.notify import notify
+
+    reply = " ".join(message.reply.split())
+    what = f"{message.sender} replied: “{reply[:200]}”" + (f"; {outcome}" if outcome else "")
+    return notify(ctx, pending.ticket, pending.type, "customer_replied", message.sender, what, sending)
 
 
 def _on_reply(

@@ -12,6 +12,7 @@ from erflow.app import outbox, transaction
 from erflow.app.context import Context
 from erflow.app.create import fresh_ticket
 from erflow.app.emails import log_emails, render_emails, will_send
+from erflow.app.notify import owner_change
 from erflow.app.received import Received, as_actor, log_received, quarantine, saved_files
 from erflow.core.errors import InvalidData, NotFound, Refused
 from erflow.core.workflow import Intake, TicketType
@@ -88,13 +89,17 @@ def create(
             log_received(ctx, ticket, message, paths, verified=True)
             emails = render_emails(actor_ctx, ticket, ticket_type, specs) if intake.acknowledge else []
             results = log_emails(ctx, ticket, emails, sending)
+            notified = owner_change(
+                actor_ctx, ticket, ticket_type, None, message.sender, "created it by email", sending
+            )
+            emails += notified.emails
             pending = transaction.Pending(ticket, ticket_type, ctx.store.path_for(ticket.id), None)
             change = Change(ticket.id, "new", message.sender, None, None, ticket.state, summary=title)
             removed = [ctx.store.root / p for p in mailfiles.quarantine_paths(retry)] if retry else []
             commit = transaction.commit(
                 actor_ctx, began, [pending], change, emails if sending else (), documents, removed=removed
             )
-            outbox.deliver(ctx, results)
+            outbox.deliver(ctx, [*results, *notified.results])
     except _NotTaken as exc:
         return quarantine(ctx, data, key, exc.message, where, message, retry=retry)
     except (Refused, NotFound, InvalidData) as exc:  # the message waits for a fix, then a retry
@@ -102,7 +107,15 @@ def create(
             ctx, data, key, f"not taken as a new {type_name}: {exc.message}", where, message, retry=retry
         )
     return Received(
-        "new", key, ticket.id, commit, to_state=ticket.state, path=paths[0], where=where, emails=results
+        "new",
+        key,
+        ticket.id,
+        commit,
+        to_state=ticket.state,
+        path=paths[0],
+        where=where,
+        emails=results,
+        notifications=list(notified.results),
     )
 
 

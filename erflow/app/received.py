@@ -40,6 +40,7 @@ class Received:
     path: str | None = None
     where: str = ""
     emails: list[EmailResult] = field(default_factory=list)
+    notifications: list[EmailResult] = field(default_factory=list)  # staff (app/notify.py)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +54,7 @@ class Received:
             "path": self.path,
             "source": self.where,
             "emails": [e.as_json() for e in self.emails],
+            "notifications": [e.as_json() for e in self.notifications],
         }
 
     def line(self) -> str:

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from erflow.app import outbox, transaction
 from erflow.app.advance import apply_plan
 from erflow.app.context import Context
 from erflow.app.emails import EmailResult, log_emails, render_emails, will_send
+from erflow.app.notify import Notified, notify, owner_change
 from erflow.app.views import workload
 from erflow.core import engine, model
 from erflow.core.errors import Conflict, NotFound, Refused
 from erflow.store.commits import Change
 from erflow.store.ticketfile import Progress
+
+if TYPE_CHECKING:
+    from erflow.core.model import Ticket
+    from erflow.core.workflow import TicketType
 
 
 @dataclass
@@ -29,6 +34,7 @@ class SweepAction:
     from_state: str | None = None
     to_state: str | None = None
     emails: list[EmailResult] = field(default_factory=list)
+    notifications: list[EmailResult] = field(default_factory=list)  # staff (app/notify.py)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -42,10 +48,12 @@ class SweepAction:
             "from": self.from_state,
             "to": self.to_state,
             "emails": [e.as_json() for e in self.emails],
+            "notifications": [e.as_json() for e in self.notifications],
         }
 
 
 SWEEP_ACTOR = "erflow@localhost"
+NOTIFY = "notify_"  # the timers_fired names of the notifications the sweep detects
 PROGRESS_FROM = 10  # a sweep firing more timers than this (one commit each) reports its progress
 
 
@@ -59,7 +67,7 @@ def sweep(
     roles: the workflow itself acts); when they are not met, nothing happens and the reason is told.
     Everything due is found first; ``progress(done, total)`` then follows the firing when it is long.
     """
-    from erflow.core import timers
+    from erflow.core import notifications, timers
 
     sending = will_send(ctx, send) and not dry_run
     if not dry_run:  # refused up front, even with nothing due (each firing checks again, locked)
@@ -81,7 +89,15 @@ def sweep(
                 str(meta["id"]), item.name, model.timestamp(item.due), item.actions.describe()
             )
             due.append((action, item.key))
+        for event in notifications.sweep_events(ctx.workflow, ticket_type, meta, ctx.now):
+            action = SweepAction(
+                str(meta["id"]), f"notify {event.event}", model.timestamp(event.due),
+                f"notify {event.rule.template}",
+            )  # fmt: skip
+            due.append((action, event.key))
     if dry_run:
+        for action, key in due:
+            _preview(ctx, action, key)
         return [action for action, _ in due]
     report = progress if progress is not None and len(due) > PROGRESS_FROM else None
     for number, (action, key) in enumerate(due, 1):
@@ -94,6 +110,9 @@ def sweep(
 def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
     from erflow.core import timers
 
+    if key.startswith(NOTIFY):
+        _fire_notice(ctx, action, key, sending)
+        return
     actor = ctx.actor or SWEEP_ACTOR
     with transaction.writing(ctx, action.ticket) as began:
         try:
@@ -112,6 +131,7 @@ def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
             "Notes",
             model.entry(ctx.now, f"{actor}: timer {action.name} ({action.actions})", actions.note or ""),
         )
+        owner_before = ticket.meta.get("owner")
         if actions.assign:
             owner = engine.owner_for(
                 ctx.workflow, ticket_type, ticket.state, ticket.meta, assign=actions.assign,
@@ -123,6 +143,10 @@ def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
         ticket.meta["labels"] = labels + [label for label in actions.add_labels if label not in labels]
         emails = render_emails(ctx, ticket, ticket_type, [actions.email] if actions.email else [])
         action.emails = log_emails(ctx, ticket, emails, sending)
+        notified = owner_change(
+            ctx, ticket, ticket_type, owner_before, actor, f"escalated it (timer {action.name})", sending
+        )
+        notified.add(_timer_notices(ctx, ticket, ticket_type, action.name, actor, sending))
         linked: list[transaction.Pending] = []
         documents: list[tuple[Path, str]] = []
         if actions.transition is not None:
@@ -136,12 +160,15 @@ def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
                 action.reason = exc.message
                 return
             applied = apply_plan(ctx, pending, plan, actor, why, sending)
+            notified.add(applied.notified)
             emails += applied.emails
             action.emails += applied.results
             linked = applied.linked
             documents = applied.documents
             action.to_state = plan.to_state
         timers.record(ticket.meta, key)
+        emails += notified.outgoing(sending)
+        action.notifications = list(notified.results)
         transition = actions.transition
         change = Change(
             ticket.id, "sweep", actor, transition, action.from_state, action.to_state,
@@ -150,5 +177,73 @@ def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
         action.commit = transaction.commit(
             ctx, began, [pending, *linked], change, emails if sending else [], documents
         )
-        outbox.deliver(ctx, action.emails)
+        outbox.deliver(ctx, [*action.emails, *action.notifications])
         action.done = True
+
+
+def _timer_notices(
+    ctx: Context, ticket: Ticket, ticket_type: TicketType, name: str, actor: str, sending: bool
+) -> Notified:
+    """``sla_breached`` for an SLA escalation (sla_response, sla_resolution), else ``timer_fired``."""
+    if name.startswith("sla_"):
+        what = f"SLA {name[4:]} breached; {ticket_type.sla.escalate.describe() if ticket_type.sla else ''}"
+        return notify(ctx, ticket, ticket_type, "sla_breached", actor, what.rstrip("; "), sending)
+    return notify(ctx, ticket, ticket_type, "timer_fired", actor, f"timer {name} fired", sending, timer=name)
+
+
+def _sweep_event(ctx: Context, ticket_type: TicketType, meta: dict[str, Any], key: str) -> Any:
+    from erflow.core import notifications
+
+    found = notifications.sweep_events(ctx.workflow, ticket_type, meta, ctx.now)
+    return next((e for e in found if e.key == key), None)
+
+
+def _fire_notice(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
+    """A notification the sweep found due by time (sla_at_risk, stuck): sent, and recorded in the
+    ticket's timers_fired, as one commit."""
+    from erflow.core import timers
+
+    actor = ctx.actor or SWEEP_ACTOR
+    with transaction.writing(ctx, action.ticket) as began:
+        try:
+            pending = transaction.load_for_change(ctx, action.ticket, began)
+        except Conflict as exc:
+            action.reason = exc.message
+            return
+        ticket, ticket_type = pending.ticket, pending.type
+        event = _sweep_event(ctx, ticket_type, ticket.meta, key)
+        if event is None:
+            action.reason = "no longer due (changed since)"
+            return
+        action.from_state = action.to_state = ticket.state
+        notified = notify(
+            ctx, ticket, ticket_type, event.event, actor, event.what, sending, rules=(event.rule,)
+        )
+        action.notifications = list(notified.results)
+        timers.record(ticket.meta, key)
+        change = Change(
+            ticket.id, "notify", actor, None, ticket.state, ticket.state, summary=f"{event.event} notified"
+        )
+        action.commit = transaction.commit(ctx, began, [pending], change, notified.outgoing(sending))
+        outbox.deliver(ctx, action.notifications)
+        action.done = True
+
+
+def _preview(ctx: Context, action: SweepAction, key: str) -> None:
+    """A dry run: the notifications the action would send, rendered, nothing written."""
+    from erflow.app.reading import read_ticket
+
+    try:
+        ticket_file = read_ticket(ctx, ctx.store.find(action.ticket))
+    except (NotFound, Conflict):
+        return
+    ticket, ticket_type = ticket_file.ticket, ticket_file.type
+    actor = ctx.actor or SWEEP_ACTOR
+    if key.startswith(NOTIFY):
+        event = _sweep_event(ctx, ticket_type, ticket.meta, key)
+        if event is not None:
+            rules = (event.rule,)
+            notified = notify(ctx, ticket, ticket_type, event.event, actor, event.what, False, rules=rules)
+            action.notifications = list(notified.results)
+        return
+    action.notifications = list(_timer_notices(ctx, ticket, ticket_type, action.name, actor, False).results)

@@ -42,6 +42,7 @@ class ChangeResult:
     created: list[str] = field(default_factory=list)
     changes: dict[str, list[Any]] = field(default_factory=dict)
     dry_run: bool = False
+    notifications: list[EmailResult] = field(default_factory=list)  # staff (app/notify.py)
 
     def advance_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +53,7 @@ class ChangeResult:
             "commit": self.commit,
             "emails": [e.as_json() for e in self.emails],
             "created": self.created,
+            "notifications": [e.as_json() for e in self.notifications],
         }
 
     def new_json(self) -> dict[str, Any]:
@@ -60,6 +62,7 @@ class ChangeResult:
             "state": self.to_state,
             "commit": self.commit,
             "emails": [e.as_json() for e in self.emails],
+            "notifications": [e.as_json() for e in self.notifications],
         }
 
 

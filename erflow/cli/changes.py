@@ -45,11 +45,11 @@ def advance(
     )
     if json_out:
         write_json(result.advance_json())
-        note_undelivered(result.emails)
+        note_undelivered([*result.emails, *result.notifications])
     else:
         print_change(result)
         if dry_run:
-            for mail in result.emails:
+            for mail in [*result.emails, *result.notifications]:
                 sys.stdout.write(mail.text + "\n")
 
 

@@ -1,6 +1,7 @@
 """The ``sweep`` command: due timers, run from cron."""
 
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -43,7 +44,13 @@ def sweep(
         from erflow.cli.tables import sweep_table
 
         sweep_table(actions, dry_run)
-    note_undelivered(mail for action in actions for mail in action.emails)
+        for action in actions:
+            for notice in action.notifications:
+                status = "sent" if notice.sent else "queued" if notice.queued else "not sent"
+                sys.stdout.write(
+                    f"{action.ticket} {action.name}: notify {notice.template} → {notice.to} ({status})\n"
+                )
+    note_undelivered(mail for action in actions for mail in [*action.emails, *action.notifications])
     if not json_out:
         if flushed is not None and (flushed.delivered or flushed.left or flushed.skipped):
             report(flushed)

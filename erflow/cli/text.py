@@ -118,6 +118,14 @@ def change_lines(result: ChangeResult) -> tuple[tuple[str, str, str], list[tuple
                 "green" if mail.sent else "yellow",
             )
         )
+    for notice in result.notifications:
+        status = "sent" if notice.sent else "queued" if notice.queued else "recorded, not sent"
+        lines.append(
+            (
+                f"  notify {notice.template} → {notice.to}: “{notice.subject}” ({status})",
+                "cyan" if notice.sent else "dim",
+            )
+        )
     lines += [(f"  created {created}", "") for created in result.created]
     return (result.id, what, tail), lines
 

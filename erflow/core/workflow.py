@@ -245,7 +245,55 @@ class Person(Record):
     email: str
     name: str
     roles: tuple[str, ...]
-    mute: tuple[str, ...] = ()  # events this person gets no email for (``digest``, ...)
+    mute: tuple[str, ...] = ()  # events this person is never sent email for (MUTABLE)
+
+
+NOTIFY_EVENTS = (
+    "assigned",
+    "customer_replied",
+    "role_needed",
+    "sla_at_risk",
+    "sla_breached",
+    "timer_fired",
+    "stuck",
+)
+MUTABLE = (*NOTIFY_EVENTS, "digest")  # what a person may mute: the events, and the daily digest
+
+
+class Recipient(Record):
+    """Who a notification goes to: ``owner`` (the ticket's owner), ``role`` (the members of the roles
+    that take the ticket's next transitions), ``on_call`` (the rota's person of the week), ``members``
+    (every member of the role ``name``) or ``person`` (the address ``name``)."""
+
+    kind: str
+    name: str = ""
+
+
+class NotifyRule(Record):
+    """One ``notifications.rules`` item: on ``event``, when its filters hold, ``template`` to ``to``.
+    ``share`` (sla_at_risk), ``after`` and ``business`` (stuck) and ``timers`` (timer_fired) belong
+    to one event each."""
+
+    event: str
+    template: str
+    to: tuple[Recipient, ...]
+    types: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    when: Mapping[str, Any] | None = None
+    hours: str | None = None  # inside or outside the calendar's business hours; None: any time
+    share: float = 0.8
+    after: Duration | None = None
+    business: bool = True
+    timers: tuple[str, ...] = ()
+    line: int = field(default=0, compare=False)
+
+
+class Notifications(Record):
+    """workflow.yaml ``notifications:``: the rules, and the role whose members take the on-call
+    rota (one per ISO week, in ``people:`` order)."""
+
+    rules: tuple[NotifyRule, ...] = ()
+    on_call: str | None = None
 
 
 class Workflow(Record):
@@ -258,6 +306,7 @@ class Workflow(Record):
     types: Mapping[str, TicketType]
     calendar: Calendar = Calendar()
     intake: Intake = Intake()
+    notifications: Notifications = Notifications()
 
     def type(self, name: str) -> TicketType:
         found = self.types.get(name)

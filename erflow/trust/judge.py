@@ -28,6 +28,7 @@ EDIT_FIELDS: Mapping[str, frozenset[str]] = {
     "mail": frozenset(),
     "assign": frozenset({"owner"}),
     "link": frozenset({"links"}),
+    "notify": frozenset({"timers_fired"}),  # a staff notification the sweep sent (app/notify.py)
 }
 PERMISSION = {"set": "set", "note": "note", "log-time": "log_time", "assign": "assign", "link": "link"}
 
@@ -190,7 +191,7 @@ class Judge:
 
     def _edit(self, action: str, side: Side) -> list[str]:
         assert side.old is not None and side.new is not None
-        problems = [] if action in ("email", "reply", "mail") else self._permitted(action)
+        problems = [] if action in ("email", "reply", "mail", "notify") else self._permitted(action)
         allowed = EDIT_FIELDS[action]
         for key in engine.diff(side.old.meta, side.new.meta):
             if key not in allowed:

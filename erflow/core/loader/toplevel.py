@@ -10,11 +10,12 @@ from erflow.core import yamlio
 from erflow.core.businesstime import WEEKDAYS, Calendar
 from erflow.core.errors import located
 from erflow.core.loader.base import plain
+from erflow.core.loader.notifications import NotifyReader
 from erflow.core.loader.ticket_types import TypeReader
 from erflow.core.workflow import ANYONE, Person, TicketType, Workflow
 
 
-class WorkflowReader(TypeReader):
+class WorkflowReader(TypeReader, NotifyReader):
     def workflow(self, path: Path, raw: yamlio.LineDict) -> Workflow:
         self._unknown_keys(
             raw,
@@ -28,6 +29,7 @@ class WorkflowReader(TypeReader):
                 "types",
                 "calendar",
                 "intake",
+                "notifications",
             },
             "",
         )
@@ -54,7 +56,7 @@ class WorkflowReader(TypeReader):
             for role in person_roles:
                 if role not in roles:
                     self.p.add(spec, "roles", where + ".roles", f"unknown role {role!r}")
-            mute = self._names(spec, "mute", where + ".mute", spec.get("mute"))
+            mute = self.mute(spec, where) if isinstance(spec, yamlio.LineDict) else ()
             people[email.lower()] = Person(email.lower(), str(spec.get("name") or email), person_roles, mute)
         permissions: dict[str, tuple[str, ...]] = {}
         perm_raw = self._map(raw, "permissions", "permissions")
@@ -87,9 +89,11 @@ class WorkflowReader(TypeReader):
         self.check_linked(types)
         calendar = self.calendar(raw)
         intake = self.intake(raw, types)
+        notifications = self.notifications(raw, types, roles, people, policies)
         return Workflow(
-            path, plain(settings), plain(policies), roles, people, permissions, types, calendar, intake
-        )
+            path, plain(settings), plain(policies), roles, people, permissions, types, calendar, intake,
+            notifications,
+        )  # fmt: skip
 
     def calendar(self, raw: yamlio.LineDict) -> Calendar:
         node = self._map(raw, "calendar", "calendar")
