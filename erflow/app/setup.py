@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from erflow.app import advance as advancing
 from erflow.app import create, edit
 from erflow.app import sweep as sweeping
 from erflow.app.context import Context, resolve_actor, resolve_now
+from erflow.app.emails import EmailResult
 from erflow.app.transaction import ChangeResult, require_branch
 from erflow.core.errors import ErflowError, Refused
 from erflow.store import ticketfile
@@ -181,13 +182,28 @@ class _Walker:
             )
             status = "" if action.done else f" (not done: {action.reason})"
             self.report.steps.append(f"{action.ticket}  {'(timer)':<24} {action.name}{moved}{status}")
-            for mail in action.emails:
-                self.report.steps.append(f"{'':<10}  email {mail.template} to {mail.to}: “{mail.subject}”")
+            self._mails(action.emails, action.notifications)
 
     def _say(self, line: str, result: ChangeResult) -> None:
         self.report.steps.append(line)
-        for mail in result.emails:
+        self._mails(result.emails, result.notifications)
+
+    def _mails(self, emails: Sequence[EmailResult], notices: Sequence[EmailResult]) -> None:
+        for mail in emails:
             self.report.steps.append(f"{'':<10}  email {mail.template} to {mail.to}: “{mail.subject}”")
+        for mail in notices:
+            line = f"staff notification {mail.template} to {mail.to}: “{mail.subject}”"
+            self.report.steps.append(f"{'':<10}  {line}")
+
+    def reminders(self, person: str, shown: int = 5) -> None:
+        """What waits on a person at the end of the story, as ``erflow reminders --for`` lists it."""
+        from erflow.app.reminders import reminders
+
+        found = reminders(self.ctx(person), person)
+        self.report.steps.append(f"{'':<10}  erflow reminders --for {person}: {len(found.rows)} waiting")
+        for row in found.rows[:shown]:
+            then = f"; next: {row.next}" if row.next else ""
+            self.report.steps.append(f"{'':<10}    {row.id:<10} {row.kind:<9} {row.why}{then}")
 
 
 def demo(directory: Path, env: Mapping[str, str]) -> DemoReport:
@@ -341,6 +357,8 @@ def demo(directory: Path, env: Mapping[str, str]) -> DemoReport:
     )
     walk.advance(support, d, "submit")
     _other_types(walk)
+    walk.report.steps.append("— What waits on whom at the end of the fortnight —")
+    walk.reminders(pm)
     return walk.report
 
 
