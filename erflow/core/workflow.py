@@ -47,16 +47,19 @@ class Branch(Record):
     when: Mapping[str, Any] | None = None
 
 
-ASSIGN_RULES = ("keep", "queue", "fewest_open", "round_robin")
+# unchanged: the owner stays whoever they are (a route's branch that reassigns nothing).
+ASSIGN_RULES = ("keep", "queue", "fewest_open", "round_robin", "unchanged")
 
 
 class Assign(Record):
-    """Who gets a ticket: a person, or a role by a rule; ``when`` makes it one branch of a route."""
+    """Who gets a ticket: a person, or a role by a rule; ``when`` makes it one branch of a route.
+    ``keep``: the owner stays when they hold the role, and the rule picks only otherwise."""
 
     person: str | None = None
     role: str | None = None  # None: the owner role of the state entered
     rule: str = "keep"
     when: Mapping[str, Any] | None = None
+    keep: bool = False
 
 
 class LinkedTicket(Record):

@@ -17,15 +17,23 @@ from erflow.store.commits import CommitRecord
 
 # Kept by erflow's clock, not by the transition: never compared against a replayed plan.
 CLOCK_FIELDS = frozenset(
-    {"updated", "state_entered", "responded", "resolved", "sla_paused_minutes", "timers_fired"}
+    {
+        "updated",
+        "state_entered",
+        "responded",
+        "resolved",
+        "sla_paused_minutes",
+        "timers_fired",
+        "last_emailed",
+    }
 )
 # What each edit outside transitions may change in the front-matter (besides ``updated``).
 EDIT_FIELDS: Mapping[str, frozenset[str]] = {
     "note": frozenset(),
     "log-time": frozenset(),
-    "email": frozenset(),
-    "reply": frozenset(),
-    "mail": frozenset(),
+    "email": frozenset({"last_emailed"}),
+    "reply": frozenset({"last_emailed"}),
+    "mail": frozenset({"last_emailed"}),
     "assign": frozenset({"owner"}),
     "link": frozenset({"links"}),
 }
