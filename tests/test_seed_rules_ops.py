@@ -12,9 +12,19 @@ import email
 from pathlib import Path
 from typing import Any
 
-from conftest import CUSTOMER_EMAIL, PM, SUPPORT, Cli, Mailbox, describe
+from conftest import CUSTOMER_EMAIL, PM, SUPPORT, Cli, Mailbox, commit_info, commits_since, describe
 from test_default_timers import at, doc_on_hold, sweep
-from test_other_types import ONCALL_A, ONCALL_B, TRIAGE, default_type, new_bug, owner, step
+from test_other_types import (
+    CS_TEAM,
+    ONCALL_A,
+    ONCALL_B,
+    TRIAGE,
+    configured_doc,
+    default_type,
+    new_bug,
+    owner,
+    step,
+)
 from test_seed_rules import body_of
 from test_workflow_apply import apply, audit, edited_workflow
 
@@ -222,3 +232,91 @@ def test_the_monday_reminder_goes_only_to_customers_still_testing(run: Cli, tmp_
 
     fired = [a for a in sweep(run, "2026-11-09T09:30:00+00:00") if a["timer"] == "monday_onboard_reset"]
     assert [(a["ticket"], a["emails"][0]["template"]) for a in fired] == [(testing, "doc_onboard_reset")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Seed 003: the CS configuration ticket follows its document change request
+
+
+def test_the_configuration_ticket_follows_its_doc_tickets_state_and_notes_in_the_same_commit(
+    run: Cli, tmp_path: Path
+) -> None:
+    run.init()
+    follows = default_type(run, "config").follows
+    assert follows is not None
+    assert (follows.link, follows.states["delivered"], follows.notes) == ("created_by", "done", True)
+    doc, config = configured_doc(run, tmp_path, wants_to_test=True)
+
+    run.ok("note", doc, "The addendum goes after section 4", user=SUPPORT)
+    assert sorted(commit_info(run.root).files) == sorted(
+        str(run.path(t).relative_to(run.root)) for t in (doc, config)
+    )
+    assert "The addendum goes after section 4" in run.show(config)["body"]
+
+    step(run, doc, "ready_to_test", CS_TEAM[0])
+    step(run, doc, "customer_confirmed", SUPPORT, "--note", "Approved by Jane on the phone")
+    shown = run.show(config)
+    assert shown["state"] == "open" and "Approved by Jane on the phone" in shown["body"]
+
+    data = step(run, doc, "publish", CS_TEAM[0])
+    assert data["to"] == "delivered" and data["created"] == []
+    assert set(commit_info(run.root).trailers["Erflow-Ticket"]) == {doc, config}
+    shown = run.show(config)
+    assert (shown["state"], shown["resolved"]) == ("done", "2026-11-02T09:00:00+00:00")
+    assert f"follows {doc}: open → done ({doc} is delivered)" in shown["body"]
+
+    # The customer finds an error after publication: back to CS, and the CS ticket opens again.
+    step(run, doc, "customer_reported_issue", SUPPORT, "--note", "Wrong dealer name on page 2")
+    shown = run.show(config)
+    assert (shown["state"], "resolved" in shown) == ("open", False)
+    assert "Wrong dealer name on page 2" in shown["body"]
+    step(run, doc, "ready_to_test", CS_TEAM[0])
+    step(run, doc, "customer_confirmed", SUPPORT, "--note", "Fixed, approved")
+    step(run, doc, "publish", CS_TEAM[0])
+    assert run.state(config) == "done"
+    before = run.head()
+    (close,) = timer_actions(run, "2026-11-03T09:00:00+00:00", doc)
+    assert close["to"] == "closed"
+    assert commit_info(run.root).files == [str(run.path(doc).relative_to(run.root))]  # done already
+    assert len(commits_since(run.root, before)) == 1
+    assert run.state(config) == "done"
+    assert audit(run) == (0, [])
+    run.ok("check")
+
+
+def test_a_hand_made_follower_move_the_workflow_does_not_map_is_a_violation(run: Cli, tmp_path: Path) -> None:
+    run.init()
+    doc, config = configured_doc(run, tmp_path, wants_to_test=True)
+    step(run, doc, "ready_to_test", CS_TEAM[0])
+    path = run.path(config)
+    path.write_text(path.read_text(encoding="utf-8").replace("state: open", "state: done"), encoding="utf-8")
+    message = run.git("log", "-1", "--format=%B").replace(
+        f"Erflow-Ticket: {doc}\n", f"Erflow-Ticket: {doc}\nErflow-Ticket: {config}\n"
+    )
+    assert f"Erflow-Ticket: {config}" in message
+    run.git("add", "-A")
+    run.git(
+        "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-q", "--amend", "-m", message
+    )  # as if ready_to_test had moved the CS ticket too
+    code, violations = audit(run)
+    assert code == 3
+    assert [v["reason"] for v in violations if v["ticket"] == config] == [
+        f"{config} went to done, but follows {doc} (on_hold) to no state"
+    ]
+
+
+def test_follows_is_checked_against_the_states_and_the_link_that_create_the_follower(tmp_path: Path) -> None:
+    text = (Path(workflow_file.__file__).parents[1] / "defaults" / "workflow.yaml").read_text()
+    line = "follows: {link: created_by, states: {delivered: done, closed: done, declined: done, todo: open}"
+    assert text.count(line) == 1
+    path = tmp_path / "workflow.yaml"
+    for bad, message in [
+        ("follows: {link: created_by, states: {delivered: finished", "unknown state 'finished'"),
+        ("follows: {link: created_by, states: {published: done", "'published' is not a state of doc_change"),
+        ("follows: {link: blocked_by, states: {delivered: done", "no transition creates a config ticket"),
+        ("follows: {link: made_by, states: {delivered: done", "unknown link 'made_by'"),
+    ]:
+        path.write_text(text.replace(line, bad + line.split("delivered: done")[1]), encoding="utf-8")
+        loaded, problems = workflow_file.load_with_problems(path)
+        assert loaded is None
+        assert [p for p in problems if "types.config.follows" in p and message in p], problems

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from erflow.app import outbox, transaction
+from erflow.app import follow, outbox, transaction
 from erflow.app.context import Context, require_actor
 from erflow.app.create import fresh_ticket, holds
 from erflow.app.emails import email_context, log_emails, render_emails, will_send
@@ -87,7 +87,8 @@ def _with_sets_given(refusal: Refused, sets: Mapping[str, str]) -> Refused:
 
 @dataclass
 class Applied:
-    """What applying a plan to a ticket (in memory) produced."""
+    """What applying a plan to a ticket (in memory) produced: ``linked`` are the other tickets the
+    change writes, those it creates and those that follow it (app.follow)."""
 
     emails: list[Email]
     results: list[EmailResult]
@@ -96,17 +97,25 @@ class Applied:
 
     @property
     def created(self) -> list[str]:
-        return [item.ticket.id for item in self.linked]
+        return [item.ticket.id for item in self.linked if item.original is None]
 
     def outgoing(self, sending: bool) -> list[Email]:
         return self.emails if sending else []
 
 
 def apply_plan(
-    ctx: Context, pending: transaction.Pending, plan: engine.Plan, actor: str, note: str | None, sending: bool
+    ctx: Context,
+    pending: transaction.Pending,
+    plan: engine.Plan,
+    actor: str,
+    note: str | None,
+    sending: bool,
+    *,
+    own_note: bool = True,
 ) -> Applied:
     """Apply a plan to the ticket in memory: values, state clocks, the Notes entry, linked tickets,
-    and the emails due (rendered and logged). Nothing is written."""
+    the tickets that follow it, and the emails due (rendered and logged). Nothing is written.
+    ``own_note``: the note is a person's, copied to the followers (not a timer's)."""
     ticket, ticket_type = pending.ticket, pending.type
     entered_before = ticket.meta.get("state_entered")
     ticket.meta = {k: v for k, v in plan.values.items() if v is not None}
@@ -117,6 +126,10 @@ def apply_plan(
     if changed:
         head += "; " + ", ".join(f"{k}={model.brief(v[1])}" for k, v in changed.items())
     ticket.add_entry("Notes", model.entry(ctx.now, head, note or ""))
+    followed = follow.carry(
+        ctx, ticket, moved=plan.to_state != plan.from_state, head=f"{actor}: {plan.transition.name}",
+        note=(note or "") if own_note else "",
+    )  # fmt: skip
     linked = _create_linked(
         ctx, pending, plan.linked, f"{actor}: created by {ticket.id} {plan.transition.name}"
     )
@@ -127,7 +140,7 @@ def apply_plan(
         results += log_emails(ctx, item.ticket, item_emails, sending)
         emails += item_emails
     documents = _render_documents(ctx, ticket, ticket_type, plan.transition)
-    return Applied(emails, results, [item for item, _ in linked], documents)
+    return Applied(emails, results, [item for item, _ in linked] + followed, documents)
 
 
 def _render_documents(

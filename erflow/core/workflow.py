@@ -208,6 +208,17 @@ class Sla(Record):
     line: int = 0
 
 
+class Follows(Record):
+    """A type whose tickets follow the ticket they are linked to by ``link`` (e.g. created_by): when
+    that ticket enters a state named in ``states``, the follower moves to the state mapped to, and
+    with ``notes`` the notes added to that ticket are copied to it, in the same commit."""
+
+    link: str
+    states: Mapping[str, str]
+    notes: bool = True
+    line: int = 0
+
+
 class CreateSpec(Record):
     requires: tuple[Requirement, ...] = ()
     emails: tuple[EmailSpec, ...] = ()
@@ -224,6 +235,7 @@ class TicketType(Record):
     create: CreateSpec = CreateSpec()
     sla: Sla | None = None
     timers: tuple[Timer, ...] = ()
+    follows: Follows | None = None
 
     def field(self, name: str) -> Field | None:
         return self.fields.get(name) or _COMMON.get(name)
