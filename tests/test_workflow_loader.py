@@ -408,7 +408,7 @@ BROKEN = [
         "    prefix: T\n    bogus: 1\n",
         ("bogus", 1),
         "types.t.bogus: unknown key (expected one of: "
-        "create, fields, initial, label, prefix, sla, source, states, timers, transitions)",
+        "create, fields, follows, initial, label, prefix, sla, source, states, timers, transitions)",
     ),
     (
         "unknown-transition-key",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from erflow.app import outbox, transaction
+from erflow.app import follow, outbox, transaction
 from erflow.app.context import Context, require_actor
 from erflow.app.create import fresh_ticket, holds
 from erflow.app.emails import email_context, log_emails, render_emails, will_send
@@ -88,7 +88,8 @@ def _with_sets_given(refusal: Refused, sets: Mapping[str, str]) -> Refused:
 
 @dataclass
 class Applied:
-    """What applying a plan to a ticket (in memory) produced."""
+    """What applying a plan to a ticket (in memory) produced: ``linked`` are the other tickets the
+    change writes, those it creates and those that follow it (app.follow)."""
 
     emails: list[Email]
     results: list[EmailResult]
@@ -102,7 +103,7 @@ class Applied:
 
     @property
     def created(self) -> list[str]:
-        return [item.ticket.id for item in self.linked]
+        return [item.ticket.id for item in self.linked if item.original is None]
 
     def outgoing(self, sending: bool) -> list[Email]:
         """The emails to queue with the commit: the customer's and the staff notifications."""
@@ -110,10 +111,19 @@ class Applied:
 
 
 def apply_plan(
-    ctx: Context, pending: transaction.Pending, plan: engine.Plan, actor: str, note: str | None, sending: bool
+    ctx: Context,
+    pending: transaction.Pending,
+    plan: engine.Plan,
+    actor: str,
+    note: str | None,
+    sending: bool,
+    *,
+    own_note: bool = True,
 ) -> Applied:
     """Apply a plan to the ticket in memory: values, state clocks, the Notes entry, linked tickets,
-    the emails due and the staff notifications (rendered and logged). Nothing is written."""
+    the tickets that follow it, the emails due and the staff notifications (rendered and logged).
+    Nothing is written. ``own_note``: the note is a person's, copied to the followers (not a
+    timer's)."""
     ticket, ticket_type = pending.ticket, pending.type
     owner_before = ticket.meta.get("owner")
     entered_before = ticket.meta.get("state_entered")
@@ -125,6 +135,10 @@ def apply_plan(
     if changed:
         head += "; " + ", ".join(f"{k}={model.brief(v[1])}" for k, v in changed.items())
     ticket.add_entry("Notes", model.entry(ctx.now, head, note or ""))
+    followed = follow.carry(
+        ctx, ticket, moved=plan.to_state != plan.from_state, head=f"{actor}: {plan.transition.name}",
+        note=(note or "") if own_note else "",
+    )  # fmt: skip
     linked = _create_linked(
         ctx, pending, plan.linked, f"{actor}: created by {ticket.id} {plan.transition.name}"
     )
@@ -143,7 +157,7 @@ def apply_plan(
         notified.add(
             owner_change(ctx, item.ticket, item.type, None, actor, f"created it from {ticket.id}", sending)
         )
-    return Applied(emails, results, [item for item, _ in linked], documents, notified)
+    return Applied(emails, results, [item for item, _ in linked] + followed, documents, notified)
 
 
 def _render_documents(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from erflow.app import outbox, transaction
+from erflow.app import follow, outbox, transaction
 from erflow.app.context import Context, require_actor
 from erflow.app.emails import EmailResult, log_emails, render_emails
 from erflow.app.reading import read_ticket
@@ -71,8 +71,9 @@ def add_note(ctx: Context, raw_id: str, text: str, *, customer: bool = False) ->
         ticket = pending.ticket
         kind = "customer-visible note" if customer else "note"
         ticket.add_entry("Notes", model.entry(ctx.now, f"{actor}: {kind}", text))
+        followers = follow.carry(ctx, ticket, moved=False, head=f"{actor}: {kind}", note=text)
         change = Change(ticket.id, "note", actor, None, ticket.state, ticket.state, text=text)
-        commit = transaction.commit(ctx, began, [pending], change)
+        commit = transaction.commit(ctx, began, [pending, *followers], change)
     return ChangeResult(ticket.id, "note", commit)
 
 

@@ -127,11 +127,19 @@ def threaded(ctx: Context, ticket: Ticket, mail: Email) -> Email:
     )
 
 
+def mark_emailed(ctx: Context, ticket: Ticket, to: str) -> None:
+    """An email to the ticket's customer restarts ``last_emailed`` (timers may count from it)."""
+    customer = ticket.meta.get("customer_email")
+    if isinstance(customer, str) and customer.strip().lower() == to.strip().lower():
+        ticket.meta["last_emailed"] = model.timestamp(ctx.now)
+
+
 def log_emails(ctx: Context, ticket: Ticket, emails: Sequence[Email], queued: bool) -> list[EmailResult]:
     """Each email in the ticket's communications log: ``queued`` (to be sent, by the outbox, under
-    its Message-ID) or not sent."""
+    its Message-ID) or not sent. One to the customer sets ``last_emailed``."""
     results = []
     for mail in emails:
+        mark_emailed(ctx, ticket, mail.to)
         status = f"queued to send, {mail.message_id}" if queued else "not sent"
         head = f"email {mail.template} to {mail.to}: “{mail.subject}” ({status})"
         ticket.add_entry("Communications", model.entry(ctx.now, head))

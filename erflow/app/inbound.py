@@ -128,6 +128,7 @@ def _reply(
         log_received(ctx, ticket, message, paths, verified)
         result = Received("reply", key, ticket.id, path=paths[0], where=where, reason=how)
         emails: list[Email] = []
+        others: list[transaction.Pending] = []  # the tickets that follow this one, when it moved
         change = Change(ticket.id, "mail", sender or "mail", None, ticket.state, ticket.state, summary=how)
         if message.kind == "bounce":
             result.outcome = "bounce"
@@ -166,13 +167,14 @@ def _reply(
                 notified = _replied(ctx, pending, message, how, sending)
                 result.notifications = [*applied.notices, *notified.results]
                 emails = [*applied.outgoing(sending), *notified.outgoing(sending)]
+                others = applied.linked
                 change = Change(
                     ticket.id, "advance", sender, plan.transition.name, plan.from_state, plan.to_state,
                     text=message.reply.strip(),
                 )  # fmt: skip
         removed = [ctx.store.root / p for p in mailfiles.quarantine_paths(retry)] if retry else []
         result.commit = transaction.commit(
-            actor_ctx, began, [pending], change, emails, documents, removed=removed
+            actor_ctx, began, [pending, *others], change, emails, documents, removed=removed
         )
         if message.kind == "bounce":
             _mark_bounced(ctx, message)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from erflow.app import outbox, transaction
 from erflow.app.context import Context, require_actor
-from erflow.app.emails import EmailResult, threaded
+from erflow.app.emails import EmailResult, mark_emailed, threaded
 from erflow.app.transaction import ChangeResult
 from erflow.core import model
 from erflow.core.conditions import is_set
@@ -47,6 +47,7 @@ def reply(ctx: Context, raw_id: str, text: str, *, dry_run: bool = False) -> Cha
             return ChangeResult(ticket.id, "reply", None, emails=[result], dry_run=True)
         head = f"email reply to {mail.to}: “{mail.subject}” (queued to send, {mail.message_id})"
         ticket.add_entry("Communications", model.entry(ctx.now, f"{actor}: {head}", text))
+        mark_emailed(ctx, ticket, mail.to)
         result = EmailResult("reply", mail.to, mail.subject, False, mail.as_text(), mail.message_id, True)
         change = Change(
             ticket.id, "reply", actor, None, ticket.state, ticket.state, summary=f"to {mail.to}", text=text

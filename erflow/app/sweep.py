@@ -148,6 +148,7 @@ def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
         )
         notified.add(_timer_notices(ctx, ticket, ticket_type, action.name, actor, sending))
         linked: list[transaction.Pending] = []
+        created: list[str] = []
         documents: list[tuple[Path, str]] = []
         if actions.transition is not None:
             why = f"timer {action.name}"
@@ -159,11 +160,11 @@ def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
             except (Refused, NotFound) as exc:
                 action.reason = exc.message
                 return
-            applied = apply_plan(ctx, pending, plan, actor, why, sending)
+            applied = apply_plan(ctx, pending, plan, actor, why, sending, own_note=False)
             notified.add(applied.notified)
             emails += applied.emails
             action.emails += applied.results
-            linked = applied.linked
+            linked, created = applied.linked, applied.created
             documents = applied.documents
             action.to_state = plan.to_state
         timers.record(ticket.meta, key)
@@ -172,7 +173,7 @@ def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
         transition = actions.transition
         change = Change(
             ticket.id, "sweep", actor, transition, action.from_state, action.to_state,
-            summary=f"timer {action.name}", created=tuple(p.ticket.id for p in linked), timer=action.name,
+            summary=f"timer {action.name}", created=tuple(created), timer=action.name,
         )  # fmt: skip
         action.commit = transaction.commit(
             ctx, began, [pending, *linked], change, emails if sending else [], documents

@@ -285,15 +285,17 @@ def _assignee(
 ) -> str | None:
     if spec.person:
         return spec.person
+    if spec.rule == "unchanged":
+        return current if isinstance(current, str) and current else None
     role = spec.role or state_role
     if role is None:
         return None
     holders = [p.email for p in workflow.people_with_role(role)]
     if spec.rule == "queue" or not holders:
         return role
+    if (spec.rule == "keep" or spec.keep) and isinstance(current, str) and current in holders:
+        return current
     if spec.rule == "keep":
-        if isinstance(current, str) and current in holders:
-            return current
         return holders[0] if len(holders) == 1 else role
     load = workload() if workload else Workload()
     if spec.rule == "fewest_open":

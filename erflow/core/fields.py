@@ -150,6 +150,7 @@ COMMON_FIELDS: tuple[Field, ...] = (
     Field("responded", "datetime", system=True, label="First response"),
     Field("resolved", "datetime", system=True, label="Resolved"),
     Field("sla_paused_minutes", "number", system=True, label="SLA paused (minutes)"),
+    Field("last_emailed", "datetime", system=True, label="Last email to the customer"),
     Field("timers_fired", "list", system=True, label="Timers fired"),
 )
 COMMON_NAMES = tuple(f.name for f in COMMON_FIELDS)

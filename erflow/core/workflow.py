@@ -47,16 +47,19 @@ class Branch(Record):
     when: Mapping[str, Any] | None = None
 
 
-ASSIGN_RULES = ("keep", "queue", "fewest_open", "round_robin")
+# unchanged: the owner stays whoever they are (a route's branch that reassigns nothing).
+ASSIGN_RULES = ("keep", "queue", "fewest_open", "round_robin", "unchanged")
 
 
 class Assign(Record):
-    """Who gets a ticket: a person, or a role by a rule; ``when`` makes it one branch of a route."""
+    """Who gets a ticket: a person, or a role by a rule; ``when`` makes it one branch of a route.
+    ``keep``: the owner stays when they hold the role, and the rule picks only otherwise."""
 
     person: str | None = None
     role: str | None = None  # None: the owner role of the state entered
     rule: str = "keep"
     when: Mapping[str, Any] | None = None
+    keep: bool = False
 
 
 class LinkedTicket(Record):
@@ -205,6 +208,17 @@ class Sla(Record):
     line: int = 0
 
 
+class Follows(Record):
+    """A type whose tickets follow the ticket they are linked to by ``link`` (e.g. created_by): when
+    that ticket enters a state named in ``states``, the follower moves to the state mapped to, and
+    with ``notes`` the notes added to that ticket are copied to it, in the same commit."""
+
+    link: str
+    states: Mapping[str, str]
+    notes: bool = True
+    line: int = 0
+
+
 class CreateSpec(Record):
     requires: tuple[Requirement, ...] = ()
     emails: tuple[EmailSpec, ...] = ()
@@ -221,6 +235,7 @@ class TicketType(Record):
     create: CreateSpec = CreateSpec()
     sla: Sla | None = None
     timers: tuple[Timer, ...] = ()
+    follows: Follows | None = None
 
     def field(self, name: str) -> Field | None:
         return self.fields.get(name) or _COMMON.get(name)

@@ -17,15 +17,23 @@ from erflow.store.commits import CommitRecord
 
 # Kept by erflow's clock, not by the transition: never compared against a replayed plan.
 CLOCK_FIELDS = frozenset(
-    {"updated", "state_entered", "responded", "resolved", "sla_paused_minutes", "timers_fired"}
+    {
+        "updated",
+        "state_entered",
+        "responded",
+        "resolved",
+        "sla_paused_minutes",
+        "timers_fired",
+        "last_emailed",
+    }
 )
 # What each edit outside transitions may change in the front-matter (besides ``updated``).
 EDIT_FIELDS: Mapping[str, frozenset[str]] = {
     "note": frozenset(),
     "log-time": frozenset(),
-    "email": frozenset(),
-    "reply": frozenset(),
-    "mail": frozenset(),
+    "email": frozenset({"last_emailed"}),
+    "reply": frozenset({"last_emailed"}),
+    "mail": frozenset({"last_emailed"}),
     "assign": frozenset({"owner"}),
     "link": frozenset({"links"}),
     "notify": frozenset({"timers_fired"}),  # a staff notification the sweep sent (app/notify.py)
@@ -200,6 +208,34 @@ class Judge:
                 )
         return problems
 
+    def _following(self, action: str, primary: str, side: Side) -> list[str] | None:
+        """None when the ticket does not follow ``primary`` (its type's ``follows:``) in this action
+        (a move or a note); else what is wrong with the way it followed: it may take only the state
+        its follows: maps from primary's new state, and notes."""
+        assert side.old is not None and side.new is not None
+        ticket_type = self.workflow.types.get(side.new.type)
+        spec = ticket_type.follows if ticket_type is not None else None
+        leader = self.sides[primary].new
+        if (
+            spec is None
+            or leader is None
+            or action not in ("advance", "sweep", "note")
+            or f"{spec.link} {primary}" not in (side.old.meta.get("links") or [])
+        ):
+            return None
+        changes = engine.diff(side.old.meta, side.new.meta)
+        problems = [
+            f"{action} of {primary} also changed {k} of {side.ticket_id}"
+            for k in changes
+            if k not in FOLLOW_FIELDS
+        ]
+        if "state" in changes and (action == "note" or spec.states.get(leader.state) != side.new.state):
+            problems.append(
+                f"{side.ticket_id} went to {side.new.state}, but follows {primary} ({leader.state}) "
+                f"to {spec.states.get(leader.state) or 'no state'}"
+            )
+        return problems
+
     def _others(self, action: str, primary: str) -> list[tuple[str, str]]:
         """The other tickets a commit names: tickets a transition created, or a link's other end."""
         created = set(self.trailers.get("created", []))
@@ -219,12 +255,19 @@ class Judge:
                 expected.remove(ticket_type.name)
                 found += [(ticket_id, p) for p in self._fresh(side.new, ticket_type)]
                 continue
+            following = self._following(action, primary, side)
+            if following is not None:
+                found += [(ticket_id, p) for p in [*following, *kept_history(side.old, side.new)]]
+                continue
             extra = [k for k in engine.diff(side.old.meta, side.new.meta) if k != "links"]
             if extra or action not in ("link", "advance", "sweep"):
                 what = ", ".join(extra) or "it"
                 found.append((ticket_id, f"{action} of {primary} also changed {what} of {ticket_id}"))
             found += [(ticket_id, p) for p in kept_history(side.old, side.new)]
         return found
+
+
+FOLLOW_FIELDS = frozenset({"state", "state_entered", "resolved"})
 
 
 def _sets_of(

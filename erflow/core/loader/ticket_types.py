@@ -10,7 +10,8 @@ from erflow.core.fields import FIELD_TYPES, Field
 from erflow.core.loader.base import COMMON, NAME, PREFIX
 from erflow.core.loader.references import RefChecker
 from erflow.core.loader.timers import TimerReader
-from erflow.core.workflow import CreateSpec, State, TicketType
+from erflow.core.model import LINK_INVERSE
+from erflow.core.workflow import CreateSpec, Follows, State, TicketType
 
 
 class TypeReader(TimerReader):
@@ -31,6 +32,7 @@ class TypeReader(TimerReader):
                 "create",
                 "sla",
                 "timers",
+                "follows",
             },
             where,
         )
@@ -116,9 +118,37 @@ class TypeReader(TimerReader):
         label = str(spec.get("label") or name)
         sla = self.sla(spec, where, states, transitions, roles, checker)
         timers = self.timers(spec, where, states, transitions, roles, checker)
+        follows = self.follows(spec, where, states)
         return TicketType(
-            name, prefix, label, initial, fields, states, tuple(transitions), create, sla, timers
+            name, prefix, label, initial, fields, states, tuple(transitions), create, sla, timers, follows
         )
+
+    def follows(self, spec: yamlio.LineDict, where: str, states: Mapping[str, State]) -> Follows | None:
+        """``follows: {link:, states: {THEIR_STATE: OUR_STATE}, notes:}``; their states are checked
+        once every type is known (toplevel.check_linked)."""
+        node = spec.get("follows")
+        if node is None:
+            return None
+        f_where = f"{where}.follows"
+        if not isinstance(node, yamlio.LineDict):
+            self.p.add(spec, "follows", f_where, "expected {link: RELATION, states: {THEIRS: OURS}}")
+            return None
+        self._unknown_keys(node, {"link", "states", "notes"}, f_where)
+        link = str(node.get("link", ""))
+        if link not in LINK_INVERSE:
+            self.p.add(
+                node, "link", f"{f_where}.link", f"unknown link {link!r} (one of: {', '.join(LINK_INVERSE)})"
+            )
+        mapping = self._map(node, "states", f"{f_where}.states")
+        for theirs, ours in mapping.items():
+            if ours not in states:
+                self.p.add(mapping, theirs, f"{f_where}.states.{theirs}", f"unknown state {ours!r}")
+        if not mapping:
+            self.p.add(node, "states", f"{f_where}.states", "name at least one state to follow")
+        notes = node.get("notes", True)
+        if not isinstance(notes, bool):
+            self.p.add(node, "notes", f"{f_where}.notes", "expected true or false")
+        return Follows(link, {str(k): str(v) for k, v in mapping.items()}, notes is not False, node.line)
 
     def fields(self, spec: yamlio.LineDict, where: str) -> dict[str, Field]:
         fields: dict[str, Field] = {}

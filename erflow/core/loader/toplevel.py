@@ -12,6 +12,7 @@ from erflow.core.errors import located
 from erflow.core.loader.base import plain
 from erflow.core.loader.notifications import NotifyReader
 from erflow.core.loader.ticket_types import TypeReader
+from erflow.core.model import LINK_INVERSE
 from erflow.core.workflow import ANYONE, Person, TicketType, Workflow
 
 
@@ -111,6 +112,8 @@ class WorkflowReader(TypeReader, NotifyReader):
 
     def check_linked(self, types: Mapping[str, TicketType]) -> None:
         for ticket_type in types.values():
+            if ticket_type.follows is not None:
+                self.check_follows(ticket_type, types)
             for transition in ticket_type.transitions:
                 for spec in transition.create:
                     where = f"types.{ticket_type.name}.transitions.{transition.name}.create"
@@ -131,3 +134,25 @@ class WorkflowReader(TypeReader, NotifyReader):
                             self.p.items.append(
                                 located(self.p.path, spec.line, f"{where}: {declared.problem(value)}")
                             )
+
+    def check_follows(self, follower: TicketType, types: Mapping[str, TicketType]) -> None:
+        """The states a ``follows:`` names are states of a type that creates the follower with the
+        inverse of its link."""
+        spec = follower.follows
+        assert spec is not None
+        where = f"types.{follower.name}.follows"
+        leaders = [
+            t
+            for t in types.values()
+            for transition in t.transitions
+            for made in transition.create
+            if made.type == follower.name and LINK_INVERSE.get(made.link) == spec.link
+        ]
+        if not leaders:
+            problem = f"{where}.link: no transition creates a {follower.name} ticket linked {spec.link}"
+            self.p.items.append(located(self.p.path, spec.line, problem))
+        for state in spec.states:
+            if leaders and not any(state in t.states for t in leaders):
+                names = ", ".join(sorted({t.name for t in leaders}))
+                problem = f"{where}.states: {state!r} is not a state of {names}"
+                self.p.items.append(located(self.p.path, spec.line, problem))

@@ -152,7 +152,7 @@ class TransitionReader(Reader):
             if not isinstance(item, dict):
                 self.p.add(node, "assign", a_where, "expected {person: EMAIL} or {role: ROLE, rule: RULE}")
                 continue
-            unknown = set(item) - {"person", "role", "rule", "when"}
+            unknown = set(item) - {"person", "role", "rule", "when", "keep"}
             if unknown:
                 self.p.add(node, "assign", a_where, f"unknown key {sorted(unknown)[0]!r}")
             person = item.get("person")
@@ -171,10 +171,29 @@ class TransitionReader(Reader):
                     a_where,
                     f"unknown rule {rule!r} (expected one of: {', '.join(ASSIGN_RULES)})",
                 )
-            if person is None and role is None and owner is None and node is not None and "from" not in node:
+            if rule == "unchanged" and role is not None:
+                self.p.add(node, "assign", a_where, "the rule unchanged keeps the owner: give it no role")
+            if (
+                person is None
+                and role is None
+                and owner is None
+                and rule != "unchanged"
+                and node is not None
+                and "from" not in node
+            ):
                 self.p.add(node, "assign", a_where, "a rule needs a role (the state has no owner role)")
+            keep = item.get("keep", False)
+            if not isinstance(keep, bool):
+                self.p.add(node, "assign", f"{a_where}.keep", "expected true or false")
+            elif keep and rule not in ("fewest_open", "round_robin"):
+                self.p.add(
+                    node,
+                    "assign",
+                    f"{a_where}.keep",
+                    "keep: true goes with the rule fewest_open or round_robin",
+                )
             when = checker.condition(item.get("when"), node, "assign", f"{a_where}.when")
-            result.append(Assign(str(person).lower() if person else None, role, rule, when))
+            result.append(Assign(str(person).lower() if person else None, role, rule, when, keep is True))
         if isinstance(raw, list) and result and result[-1].when is not None:
             self.p.add(
                 node, "assign", f"{where}.assign", "the last branch must have no when: (it is the default)"
