@@ -127,7 +127,7 @@ def test_options_judges_every_transition_out_of_the_state() -> None:
         ("approve_no_quote", "leadership", True),
         ("approve_for_quote", "leadership", True),
         ("defer", "deferred", False),
-        ("decline", "declined", False),
+        ("decline", "decline_review", False),
     ]
 
 

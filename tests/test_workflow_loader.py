@@ -34,6 +34,7 @@ CONTRACT_STATES = [
     "product_board",
     "deferred",
     "leadership",
+    "decline_review",
     "quote_scope",
     "quote_estimate",
     "quote_sent",
@@ -87,7 +88,9 @@ CONTRACT_TABLE = [
     ("product_board", "approve_no_quote", ["leadership"], ["board"], ["board_rationale"]),
     ("product_board", "approve_for_quote", ["leadership"], ["board"], ["board_rationale"]),
     ("product_board", "defer", ["deferred"], ["board"], ["board_rationale", "review_date"]),
-    ("product_board", "decline", ["declined"], ["board"], ["decline_reason"]),
+    ("product_board", "decline", ["decline_review"], ["board"], ["decline_reason"]),
+    ("decline_review", "confirm_decline", ["declined"], ["leadership"], ["decline_reason", "customer_email"]),
+    ("decline_review", "return", ["pm_review"], ["leadership"], ["return_feedback"]),
     ("deferred", "reconsider", ["product_board"], ["board", "pm"], []),
     ("leadership", "schedule", ["scheduling"], ["leadership"], []),
     ("leadership", "unschedule", ["scheduling"], ["leadership"], []),
@@ -146,7 +149,9 @@ CONTRACT_EMAILS = {
     ("product_board", "approve_no_quote"): ["board_approved_no_quote"],
     ("product_board", "approve_for_quote"): ["board_approved_quote"],
     ("product_board", "defer"): ["board_deferred"],
-    ("product_board", "decline"): ["board_declined"],
+    ("product_board", "decline"): [],
+    ("decline_review", "confirm_decline"): ["board_declined"],
+    ("decline_review", "return"): ["leadership_returned"],
     ("leadership", "schedule"): ["board_approved_no_quote"],
     ("leadership", "unschedule"): ["board_approved_no_quote"],
     ("leadership", "quote"): ["board_approved_quote"],
@@ -178,10 +183,10 @@ def test_the_default_workflow_has_the_contracts_roles_and_people(default: workfl
             assert not set(roles) & set(CONTRACT_ROLES), email
 
 
-def test_the_enhancement_type_has_exactly_the_contracts_21_states(default: workflow.Workflow) -> None:
+def test_the_enhancement_type_has_exactly_the_contracts_22_states(default: workflow.Workflow) -> None:
     enhancement = default.type("enhancement")
     assert list(enhancement.states) == CONTRACT_STATES
-    assert len(enhancement.states) == 21
+    assert len(enhancement.states) == 22
     assert enhancement.prefix == "ER"
     assert enhancement.initial == "intake"
     assert {s.name for s in enhancement.states.values() if s.terminal} == {
@@ -255,7 +260,6 @@ def test_board_emails_are_sent_only_by_policy_and_the_policies_default_to_none(
         "approve_no_quote": {"policy.board_emails": True},
         "approve_for_quote": {"policy.board_emails": True},
         "defer": {"policy.deferred_emails": True},
-        "decline": {"policy.board_emails": True},
     }
     assert default.policies == {"board_emails": False, "deferred_emails": False, "support_hourly_rate": 150}
 
