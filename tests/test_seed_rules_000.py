@@ -1,13 +1,25 @@
 """Seed 000 rules the default workflow encodes as data, each played on a fresh store: the board's
-decline told to the customer once leadership confirms it (step 5 and the FAQ)."""
+decline told to the customer once leadership confirms it (step 5 and the FAQ); a deferred request's
+review date, a timer that reminds the board."""
 
 from __future__ import annotations
 
 import email
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
-from conftest import BOARD, CUSTOMER_EMAIL, NICK, PM, Cli, Mailbox, describe, one_line_error
+from conftest import (
+    BOARD,
+    CUSTOMER_EMAIL,
+    NICK,
+    PM,
+    Cli,
+    Mailbox,
+    check_refuses_edit,
+    describe,
+    one_line_error,
+)
 
 
 def body_of(message: Message) -> str:
@@ -24,7 +36,8 @@ def test_a_board_decline_reaches_the_customer_with_its_reason_once_leadership_co
     run: Cli, smtp_server: Mailbox
 ) -> None:
     ticket_id = run.ticket_at("product_board")
-    data = run.json("advance", ticket_id, "decline", "--set", f"decline_reason={REASON}", "--send", user=BOARD)
+    reason = ("--set", f"decline_reason={REASON}")
+    data = run.json("advance", ticket_id, "decline", *reason, "--send", user=BOARD)
     assert (data["to"], data["emails"]) == ("decline_review", [])
     assert smtp_server.envelopes == []
     shown = run.show(ticket_id)
@@ -64,3 +77,72 @@ def test_leadership_may_return_a_board_decline_for_revision_instead(run: Cli, st
     assert (data["to"], [e["template"] for e in data["emails"]]) == ("pm_review", ["leadership_returned"])
     assert run.show(ticket_id)["owner"] == PM
     run.ok("check")
+
+
+def defer(run: Cli, review_date: str) -> tuple[str, Any]:
+    ticket_id = run.ticket_at("product_board")
+    sets = ("--set", "board_rationale=Capacity", "--set", f"review_date={review_date}")
+    return ticket_id, run("advance", ticket_id, "defer", *sets, "--json", user=BOARD)
+
+
+def sweep(run: Cli, now: str) -> list[dict[str, Any]]:
+    actions: list[dict[str, Any]] = run.json("sweep", "--now", now, user=PM)["actions"]
+    return actions
+
+
+def test_defer_refuses_a_review_date_that_is_neither_a_date_nor_a_quarter(run: Cli) -> None:
+    for text in ("next spring", "2027-13-01", "Q1 2027", "2027-Q5"):
+        ticket_id, result = defer(run, text)
+        assert result.exit_code == 3, describe(result)
+        assert "review_date is a date (2027-03-15) or a quarter (2027-Q1" in one_line_error(result)
+        assert run.state(ticket_id) == "product_board"
+    ticket_id, result = defer(run, "2027-03-15")
+    assert result.exit_code == 0, describe(result)
+
+
+def test_the_board_is_reminded_on_a_deferred_requests_review_quarter(run: Cli, store: Path) -> None:
+    ticket_id, result = defer(run, "2027-Q1")
+    assert result.exit_code == 0, describe(result)
+    assert run.show(ticket_id)["owner"] == "board"  # the role: two people hold it
+    rows = run.json("reminders", user=BOARD, env={"ERFLOW_NOW": "2026-12-30T09:00:00+00:00"})
+    assert [r["kind"] for r in rows if r["id"] == ticket_id] == ["your role"]
+
+    rows = run.json("reminders", user=BOARD, env={"ERFLOW_NOW": "2026-12-31T09:30:00+00:00"})
+    (timer,) = [r for r in rows if r["id"] == ticket_id and r["kind"] == "timer"]
+    assert timer["why"].startswith("timer review_date_reached due in 23h 30m (")
+    rows = run.json("reminders", user=NICK, env={"ERFLOW_NOW": "2026-12-31T09:30:00+00:00"})
+    assert "timer" in [r["kind"] for r in rows if r["id"] == ticket_id]  # the board's other member
+    rows = run.json("reminders", user=PM, env={"ERFLOW_NOW": "2026-12-31T09:30:00+00:00"})
+    assert "timer" not in [r["kind"] for r in rows if r["id"] == ticket_id]
+    assert sweep(run, "2027-01-01T08:59:00+00:00") == []
+
+    (action,) = sweep(run, "2027-01-01T09:00:00+00:00")
+
+    assert (action["ticket"], action["timer"]) == (ticket_id, "review_date_reached")
+    subject = f"[{ticket_id}] Enhancement Request {ticket_id} - Deferred request due for review"
+    assert action["emails"] == [
+        {"template": "board_review_due", "to": BOARD, "subject": subject, "sent": False}
+    ]
+    body = run.show(ticket_id)["body"]
+    assert "Review date reached: the board reviews this deferred request again" in body
+    assert sweep(run, "2027-01-02T09:00:00+00:00") == []
+    text = run.ok("email", ticket_id, "board_review_due", "--dry-run", user=PM).stdout
+    assert f"request {ticket_id} (Export invoices to CSV) reaches its review date, 2027-Q1." in text
+    run.ok("check")
+
+
+def test_an_old_review_date_in_free_text_stays_valid_and_never_fires(run: Cli, store: Path) -> None:
+    ticket_id, _ = defer(run, "2027-03-15")
+    path = run.path(ticket_id)
+    text = path.read_text(encoding="utf-8")
+    assert "review_date: '2027-03-15'" in text or "review_date: 2027-03-15" in text
+    text = text.replace("'2027-03-15'", "2027-03-15").replace("2027-03-15", "around spring 2027", 1)
+    path.write_text(text, encoding="utf-8")
+    run.commit_all("an old ticket: review date in words")
+    run.ok("check")
+    assert sweep(run, "2028-01-01T09:00:00+00:00") == []
+
+
+def test_check_refuses_a_matches_that_is_not_a_regular_expression(run: Cli, store: Path) -> None:
+    result = check_refuses_edit(run, '{matches: "\\\\d{4}-', '{matches: "(\\\\d{4}-')
+    assert "matches: " in result.stdout and "is not a regular expression" in result.stdout

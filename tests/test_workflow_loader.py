@@ -333,7 +333,7 @@ def test_the_base_of_the_broken_workflows_is_valid(tmp_path: Path) -> None:
 
 
 UNKNOWN_OPERATOR = (
-    "unknown operator 'bigger' (expected one of: contains, gt, gte, in, lt, lte, not, product, set)"
+    "unknown operator 'bigger' (expected one of: contains, gt, gte, in, lt, lte, matches, not, product, set)"
 )
 UNKNOWN_TYPE = (
     "unknown type 'numeric' (expected one of: bool, date, datetime, email, enum, list, number, text, url)"
