@@ -1,6 +1,7 @@
 """Seed 000 rules the default workflow encodes as data, each played on a fresh store: the board's
 decline told to the customer once leadership confirms it (step 5 and the FAQ); a deferred request's
-review date, a timer that reminds the board."""
+review date, a timer that reminds the board; QA for non-billable work by policy (Stage 7) and the
+implementation ticket that parents a billable one whose rollout may lag (quote step 12)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,22 @@ from typing import Any
 
 from conftest import (
     BOARD,
+    CLOSE,
+    COMPLETE,
     CUSTOMER_EMAIL,
+    DEV,
     NICK,
     PM,
+    QA_PASSED,
+    READY_FOR_BILLING,
+    RELEASE_NON_BILLABLE,
+    SALES,
     Cli,
     Mailbox,
+    Step,
     check_refuses_edit,
     describe,
+    expected_emails,
     one_line_error,
 )
 
@@ -146,3 +156,78 @@ def test_an_old_review_date_in_free_text_stays_valid_and_never_fires(run: Cli, s
 def test_check_refuses_a_matches_that_is_not_a_regular_expression(run: Cli, store: Path) -> None:
     result = check_refuses_edit(run, '{matches: "\\\\d{4}-', '{matches: "(\\\\d{4}-')
     assert "matches: " in result.stdout and "is not a regular expression" in result.stdout
+
+
+def set_policy(run: Cli, line: str, new: str) -> None:
+    path = run.root / "workflow.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count(line) == 1
+    path.write_text(text.replace(line, new), encoding="utf-8")
+    run.commit_all("policy change")
+
+
+def test_non_billable_work_skips_qa_by_default(run: Cli) -> None:
+    ticket_id = run.ticket_at("in_development")
+    result = run("advance", ticket_id, "complete", user=DEV)
+    assert result.exit_code == 3, describe(result)
+    assert "billable tickets only (or every ticket with policies.qa_non_billable)" in one_line_error(result)
+
+
+def test_with_qa_non_billable_non_billable_work_passes_qa_before_going_live(run: Cli) -> None:
+    ticket_id = run.ticket_at("in_development")
+    set_policy(run, "  qa_non_billable: false\n", "  qa_non_billable: true\n")
+    run.ok("check")
+    before = run.snapshot()
+    result = run("advance", ticket_id, *sets(RELEASE_NON_BILLABLE), user=DEV)
+    assert result.exit_code == 3, describe(result)
+    assert "policies.qa_non_billable is on, so non-billable work passes QA first" in one_line_error(result)
+    assert run.snapshot() == before
+
+    assert run.advance(ticket_id, COMPLETE)["to"] == "qa"
+    data = run.advance(ticket_id, QA_PASSED)
+    assert data["to"] == "release_ready"
+    assert run.show(ticket_id)["owner"] == DEV
+    data = run.advance(ticket_id, RELEASE_NON_BILLABLE)
+    assert (data["from"], data["to"]) == ("release_ready", "live")
+    assert data["emails"] == expected_emails(ticket_id, "delivered")
+    assert run.advance(ticket_id, CLOSE)["to"] == "closed"
+
+    billable = run.ticket_at("qa")
+    set_policy(run, "  qa_non_billable: false\n", "  qa_non_billable: true\n")
+    assert run.advance(billable, QA_PASSED)["to"] == "customer_validation"
+
+
+def test_ready_for_billing_makes_an_implementation_ticket_the_parent_when_rollout_may_lag(
+    run: Cli, store: Path
+) -> None:
+    ticket_id = run.ticket_at("billable_live")
+    data = run.advance(ticket_id, READY_FOR_BILLING, "--set", "rollout_may_lag=true")
+
+    assert data["to"] == "ready_for_billing"
+    (parent,) = data["created"]
+    assert parent.startswith("IMP-")
+    shown = run.show(parent)
+    assert (shown["type"], shown["state"], shown["owner"]) == ("implementation", "planning", PM)
+    assert (shown["title"], shown["customer_email"], shown["product"]) == (
+        "Export invoices to CSV",
+        CUSTOMER_EMAIL,
+        "Billing Portal",
+    )
+    assert shown["links"] == [f"parent {ticket_id}"]
+    assert run.show(ticket_id)["links"] == [f"child {parent}"]
+
+    run.json("advance", parent, "start_rollout", "--set", "rollout_plan=Two sites in January", user=SALES)
+    done = run.json(
+        "advance", parent, "rolled_out", "--set", "live_date=2027-01-20", "--set", "rollout_notes=Both live",
+        user=DEV,
+    )  # fmt: skip
+    assert done["to"] == "closed"
+
+    other = run.ticket_at("billable_live")
+    assert run.advance(other, READY_FOR_BILLING)["created"] == []
+    run.ok("check")
+
+
+def sets(step: Step) -> list[str]:
+    name, _, values = step
+    return [name, *(a for key, value in values.items() for a in ("--set", f"{key}={value}"))]

@@ -45,6 +45,7 @@ CONTRACT_STATES = [
     "in_development",
     "qa",
     "customer_validation",
+    "release_ready",
     "live",
     "ready_for_billing",
     "closed",
@@ -114,7 +115,8 @@ CONTRACT_TABLE = [
     ("scheduled", "bump", ["scheduling"], ["pm"], []),
     ("scheduled", "start_development", ["in_development"], ["pm", "dev"], ["projected_delivery_date"]),
     ("in_development", "complete", ["qa"], ["dev"], []),
-    ("qa", "qa_passed", ["customer_validation"], ["qa"], ["qa_notes"]),
+    ("qa", "qa_passed", ["customer_validation", "release_ready"], ["qa"], ["qa_notes"]),
+    ("release_ready", "release", ["live"], ["dev"], ["live_date", "release_notes"]),
     ("qa", "qa_failed", ["in_development"], ["qa"], ["qa_notes"]),
     ("in_development", "release", ["live"], ["dev"], ["live_date", "release_notes"]),
     (
@@ -163,6 +165,7 @@ CONTRACT_EMAILS = {
     ("scheduled", "start_development"): ["development_started"],
     ("in_development", "release"): ["delivered"],
     ("customer_validation", "release"): ["delivered"],
+    ("release_ready", "release"): ["delivered"],
 }
 
 
@@ -183,10 +186,10 @@ def test_the_default_workflow_has_the_contracts_roles_and_people(default: workfl
             assert not set(roles) & set(CONTRACT_ROLES), email
 
 
-def test_the_enhancement_type_has_exactly_the_contracts_22_states(default: workflow.Workflow) -> None:
+def test_the_enhancement_type_has_exactly_the_contracts_23_states(default: workflow.Workflow) -> None:
     enhancement = default.type("enhancement")
     assert list(enhancement.states) == CONTRACT_STATES
-    assert len(enhancement.states) == 22
+    assert len(enhancement.states) == 23
     assert enhancement.prefix == "ER"
     assert enhancement.initial == "intake"
     assert {s.name for s in enhancement.states.values() if s.terminal} == {
@@ -261,7 +264,12 @@ def test_board_emails_are_sent_only_by_policy_and_the_policies_default_to_none(
         "approve_for_quote": {"policy.board_emails": True},
         "defer": {"policy.deferred_emails": True},
     }
-    assert default.policies == {"board_emails": False, "deferred_emails": False, "support_hourly_rate": 150}
+    assert default.policies == {
+        "board_emails": False,
+        "deferred_emails": False,
+        "support_hourly_rate": 150,
+        "qa_non_billable": False,
+    }
 
 
 def test_quote_sets_billable_dev_priority_1_and_the_billable_label(default: workflow.Workflow) -> None:
