@@ -1,7 +1,8 @@
 """Seed 000 rules the default workflow encodes as data, each played on a fresh store: the board's
 decline told to the customer once leadership confirms it (step 5 and the FAQ); a deferred request's
 review date, a timer that reminds the board; QA for non-billable work by policy (Stage 7) and the
-implementation ticket that parents a billable one whose rollout may lag (quote step 12)."""
+implementation ticket that parents a billable one whose rollout may lag (quote step 12); who signs
+emails, and the time zone their times are shown in."""
 
 from __future__ import annotations
 
@@ -231,3 +232,50 @@ def test_ready_for_billing_makes_an_implementation_ticket_the_parent_when_rollou
 def sets(step: Step) -> list[str]:
     name, _, values = step
     return [name, *(a for key, value in values.items() for a in ("--set", f"{key}={value}"))]
+
+
+def edit_workflow(run: Cli, *pairs: tuple[str, str]) -> None:
+    path = run.root / "workflow.yaml"
+    text = path.read_text(encoding="utf-8")
+    for old, new in pairs:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+    run.commit_all("workflow change")
+    run.ok("check")
+
+
+def signature(run: Cli, ticket_id: str, template: str) -> str:
+    text = run.ok("email", ticket_id, template, "--dry-run", user=PM).stdout
+    return text.split("Thank you,\n", 1)[1].split("\n", 1)[0]
+
+
+ENHANCEMENT_SENDER = "    sender_name: Destyn Dagle\n"
+SETTINGS_SENDER = '  sender_name: "Destyn Dagle"\n'
+
+
+def test_a_types_sender_signs_its_emails_or_the_owner_does(run: Cli, store: Path) -> None:
+    ticket_id = run.ticket_at("in_development")
+    edit_workflow(run, (SETTINGS_SENDER, '  sender_name: "Acme Support"\n'))
+    assert signature(run, ticket_id, "development_started") == "Destyn Dagle"  # the PM, seed 000
+
+    edit_workflow(run, (ENHANCEMENT_SENDER, '    sender_name: "{owner}, for the product team"\n'))
+    assert run.show(ticket_id)["owner"] == DEV
+    assert signature(run, ticket_id, "development_started") == "Dev Team, for the product team"
+    edit_workflow(run, ('    sender_name: "{owner}, for the product team"\n', ""))
+    assert signature(run, ticket_id, "development_started") == "Acme Support"  # settings.sender_name
+    result = check_refuses_edit(run, '  sender_name: "{owner}"', "  sender_name: [a, b]")
+    assert "types.implementation.sender_name: expected a name" in result.stdout
+
+
+def test_times_in_emails_are_shown_in_the_workflows_time_zone_with_its_offset(run: Cli, store: Path) -> None:
+    ticket_id = run.ticket_at("pm_review")
+    edit_workflow(run, ('  timezone: "+00:00"\n\n# Switches', '  timezone: "+05:30"\n\n# Switches'))
+    (run.root / "templates" / "when.j2").write_text(
+        "Subject: When\n\nCreated {{ created }}, sent {{ now }}.\n", encoding="utf-8"
+    )
+    text = run.ok(
+        "email", ticket_id, "when", "--dry-run", user=PM, env={"ERFLOW_NOW": "2026-11-03T20:15:00+00:00"}
+    ).stdout
+    assert "Created 2026-11-02 14:30 +05:30, sent 2026-11-04 01:45 +05:30.\n" in text
+    assert "Date: Wed, 04 Nov 2026 01:45:00 +0530\n" in text

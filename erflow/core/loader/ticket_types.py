@@ -31,6 +31,7 @@ class TypeReader(TimerReader):
                 "create",
                 "sla",
                 "timers",
+                "sender_name",
             },
             where,
         )
@@ -116,8 +117,12 @@ class TypeReader(TimerReader):
         label = str(spec.get("label") or name)
         sla = self.sla(spec, where, states, transitions, roles, checker)
         timers = self.timers(spec, where, states, transitions, roles, checker)
+        sender_name = spec.get("sender_name", "")
+        if not isinstance(sender_name, str):
+            self.p.add(spec, "sender_name", f"{where}.sender_name", 'expected a name, or "{owner}"')
+            sender_name = ""
         return TicketType(
-            name, prefix, label, initial, fields, states, tuple(transitions), create, sla, timers
+            name, prefix, label, initial, fields, states, tuple(transitions), create, sla, timers, sender_name
         )
 
     def fields(self, spec: yamlio.LineDict, where: str) -> dict[str, Field]:
