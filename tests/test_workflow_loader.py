@@ -420,7 +420,7 @@ BROKEN = [
         "    prefix: T\n    bogus: 1\n",
         ("bogus", 1),
         "types.t.bogus: unknown key (expected one of: "
-        "create, fields, initial, label, prefix, sla, source, states, timers, transitions)",
+        "create, fields, initial, label, prefix, sender_name, sla, source, states, timers, transitions)",
     ),
     (
         "unknown-transition-key",
