@@ -88,7 +88,14 @@ def test_board_counts_every_state_of_each_type_in_workflow_order_with_owners(
     assert (rows["product_board"]["tickets"], rows["product_board"]["stage"]) == (1, "Decision")
     assert rows["intake"]["label"] == "Triage"
     assert sum(r["tickets"] for r in data["rows"]) == 3
-    assert {r["type"] for r in data["rows"]} == {"enhancement", "bug", "support", "doc_change", "config"}
+    assert {r["type"] for r in data["rows"]} == {
+        "enhancement",
+        "bug",
+        "support",
+        "doc_change",
+        "implementation",
+        "config",
+    }
     assert data["params"] == {"now": NOW}
 
 

@@ -275,30 +275,15 @@ def test_leadership_decline_sends_the_final_decision_with_the_reason(run: Cli) -
     assert shown["next"] == []
 
 
-def test_board_decline_sends_no_email_by_default(run: Cli) -> None:
+def test_board_decline_waits_for_leadership_and_then_tells_the_customer_why(run: Cli) -> None:
     ticket_id = run.ticket_at("product_board")
     shown = take(
-        run, ticket_id, ("decline", BOARD, {"decline_reason": "Out of product scope"}), to="declined"
+        run, ticket_id, ("decline", BOARD, {"decline_reason": "Out of product scope"}), to="decline_review"
     )
     assert shown["board_status"] == "declined"
     assert "board_declined" not in communications(run, ticket_id)
 
-
-def test_board_decline_sends_board_declined_when_the_board_emails_policy_is_on(run: Cli) -> None:
-    ticket_id = run.ticket_at("product_board")
-    workflow = run.root / "workflow.yaml"
-    text = workflow.read_text(encoding="utf-8")
-    assert "  board_emails: false\n" in text
-    workflow.write_text(text.replace("  board_emails: false\n", "  board_emails: true\n"), encoding="utf-8")
-    run.commit_all("policy: tell customers about board decisions")
-
-    take(
-        run,
-        ticket_id,
-        ("decline", BOARD, {"decline_reason": "Out of product scope"}),
-        to="declined",
-        emails=("board_declined",),
-    )
+    take(run, ticket_id, ("confirm_decline", NICK, {}), to="declined", emails=("board_declined",))
     assert "email board_declined to jane@acme.example" in communications(run, ticket_id)
 
 

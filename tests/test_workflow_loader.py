@@ -34,6 +34,7 @@ CONTRACT_STATES = [
     "product_board",
     "deferred",
     "leadership",
+    "decline_review",
     "quote_scope",
     "quote_estimate",
     "quote_sent",
@@ -44,6 +45,7 @@ CONTRACT_STATES = [
     "in_development",
     "qa",
     "customer_validation",
+    "release_ready",
     "live",
     "ready_for_billing",
     "closed",
@@ -87,7 +89,9 @@ CONTRACT_TABLE = [
     ("product_board", "approve_no_quote", ["leadership"], ["board"], ["board_rationale"]),
     ("product_board", "approve_for_quote", ["leadership"], ["board"], ["board_rationale"]),
     ("product_board", "defer", ["deferred"], ["board"], ["board_rationale", "review_date"]),
-    ("product_board", "decline", ["declined"], ["board"], ["decline_reason"]),
+    ("product_board", "decline", ["decline_review"], ["board"], ["decline_reason"]),
+    ("decline_review", "confirm_decline", ["declined"], ["leadership"], ["decline_reason", "customer_email"]),
+    ("decline_review", "return", ["pm_review"], ["leadership"], ["return_feedback"]),
     ("deferred", "reconsider", ["product_board"], ["board", "pm"], []),
     ("leadership", "schedule", ["scheduling"], ["leadership"], []),
     ("leadership", "unschedule", ["scheduling"], ["leadership"], []),
@@ -111,7 +115,8 @@ CONTRACT_TABLE = [
     ("scheduled", "bump", ["scheduling"], ["pm"], []),
     ("scheduled", "start_development", ["in_development"], ["pm", "dev"], ["projected_delivery_date"]),
     ("in_development", "complete", ["qa"], ["dev"], []),
-    ("qa", "qa_passed", ["customer_validation"], ["qa"], ["qa_notes"]),
+    ("qa", "qa_passed", ["customer_validation", "release_ready"], ["qa"], ["qa_notes"]),
+    ("release_ready", "release", ["live"], ["dev"], ["live_date", "release_notes"]),
     ("qa", "qa_failed", ["in_development"], ["qa"], ["qa_notes"]),
     ("in_development", "release", ["live"], ["dev"], ["live_date", "release_notes"]),
     (
@@ -146,7 +151,9 @@ CONTRACT_EMAILS = {
     ("product_board", "approve_no_quote"): ["board_approved_no_quote"],
     ("product_board", "approve_for_quote"): ["board_approved_quote"],
     ("product_board", "defer"): ["board_deferred"],
-    ("product_board", "decline"): ["board_declined"],
+    ("product_board", "decline"): [],
+    ("decline_review", "confirm_decline"): ["board_declined"],
+    ("decline_review", "return"): ["leadership_returned"],
     ("leadership", "schedule"): ["board_approved_no_quote"],
     ("leadership", "unschedule"): ["board_approved_no_quote"],
     ("leadership", "quote"): ["board_approved_quote"],
@@ -158,6 +165,7 @@ CONTRACT_EMAILS = {
     ("scheduled", "start_development"): ["development_started"],
     ("in_development", "release"): ["delivered"],
     ("customer_validation", "release"): ["delivered"],
+    ("release_ready", "release"): ["delivered"],
 }
 
 
@@ -178,10 +186,10 @@ def test_the_default_workflow_has_the_contracts_roles_and_people(default: workfl
             assert not set(roles) & set(CONTRACT_ROLES), email
 
 
-def test_the_enhancement_type_has_exactly_the_contracts_21_states(default: workflow.Workflow) -> None:
+def test_the_enhancement_type_has_exactly_the_contracts_23_states(default: workflow.Workflow) -> None:
     enhancement = default.type("enhancement")
     assert list(enhancement.states) == CONTRACT_STATES
-    assert len(enhancement.states) == 21
+    assert len(enhancement.states) == 23
     assert enhancement.prefix == "ER"
     assert enhancement.initial == "intake"
     assert {s.name for s in enhancement.states.values() if s.terminal} == {
@@ -255,9 +263,13 @@ def test_board_emails_are_sent_only_by_policy_and_the_policies_default_to_none(
         "approve_no_quote": {"policy.board_emails": True},
         "approve_for_quote": {"policy.board_emails": True},
         "defer": {"policy.deferred_emails": True},
-        "decline": {"policy.board_emails": True},
     }
-    assert default.policies == {"board_emails": False, "deferred_emails": False, "support_hourly_rate": 150}
+    assert default.policies == {
+        "board_emails": False,
+        "deferred_emails": False,
+        "support_hourly_rate": 150,
+        "qa_non_billable": False,
+    }
 
 
 def test_quote_sets_billable_dev_priority_1_and_the_billable_label(default: workflow.Workflow) -> None:
@@ -329,7 +341,7 @@ def test_the_base_of_the_broken_workflows_is_valid(tmp_path: Path) -> None:
 
 
 UNKNOWN_OPERATOR = (
-    "unknown operator 'bigger' (expected one of: contains, gt, gte, in, lt, lte, not, product, set)"
+    "unknown operator 'bigger' (expected one of: contains, gt, gte, in, lt, lte, matches, not, product, set)"
 )
 UNKNOWN_TYPE = (
     "unknown type 'numeric' (expected one of: bool, date, datetime, email, enum, list, number, text, url)"
@@ -408,7 +420,8 @@ BROKEN = [
         "    prefix: T\n    bogus: 1\n",
         ("bogus", 1),
         "types.t.bogus: unknown key (expected one of: "
-        "create, fields, follows, initial, label, prefix, sla, source, states, timers, transitions)",
+        "create, fields, follows, initial, label, prefix, sender_name, sla, source, states, timers,"
+        " transitions)",
     ),
     (
         "unknown-transition-key",

@@ -120,7 +120,7 @@ def _check_template_references(
     ctx: Context, wf: Workflow, templates: TemplateSet, broken: set[str]
 ) -> list[str]:
     problems = []
-    builtin = {"link", "sender_name", "type_label", "state_label"}
+    builtin = {"link", "sender_name", "type_label", "state_label", "now"}
     for ticket_type in wf.types.values():
         specs = [(t.line, s) for t in ticket_type.transitions for s in t.emails]
         specs += [(0, s) for s in ticket_type.create.emails]

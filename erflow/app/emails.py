@@ -4,6 +4,7 @@ SMTP settings that deliver them."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -50,15 +51,61 @@ def will_send(ctx: Context, send: bool) -> bool:
 
 
 def email_context(ctx: Context, ticket: Ticket, ticket_type: TicketType) -> dict[str, Any]:
+    """What a template may use: the ticket's set values (date-times in the workflow's time zone, as
+    ``2026-11-02 10:00 +01:00``), ``link``, ``sender_name``, ``type_label``, ``state_label``, ``now``."""
     settings = ctx.workflow.settings
     values = {k: v for k, v in ticket.meta.items() if is_set(v)}
+    tz = workflow_timezone(ctx)
+    for name, value in values.items():
+        declared = ticket_type.field(name)
+        if declared is not None and declared.type == "datetime":
+            values[name] = local_time(value, tz)
+    values["now"] = local_time(ctx.now, tz)
     portal = str(settings.get("portal_url") or "{id}")
     values["link"] = portal.replace("{id}", ticket.id)
-    values["sender_name"] = str(settings.get("sender_name") or "")
+    values["sender_name"] = signer(ctx, ticket, ticket_type)
     values["type_label"] = ticket_type.label
     state = ticket_type.states.get(ticket.state)
     values["state_label"] = state.label if state else ticket.state
     return values
+
+
+def signer(ctx: Context, ticket: Ticket, ticket_type: TicketType) -> str:
+    """The name that signs the ticket's emails: its type's ``sender_name``, where ``{owner}`` is the
+    owner's name under people; else (and for an owner who is a role or nobody) settings.sender_name."""
+    fallback = str(ctx.workflow.settings.get("sender_name") or "")
+    if "{owner}" in ticket_type.sender_name:
+        person = ctx.workflow.people.get(str(ticket.meta.get("owner") or "").lower())
+        return ticket_type.sender_name.replace("{owner}", person.name) if person else fallback
+    return ticket_type.sender_name or fallback
+
+
+def workflow_timezone(ctx: Context) -> dt.tzinfo:
+    """settings.timezone, else the calendar's (an unreadable setting falls back to the calendar)."""
+    from erflow.core.businesstime import parse_timezone
+
+    raw = ctx.workflow.settings.get("timezone")
+    if raw:
+        try:
+            return parse_timezone(str(raw))
+        except ValueError:
+            pass
+    return ctx.workflow.calendar.tz
+
+
+def local_time(value: Any, tz: dt.tzinfo) -> Any:
+    """A date-time (or its ISO text) as ``YYYY-MM-DD HH:MM +HH:MM`` in ``tz``; other values as they are."""
+    moment = value
+    if isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if not isinstance(moment, dt.datetime) or moment.tzinfo is None:
+        return value
+    local = moment.astimezone(tz)
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
 
 
 def _recipient(ctx: Context, ticket: Ticket, ticket_type: TicketType, spec: EmailSpec) -> tuple[str, str]:
@@ -107,7 +154,8 @@ def render_emails(
             to=to,
             to_name=to_name,
         )
-        rendered.append(threaded(ctx, ticket, dataclasses.replace(mail, date=ctx.now)))
+        date = ctx.now.astimezone(workflow_timezone(ctx))
+        rendered.append(threaded(ctx, ticket, dataclasses.replace(mail, date=date)))
     return rendered
 
 

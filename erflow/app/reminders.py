@@ -2,9 +2,9 @@
 
 Four kinds of row: ``owned`` (an open ticket they own, with its SLA time left), ``your role`` (a
 ticket they do not own whose next step only their role can take), ``timer`` (a timer due now or
-within 24 hours on a ticket they own) and ``reply`` (a customer email on a ticket they own that came
-in after their last note, change or reply there). The index finds the candidates; only the tickets
-they own are read whole (their Communications log).
+within 24 hours on a ticket they own, or that one of their roles owns) and ``reply`` (a customer
+email on a ticket they own that came in after their last note, change or reply there). The index
+finds the candidates; only the tickets they own are read whole (their Communications log).
 """
 
 from __future__ import annotations
@@ -130,6 +130,8 @@ def reminders(ctx: Context, person: str | None = None) -> Reminders:
             waiting = [t for t in steps if not _can_take(workflow, owner, t)]
             if waiting:
                 rows.append(_your_role(ctx, roles, found_type, item.meta or {}, waiting))
+        if owner in roles:
+            rows += _timer_rows(ctx, found_type, item.meta or {})
     rows.sort(key=Reminder.sort_key)
     return Reminders(email, rows, problems)
 
@@ -141,7 +143,7 @@ def _can_take(workflow: Workflow, owner: str, transition: Transition) -> bool:
 
 
 def _owned(ctx: Context, email: str, ticket_type: TicketType, ticket: Ticket) -> list[Reminder]:
-    from erflow.core import engine, timers
+    from erflow.core import engine
 
     meta = ticket.meta
     title = str(meta.get("title") or "")
@@ -155,8 +157,24 @@ def _owned(ctx: Context, email: str, ticket_type: TicketType, ticket: Ticket) ->
     rows = [
         Reminder(
             ticket.id, title, "owned", why, urgency, next_step.transition.name if next_step else None, since
-        )
+        ),
+        *_timer_rows(ctx, ticket_type, meta),
     ]
+    reply = _unread_reply(ticket, email)
+    if reply is not None:
+        at, sender, subject = reply
+        rows.append(
+            Reminder(ticket.id, title, "reply", f"{sender} wrote “{subject}” at {at}", urgency, ANSWER, at)
+        )
+    return rows
+
+
+def _timer_rows(ctx: Context, ticket_type: TicketType, meta: Mapping[str, Any]) -> list[Reminder]:
+    """A row per timer of the ticket due now or within ``TIMER_HORIZON`` (SLA clocks aside)."""
+    from erflow.core import timers
+
+    rows = []
+    ticket_id, title = str(meta.get("id")), str(meta.get("title") or "")
     for due in timers.due(ctx.workflow, ticket_type, meta, ctx.now + TIMER_HORIZON):
         if due.name.startswith("sla_"):
             continue  # the SLA is the owned row's clock
@@ -164,13 +182,7 @@ def _owned(ctx: Context, email: str, ticket_type: TicketType, ticket: Ticket) ->
         when = f"due {_span(-left)} ago" if left < 0 else f"due in {_span(left)}"
         action = due.actions.describe() or "nothing"
         why = f"timer {due.name} {when} ({action}; erflow sweep runs it)"
-        rows.append(Reminder(ticket.id, title, "timer", why, left, due.actions.transition, _utc(due.due)))
-    reply = _unread_reply(ticket, email)
-    if reply is not None:
-        at, sender, subject = reply
-        rows.append(
-            Reminder(ticket.id, title, "reply", f"{sender} wrote “{subject}” at {at}", urgency, ANSWER, at)
-        )
+        rows.append(Reminder(ticket_id, title, "timer", why, left, due.actions.transition, _utc(due.due)))
     return rows
 
 

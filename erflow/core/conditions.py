@@ -4,15 +4,17 @@ A condition is a mapping; every entry must hold (AND). Keys are field names, ``p
 or the combinators ``all`` / ``any`` (a list of conditions) and ``not`` (a condition).
 A value is either the expected value (for a list field: "contains") or a mapping of operators:
 ``set`` (bool), ``not`` (value), ``in`` (list), ``contains`` (value), ``gt``/``gte``/``lt``/``lte``,
-and ``product`` (a list of numbers, field names and ``policy.NAME``: the value equals their product).
+``matches`` (a regular expression the whole text value matches) and ``product`` (a list of numbers,
+field names and ``policy.NAME``: the value equals their product).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-OPERATORS = frozenset({"set", "not", "in", "contains", "gt", "gte", "lt", "lte", "product"})
+OPERATORS = frozenset({"set", "not", "in", "contains", "gt", "gte", "lt", "lte", "matches", "product"})
 COMBINATORS = frozenset({"all", "any", "not"})
 
 
@@ -118,6 +120,8 @@ def _operator(op: str, actual: Any, arg: Any) -> bool:
         return actual in arg
     if op == "contains":
         return isinstance(actual, list) and arg in actual
+    if op == "matches":
+        return isinstance(actual, str) and re.fullmatch(str(arg), actual) is not None
     if not isinstance(actual, (int, float)) or isinstance(actual, bool):
         return False
     if op == "gt":

@@ -9,6 +9,7 @@ ticket that re-enters a state starts that state's timers afresh.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from erflow.core.record import Record
 from erflow.core.workflow import Actions, Sla, SlaTarget, TicketType, Timer, Workflow
 
 FIRED = "timers_fired"
+_QUARTER = re.compile(r"(\d{4})-Q([1-4])", re.IGNORECASE)
 
 
 class Due(Record):
@@ -30,9 +32,14 @@ class Due(Record):
 
 
 def instant(value: Any, calendar: Calendar) -> dt.datetime | None:
-    """A datetime from a stored value: ISO date-times as they are, dates at midnight in the calendar."""
+    """A datetime from a stored value: ISO date-times as they are, dates (and quarters such as
+    ``2027-Q1``, their first day) at midnight in the calendar; None for any other text."""
     if not isinstance(value, str) or not value:
         return None
+    quarter = _QUARTER.fullmatch(value.strip())
+    if quarter:
+        first = dt.date(int(quarter[1]), 3 * int(quarter[2]) - 2, 1)
+        return dt.datetime.combine(first, dt.time(0), calendar.tz)
     try:
         if len(value) == 10:
             return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(0), calendar.tz)

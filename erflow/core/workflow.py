@@ -236,6 +236,9 @@ class TicketType(Record):
     sla: Sla | None = None
     timers: tuple[Timer, ...] = ()
     follows: Follows | None = None
+    # Who signs the type's emails: a name, or "{owner}" (the owner's name under people); "" is
+    # settings.sender_name.
+    sender_name: str = ""
 
     def field(self, name: str) -> Field | None:
         return self.fields.get(name) or _COMMON.get(name)

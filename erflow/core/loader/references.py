@@ -74,6 +74,8 @@ class RefChecker:
                 problem = f"{op}: expected a number"
             elif op in ("not", "contains") and isinstance(arg, (list, dict)):
                 problem = f"{op}: expected a single value"
+            elif op == "matches":
+                problem = _regex_problem(arg)
             elif op == "product":
                 problem = self._product_problem(arg)
             if problem:
@@ -96,3 +98,16 @@ class RefChecker:
             if isinstance(operand, str) and not operand.startswith("policy.") and operand not in self.known:
                 return f"product: unknown field {operand!r}"
         return None
+
+
+def _regex_problem(pattern: Any) -> str | None:
+    """Why ``pattern`` is not a usable regular expression (None when it is)."""
+    if not isinstance(pattern, str):
+        return "matches: expected a regular expression in quotes"
+    import re
+
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"matches: {pattern!r} is not a regular expression ({exc})"
+    return None

@@ -33,6 +33,7 @@ class TypeReader(TimerReader):
                 "sla",
                 "timers",
                 "follows",
+                "sender_name",
             },
             where,
         )
@@ -119,8 +120,23 @@ class TypeReader(TimerReader):
         sla = self.sla(spec, where, states, transitions, roles, checker)
         timers = self.timers(spec, where, states, transitions, roles, checker)
         follows = self.follows(spec, where, states)
+        sender_name = spec.get("sender_name", "")
+        if not isinstance(sender_name, str):
+            self.p.add(spec, "sender_name", f"{where}.sender_name", 'expected a name, or "{owner}"')
+            sender_name = ""
         return TicketType(
-            name, prefix, label, initial, fields, states, tuple(transitions), create, sla, timers, follows
+            name,
+            prefix,
+            label,
+            initial,
+            fields,
+            states,
+            tuple(transitions),
+            create,
+            sla,
+            timers,
+            follows,
+            sender_name,
         )
 
     def follows(self, spec: yamlio.LineDict, where: str, states: Mapping[str, State]) -> Follows | None:
