@@ -23,6 +23,7 @@ from conftest import (
     READY_FOR_BILLING,
     RELEASE_NON_BILLABLE,
     SALES,
+    SUPPORT,
     Cli,
     Mailbox,
     Step,
@@ -264,7 +265,9 @@ def test_a_types_sender_signs_its_emails_or_the_owner_does(run: Cli, store: Path
     assert signature(run, ticket_id, "development_started") == "Dev Team, for the product team"
     edit_workflow(run, ('    sender_name: "{owner}, for the product team"\n', ""))
     assert signature(run, ticket_id, "development_started") == "Acme Support"  # settings.sender_name
-    result = check_refuses_edit(run, '  sender_name: "{owner}"', "  sender_name: [a, b]")
+    result = check_refuses_edit(
+        run, '  sender_name: "{owner}"  # its emails', "  sender_name: [a, b]  # its emails"
+    )
     assert "types.implementation.sender_name: expected a name" in result.stdout
 
 
@@ -279,3 +282,17 @@ def test_times_in_emails_are_shown_in_the_workflows_time_zone_with_its_offset(ru
     ).stdout
     assert "Created 2026-11-02 14:30 +05:30, sent 2026-11-04 01:45 +05:30.\n" in text
     assert "Date: Wed, 04 Nov 2026 01:45:00 +0530\n" in text
+
+
+def test_the_other_types_emails_are_signed_by_the_tickets_owner_not_the_seed_000_pm(
+    run: Cli, store: Path
+) -> None:
+    edit_workflow(run, (SETTINGS_SENDER, '  sender_name: "Acme Support"\n'))
+    bug = run.ok(
+        "new", "bug", "--title", "Footer colour", "--customer-name", "Jane", "--customer-email",
+        "jane@acme.example", "--set", "severity=low", user=SUPPORT,
+    ).stdout.strip()  # fmt: skip
+    assert run.show(bug)["owner"] == "triage@example.com"
+    assert signature(run, bug, "bug_received") == "Bug Triage"  # the owner's name under people:
+    run.ok("assign", bug, "support", user=PM)  # a role, a queue: nobody to sign, so settings.sender_name
+    assert signature(run, bug, "bug_received") == "Acme Support"
