@@ -282,7 +282,9 @@ def test_a_reply_the_gate_refuses_is_logged_and_the_owner_is_told(run: Cli, smtp
     assert got["outcome"] == "reply" and "may not take approve" in got["reason"]
     assert run.state(ticket_id) == "pm_review"
     (notice,) = [parsed(e) for e in smtp_server.envelopes]
-    assert notice["To"].addresses[0].addr_spec == PM and "Customer reply needs you" in notice["Subject"]
+    assert notice["To"].addresses[0].addr_spec == PM  # the owner, by the customer_replied notification
+    assert notice["Subject"] == f"[{ticket_id}] Customer reply on {ticket_id}: Export invoices to CSV"
+    assert "moved nothing" in notice.get_content() and "may not take approve" in notice.get_content()
     assert "customer reply moved nothing" in run.show(ticket_id)["body"]
     run.ok("audit", user=PM)
 

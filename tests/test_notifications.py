@@ -180,7 +180,7 @@ def test_dry_runs_list_the_notifications_and_write_nothing(run: Cli, store: Path
 
 
 def test_a_bad_rule_is_one_line_naming_the_file_and_line(run: Cli, store: Path) -> None:
-    rule = "- {event: stuck, types: [bug, support, doc_change, config], after: 5d, to: owner,"
+    rule = "- {event: stuck, types: [bug, support, doc_change, config, implementation], after: 5d, to: owner,"
     for bad, expected in [
         ("event: stuck,", "unknown event 'stuk' (did you mean stuck?)"),
         ("to: owner,", "unknown role 'pms' (did you mean pm?)"),
