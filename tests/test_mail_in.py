@@ -319,3 +319,36 @@ def test_with_mta_a_busy_store_exits_tempfail_so_the_mta_retries(
         busy = run.runner.invoke(app, ["mail", "receive", "--mta", "--store", str(store)], input=data)
     assert busy.exit_code == 75 and "try again later" in busy.stderr and run.head() == head
     assert receive(run, data)["outcome"] == "new"  # the MTA's next delivery
+
+
+def test_a_clarification_by_email_fills_the_field_its_state_names_and_moves_the_request(
+    run: Cli, store: Path
+) -> None:
+    from test_other_types import new_request, step
+
+    request, _ = new_request(run)
+    step(run, request, "classify", PM, classification="Bug Fix", product="Billing Portal")
+    step(run, request, "request_clarification", PM, clarification_needed="Which export format?")
+    text = "CSV, with every column of the invoice list."
+    got = receive(run, message(f"Re: [{request}] Clarification required", f"{text}\n\n-- \nJane"))
+    assert (got["outcome"], got["transition"], got["to"]) == ("moved", "clarification_received", "scoping")
+    assert run.show(request)["clarification_response"] == text  # the reply, without its signature
+
+
+@pytest.mark.parametrize(
+    ("reply", "transition", "status"),
+    [
+        ("Approved, it looks good to us.", "customer_confirmed", "confirmed"),
+        ("The dealer name on page 2 is wrong.", "customer_reported_issue", "issue_reported"),
+    ],
+)
+def test_an_onboard_test_answer_by_email_is_matched_by_its_words(
+    run: Cli, store: Path, tmp_path: Path, reply: str, transition: str, status: str
+) -> None:
+    from test_default_timers import doc_on_hold
+
+    doc = doc_on_hold(run, tmp_path)
+    got = receive(run, message(f"Re: [{doc}] Ready to Test on Onboard", reply))
+    assert (got["outcome"], got["transition"], got["to"]) == ("moved", transition, "todo")
+    shown = run.show(doc)
+    assert shown["test_status"] == status and reply in shown["body"]  # the reply is the transition's note
