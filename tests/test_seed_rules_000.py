@@ -7,7 +7,6 @@ emails, and the time zone their times are shown in."""
 from __future__ import annotations
 
 import email
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +31,7 @@ from conftest import (
     expected_emails,
     one_line_error,
 )
-
-
-def body_of(message: Message) -> str:
-    """The text of a one-part email as delivered."""
-    payload = message.get_payload(decode=True)
-    assert isinstance(payload, bytes)
-    return payload.decode(message.get_content_charset() or "utf-8").replace("\r\n", "\n")
-
+from test_seed_rules import body_of
 
 REASON = "It duplicates the report builder"
 

@@ -107,6 +107,15 @@ def sweep(
     return [action for action, _ in due]
 
 
+def _load(ctx: Context, action: SweepAction, began: transaction.Began) -> transaction.Pending | None:
+    """The action's ticket, read under the lock; None (and the reason told) when it cannot change."""
+    try:
+        return transaction.load_for_change(ctx, action.ticket, began)
+    except Conflict as exc:
+        action.reason = exc.message
+        return None
+
+
 def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
     from erflow.core import timers
 
@@ -115,10 +124,8 @@ def _fire(ctx: Context, action: SweepAction, key: str, sending: bool) -> None:
         return
     actor = ctx.actor or SWEEP_ACTOR
     with transaction.writing(ctx, action.ticket) as began:
-        try:
-            pending = transaction.load_for_change(ctx, action.ticket, began)
-        except Conflict as exc:
-            action.reason = exc.message
+        pending = _load(ctx, action, began)
+        if pending is None:
             return
         ticket, ticket_type = pending.ticket, pending.type
         still = [d for d in timers.due(ctx.workflow, ticket_type, ticket.meta, ctx.now) if d.key == key]
@@ -206,10 +213,8 @@ def _fire_notice(ctx: Context, action: SweepAction, key: str, sending: bool) -> 
 
     actor = ctx.actor or SWEEP_ACTOR
     with transaction.writing(ctx, action.ticket) as began:
-        try:
-            pending = transaction.load_for_change(ctx, action.ticket, began)
-        except Conflict as exc:
-            action.reason = exc.message
+        pending = _load(ctx, action, began)
+        if pending is None:
             return
         ticket, ticket_type = pending.ticket, pending.type
         event = _sweep_event(ctx, ticket_type, ticket.meta, key)
