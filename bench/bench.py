@@ -959,6 +959,12 @@ def cases(info: BuildInfo, runs: int, audit_works: dict[str, bool], log: Callabl
             lambda n: [*erflow, "report", "board", "--as-of", year_ago],
         ),
         Case("sweep", "`erflow sweep --dry-run`", lambda n: [*erflow, "sweep", "--dry-run"]),
+        Case(
+            "reminders",
+            "`erflow reminders --for` the PM `--json`",
+            lambda n: [*erflow, "reminders", "--for", "destyn@example.com", "--json"],
+        ),
+        Case("digest", "`erflow digest --dry-run` (everyone)", lambda n: [*erflow, "digest", "--dry-run"]),
     ]
 
 
