@@ -2,12 +2,15 @@
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from erflow.cli.root import CsvOpt, JsonOpt, StoreOpt, app, open_ctx
 from erflow.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from erflow.app.context import Context
 
 
 @app.command()
@@ -78,18 +81,86 @@ def report(
 @app.command()
 def graph(
     ticket_type: Annotated[str | None, typer.Option("--type", help="Only this type.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="mermaid or dot.")] = "mermaid",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="mermaid (the default) or dot; with --against also text (the default on a terminal).",
+        ),
+    ] = None,
     counts: Annotated[
         bool, typer.Option("--counts", help="Show how many tickets sit in each state.")
     ] = False,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            metavar="FILE|REV",
+            help="Show what changed since this workflow: a workflow file, or a git revision of the store.",
+        ),
+    ] = None,
+    new: Annotated[
+        str | None,
+        typer.Option(
+            "--new",
+            metavar="FILE|REV",
+            help="With --against: the newer version (the default: the work tree).",
+        ),
+    ] = None,
     store: StoreOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
-    """The workflow as a diagram (Mermaid or Graphviz DOT), with ticket counts per state if asked."""
+    """The workflow as a diagram (Mermaid or Graphviz DOT), with ticket counts per state if asked.
+    With --against, the difference between two versions: added states and transitions in green,
+    removed ones in red (dashed), changed ones in orange; on a terminal, a text outline."""
     from erflow.reports import catalog, diagram
 
     ctx = open_ctx(store, reading=True)
-    if fmt not in ("mermaid", "dot"):
-        raise UsageError(f"--format {fmt!r}: expected mermaid or dot")
-    types = [ctx.workflow.type(ticket_type)] if ticket_type else list(ctx.workflow.types.values())
+    if against is None:
+        if new is not None:
+            raise UsageError("--new needs --against (the older version to compare it with)")
+        if json_out or fmt == "text":
+            raise UsageError(f"{'--json' if json_out else '--format text'} needs --against")
+        if fmt not in (None, "mermaid", "dot"):
+            raise UsageError(f"--format {fmt!r}: expected mermaid or dot")
+        types = [ctx.workflow.type(ticket_type)] if ticket_type else list(ctx.workflow.types.values())
+        tally = catalog.state_counts(ctx) if counts else None
+        sys.stdout.write(diagram.render(types, fmt or "mermaid", tally))
+        return
+    _graph_diff(ctx, against, new, ticket_type, fmt, counts, json_out)
+
+
+def _graph_diff(
+    ctx: "Context",
+    against: str,
+    new: str | None,
+    ticket_type: str | None,
+    fmt: str | None,
+    counts: bool,
+    json_out: bool,
+) -> None:
+    """``graph --against``: the two versions compared, drawn or told."""
+    from erflow.cli.plain import write_json
+    from erflow.cli.tables import message
+    from erflow.core.errors import NotFound
+    from erflow.reports import catalog, diagram_diff, wfdiff, wfversions
+
+    if fmt not in (None, "mermaid", "dot", "text"):
+        raise UsageError(f"--format {fmt!r}: expected mermaid, dot or text")
+    old_version = wfversions.load(ctx, against, "--against")
+    new_version = wfversions.load(ctx, new, "--new") if new is not None else wfversions.current(ctx)
+    if ticket_type and not any(ticket_type in v.workflow.types for v in (old_version, new_version)):
+        raise NotFound(f"--type {ticket_type}: neither version has that type")
+    diff = wfdiff.compare(
+        old_version.workflow, new_version.workflow, old_version.label, new_version.label, ticket_type
+    )
+    if json_out:
+        write_json(diff.as_json())
+        return
+    if fmt == "text" or (fmt is None and sys.stdout.isatty()):
+        sys.stdout.write(wfdiff.outline(diff))
+        return
+    if diff.same:
+        message(f"erflow: no difference between {diff.old_label} and {diff.new_label}")
     tally = catalog.state_counts(ctx) if counts else None
-    sys.stdout.write(diagram.render(types, fmt, tally))
+    sys.stdout.write(diagram_diff.render(diff, fmt or "mermaid", tally))
