@@ -251,3 +251,17 @@ def test_apply_warns_of_gates_that_now_refuse(store: tuple[Cli, str], tmp_path: 
     assert done.exit_code == 0, describe(done)
     (warning,) = json.loads(done.stdout)["warnings"]
     assert warning.startswith("gate: 1 ticket(s)") and ticket in warning
+
+
+def test_a_policy_a_gate_reads_changing_value_is_compared(store: tuple[Cli, str], tmp_path: Path) -> None:
+    run, ticket = store
+    rule = "\n        rules:\n          - require: {policy.qa_non_billable: {not: true}}\n            message: QA for all"
+    path = run.root / "workflow.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(SUBMIT_GATE, SUBMIT_GATE + rule, 1), encoding="utf-8"
+    )
+    unread = variant(run, tmp_path, "  deferred_emails: false", "  deferred_emails: true", "unread.yaml")
+    assert plan(run, unread, code=0)["findings"] == []
+    new = variant(run, tmp_path, "  qa_non_billable: false", "  qa_non_billable: true")
+    (finding,) = kinds(plan(run, new, code=3), "gate")
+    assert finding["ticket"] == ticket and "QA for all" in finding["detail"]

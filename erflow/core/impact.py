@@ -82,7 +82,9 @@ class Comparison:
         """``templates``: template name -> what changes in its text (e.g. "subject changed")."""
         self.old, self.new, self.now = old, new, now
         self.templates = dict(templates or {})
-        self._same_rules = old.policies == new.policies and old.calendar == new.calendar
+        changed = {k for k in {*old.policies, *new.policies} if old.policies.get(k) != new.policies.get(k)}
+        self._policies = tuple(f"policy.{name}" for name in changed)
+        self._same_calendar = old.calendar == new.calendar
         self._per_state: dict[tuple[str, str], _StateView] = {}
 
     def ticket(self, ticket_id: str, type_name: str, state: str, meta: Meta) -> list[Finding]:
@@ -140,16 +142,27 @@ class Comparison:
         gates = []
         for transition in old_type.transitions_from(state):
             successor = next((t for t in new_type.transitions_from(state) if t.name == transition.name), None)
-            if successor is not None and (
-                not self._same_rules or _gate_of(transition) != _gate_of(successor)
-            ):
+            if successor is None:
+                continue
+            before, after = _gate_of(transition), _gate_of(successor)
+            if before != after or self._reads_changed_policy(before, after):
                 gates.append((transition, successor))
-        clocks = not self._same_rules or (old_type.timers, old_type.sla, old_type.states) != (
-            new_type.timers,
-            new_type.sla,
-            new_type.states,
+        clocks = (
+            not self._same_calendar
+            or (old_type.timers, old_type.sla, old_type.states)
+            != (new_type.timers, new_type.sla, new_type.states)
+            or self._reads_changed_policy(old_type.timers, old_type.sla, new_type.timers, new_type.sla)
         )
         return _StateView(stranded, self._emails(old_type, new_type, state), gates, clocks)
+
+    def _reads_changed_policy(self, *parts: Any) -> bool:
+        """Whether any of these rules reads a policy the change gives another value (by its text:
+        a condition names a policy as ``policy.NAME``; a longer name sharing the start only makes
+        it compare more)."""
+        if not self._policies:
+            return False
+        text = repr(parts)
+        return any(name in text for name in self._policies)
 
     def _emails(self, old_type: TicketType, new_type: TicketType, state: str) -> tuple[str, int] | None:
         """The emails a ticket in ``state`` can still receive (from the transitions reachable from
