@@ -255,7 +255,10 @@ def test_apply_warns_of_gates_that_now_refuse(store: tuple[Cli, str], tmp_path: 
 
 def test_a_policy_a_gate_reads_changing_value_is_compared(store: tuple[Cli, str], tmp_path: Path) -> None:
     run, ticket = store
-    rule = "\n        rules:\n          - require: {policy.qa_non_billable: {not: true}}\n            message: QA for all"
+    rule = (
+        "\n        rules:\n          - require: {policy.qa_non_billable: {not: true}}"
+        "\n            message: QA for all"
+    )
     path = run.root / "workflow.yaml"
     path.write_text(
         path.read_text(encoding="utf-8").replace(SUBMIT_GATE, SUBMIT_GATE + rule, 1), encoding="utf-8"
