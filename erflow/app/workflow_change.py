@@ -14,7 +14,7 @@ from typing import Any
 from erflow.app import transaction
 from erflow.app.context import Context, require_actor
 from erflow.app.transaction import Pending
-from erflow.core import model, rules
+from erflow.core import impact, model, rules
 from erflow.core.errors import Conflict, InvalidData, NotFound, NotPermitted, Refused, UsageError
 from erflow.core.workflow import Workflow
 from erflow.store.commits import RulesChange
@@ -26,9 +26,16 @@ class ApplyResult:
     changes: list[str]
     files: list[str]
     moved: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what else the plan finds that breaks
 
     def as_json(self) -> dict[str, Any]:
-        return {"commit": self.commit, "changes": self.changes, "files": self.files, "moved": self.moved}
+        return {
+            "commit": self.commit,
+            "changes": self.changes,
+            "files": self.files,
+            "moved": self.moved,
+            "warnings": self.warnings,
+        }
 
 
 def apply(ctx: Context, source: Path, maps: Mapping[str, str], templates: Mapping[str, Path]) -> ApplyResult:
@@ -54,6 +61,7 @@ def apply(ctx: Context, source: Path, maps: Mapping[str, str], templates: Mappin
         phrases = rules.changes(current, new)
         files = [ctx.store.relative(path) for path, _ in documents]
         result = ApplyResult(None, phrases, files, [{"id": t, "from": a, "to": b} for t, a, b in moves])
+        result.warnings = _warnings(ctx, new, {t for t, _, _ in moves})
         if not documents and not pending:
             return result
         used = tuple(
@@ -114,9 +122,10 @@ def _differs(path: Path, data: bytes) -> bool:
 def _moves(
     ctx: Context, new: Workflow, maps: Mapping[str, str]
 ) -> tuple[list[Pending], list[tuple[str, str, str]]]:
-    """The tickets in a state (or of a type) the new workflow drops, each moved as ``maps`` says;
-    refused when one would be stranded."""
-    stranded: Counter[str] = Counter()
+    """The tickets in a state (or of a type) the new workflow drops, or in a state it leaves with
+    no way out, each moved as ``maps`` says; refused, naming them, when one would be stranded."""
+    stranded: Counter[tuple[str, str]] = Counter()  # (type.state, or type X), a note
+    examples: dict[str, list[str]] = {}
     wanted: list[tuple[str, str]] = []  # ticket id, to-state
     for item in ctx.store.indexed():
         head = item.head
@@ -125,13 +134,17 @@ def _moves(
         type_name, state = str(head["type"]), str(head["state"])
         ticket_type = new.types.get(type_name)
         if ticket_type is None:
-            stranded[f"type {type_name}"] += 1
+            stranded[(f"type {type_name}", "")] += 1
+            examples.setdefault(f"type {type_name}", []).append(str(head["id"]))
             continue
-        if state in ticket_type.states:
+        stuck = impact.dead_end(ticket_type, state)
+        if state in ticket_type.states and not stuck:
             continue
         target = maps.get(state)
         if target is None:
-            stranded[f"{type_name}.{state}"] += 1
+            what, note = f"{type_name}.{state}", ", no way out" if stuck else ""
+            stranded[(what, note)] += 1
+            examples.setdefault(what + note, []).append(str(head["id"]))
         elif target not in ticket_type.states:
             raise UsageError(
                 f"--map {state}={target}: the new workflow has no state {target!r} in {type_name}"
@@ -139,11 +152,14 @@ def _moves(
         else:
             wanted.append((str(head["id"]), target))
     if stranded:
-        listed = ", ".join(f"{what} ({count})" for what, count in sorted(stranded.items()))
+        listed = "; ".join(
+            f"{what} ({count}{note}): {_few(examples[what + note])}"
+            for (what, note), count in sorted(stranded.items())
+        )
         raise Refused(
-            f"the new workflow drops what tickets are in: {listed}",
-            hint="add --map OLD=NEW for each dropped state (a dropped type cannot be mapped); "
-            "nothing was changed",
+            f"the new workflow strands tickets: {listed}",
+            hint="add --map OLD=NEW for each dropped state or state with no way out (a dropped type "
+            "cannot be mapped); nothing was changed",
         )
     pending, moves = [], []
     for ticket_id, target in wanted:
@@ -165,3 +181,27 @@ def _moves(
         pending.append(Pending(ticket, new.types[ticket.type], path, data))
         moves.append((ticket.id, before, target))
     return pending, moves
+
+
+def _few(ids: list[str]) -> str:
+    return ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+
+
+def _warnings(ctx: Context, new: Workflow, moved: set[str]) -> list[str]:
+    """What else the plan finds that breaks (gates that now refuse, SLA budgets breached): told,
+    not refused, since it is what a change of the rules means to do."""
+    from erflow.app.workflow_plan import analyse
+
+    findings = analyse(ctx, new, {}, str(ctx.store.workflow_path)).findings
+    found: dict[str, list[str]] = {}
+    for finding in findings:
+        if finding.kind in (impact.GATE, impact.SLA) and finding.ticket and finding.ticket not in moved:
+            found.setdefault(finding.kind, []).append(finding.ticket)
+    what = {
+        impact.GATE: "a transition it could take is refused now",
+        impact.SLA: "an SLA budget becomes breached",
+    }
+    return [
+        f"{kind}: {len(set(ids))} ticket(s), {what[kind]}: {_few(list(dict.fromkeys(ids)))}"
+        for kind, ids in found.items()
+    ]
