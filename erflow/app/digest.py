@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from erflow.app import transaction
 from erflow.app.context import Context
 from erflow.app.emails import EmailResult, smtp_config, will_send
-from erflow.app.reminders import NO_DEADLINE, Reminder, _span, person_of, reminders
+from erflow.app.reminders import NO_DEADLINE, Reminder, _span, everyones, person_of
 from erflow.store.commits import DigestChange
 
 if TYPE_CHECKING:
@@ -120,8 +120,9 @@ def digest(
 
     people = [person_of(ctx, person)] if person else list(ctx.workflow.people)
     run = DigestRun(day_of(ctx))
+    waiting = everyones(ctx, people)
     for email in people:
-        found = reminders(ctx, email)
+        found = waiting[email]
         run.problems += [p for p in found.problems if p not in run.problems]
         one = Digest(email, run.day, found.rows)
         someone = ctx.workflow.people[email]

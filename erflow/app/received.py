@@ -123,6 +123,8 @@ def log_received(
     text = message.reply.strip() or "(no text)"
     kept = f"kept as {paths[0]}" + (f"; attachments: {', '.join(paths[1:])}" if paths[1:] else "")
     ticket.add_entry(conversation.SECTION, model.entry(ctx.now, head, f"{text}\n\n({kept})"))
+    if verified:  # the customer's own: reminders look for unread replies only where this is set
+        ticket.meta["last_received"] = model.timestamp(ctx.now)
 
 
 def quarantine(

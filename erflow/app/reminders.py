@@ -18,6 +18,8 @@ from erflow.app.context import Context, require_actor
 from erflow.core.errors import NotFound
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from erflow.core.model import Ticket
     from erflow.core.workflow import TicketType, Transition, Workflow
 
@@ -96,19 +98,26 @@ def person_of(ctx: Context, person: str | None) -> str:
 def reminders(ctx: Context, person: str | None = None) -> Reminders:
     """What waits on ``person`` (default: the actor), most urgent first."""
     email = person_of(ctx, person)
+    return everyones(ctx, [email])[email]
+
+
+def everyones(ctx: Context, people: Sequence[str]) -> dict[str, Reminders]:
+    """What waits on each of ``people`` (addresses under ``people:``, lower-cased), from one pass
+    over the index."""
     workflow = ctx.workflow
-    roles = set(workflow.people[email].roles)
+    roles = {email: set(workflow.people[email].roles) for email in people}
     open_states: set[str] = set()
-    role_steps: dict[tuple[str, str], list[Transition]] = {}
+    role_steps: dict[str, dict[tuple[str, str], list[Transition]]] = {email: {} for email in people}
     for ticket_type in workflow.types.values():
         for state in ticket_type.states.values():
             if state.terminal:
                 continue
             open_states.add(state.name)
-            steps = [t for t in ticket_type.transitions_from(state.name) if roles & set(t.roles)]
-            if steps:
-                role_steps[(ticket_type.name, state.name)] = steps
-    rows: list[Reminder] = []
+            for email in people:
+                steps = [t for t in ticket_type.transitions_from(state.name) if roles[email] & set(t.roles)]
+                if steps:
+                    role_steps[email][(ticket_type.name, state.name)] = steps
+    rows: dict[str, list[Reminder]] = {email: [] for email in people}
     problems: list[str] = []
     for item in ctx.store.indexed((), sorted(open_states)):
         head = item.head
@@ -120,20 +129,20 @@ def reminders(ctx: Context, person: str | None = None) -> Reminders:
         if found_type is None or at is None or at.terminal:
             continue
         owner = str(head.get("owner") or "").lower()
-        if owner == email:
-            from erflow.app.reading import read_ticket
-
-            ticket = read_ticket(ctx, item.path, from_index=True).ticket
-            rows += _owned(ctx, email, found_type, ticket)
-        elif (found_type.name, at.name) in role_steps:
-            steps = role_steps[(found_type.name, at.name)]
-            waiting = [t for t in steps if not _can_take(workflow, owner, t)]
-            if waiting:
-                rows.append(_your_role(ctx, roles, found_type, item.meta or {}, waiting))
-        if owner in roles:
-            rows += _timer_rows(ctx, found_type, item.meta or {})
-    rows.sort(key=Reminder.sort_key)
-    return Reminders(email, rows, problems)
+        meta = item.meta or {}
+        for email in people:
+            if owner == email:
+                rows[email] += _owned(ctx, email, found_type, meta, item.path)
+            elif (found_type.name, at.name) in role_steps[email]:
+                steps = role_steps[email][(found_type.name, at.name)]
+                waiting = [t for t in steps if not _can_take(workflow, owner, t)]
+                if waiting:
+                    rows[email].append(_your_role(ctx, roles[email], found_type, meta, waiting))
+            if owner in roles[email]:
+                rows[email] += _timer_rows(ctx, found_type, meta)
+    for found in rows.values():
+        found.sort(key=Reminder.sort_key)
+    return {email: Reminders(email, rows[email], problems) for email in people}
 
 
 def _can_take(workflow: Workflow, owner: str, transition: Transition) -> bool:
@@ -142,12 +151,15 @@ def _can_take(workflow: Workflow, owner: str, transition: Transition) -> bool:
     return person is not None and bool(set(person.roles) & set(transition.roles))
 
 
-def _owned(ctx: Context, email: str, ticket_type: TicketType, ticket: Ticket) -> list[Reminder]:
+def _owned(
+    ctx: Context, email: str, ticket_type: TicketType, meta: Mapping[str, Any], path: Path
+) -> list[Reminder]:
+    """The rows of a ticket the person owns, from its front-matter; the file is read whole only when
+    the customer has written (``last_received``), for the reply row."""
     from erflow.core import engine
 
-    meta = ticket.meta
-    title = str(meta.get("title") or "")
-    state = ticket_type.states[ticket.state]
+    ticket_id, title = str(meta.get("id")), str(meta.get("title") or "")
+    state = ticket_type.states[str(meta.get("state"))]
     options = [o for o in engine.options(ctx.workflow, ticket_type, meta, email) if o.permitted]
     next_step = next((o for o in options if o.allowed), options[0] if options else None)
     since = _utc(meta.get("state_entered") or meta.get("created"))
@@ -156,15 +168,19 @@ def _owned(ctx: Context, email: str, ticket_type: TicketType, ticket: Ticket) ->
     why += f"; {clock}" if clock else f" since {since[:10]}" if since else ""
     rows = [
         Reminder(
-            ticket.id, title, "owned", why, urgency, next_step.transition.name if next_step else None, since
+            ticket_id, title, "owned", why, urgency, next_step.transition.name if next_step else None, since
         ),
         *_timer_rows(ctx, ticket_type, meta),
     ]
-    reply = _unread_reply(ticket, email)
+    if not meta.get("last_received"):
+        return rows
+    from erflow.app.reading import read_ticket
+
+    reply = _unread_reply(read_ticket(ctx, path, from_index=True).ticket, email)
     if reply is not None:
         at, sender, subject = reply
         rows.append(
-            Reminder(ticket.id, title, "reply", f"{sender} wrote “{subject}” at {at}", urgency, ANSWER, at)
+            Reminder(ticket_id, title, "reply", f"{sender} wrote “{subject}” at {at}", urgency, ANSWER, at)
         )
     return rows
 

@@ -151,6 +151,7 @@ COMMON_FIELDS: tuple[Field, ...] = (
     Field("resolved", "datetime", system=True, label="Resolved"),
     Field("sla_paused_minutes", "number", system=True, label="SLA paused (minutes)"),
     Field("last_emailed", "datetime", system=True, label="Last email to the customer"),
+    Field("last_received", "datetime", system=True, label="Last email from the customer"),
     Field("timers_fired", "list", system=True, label="Timers fired"),
 )
 COMMON_NAMES = tuple(f.name for f in COMMON_FIELDS)

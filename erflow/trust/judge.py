@@ -25,6 +25,7 @@ CLOCK_FIELDS = frozenset(
         "sla_paused_minutes",
         "timers_fired",
         "last_emailed",
+        "last_received",
     }
 )
 # What each edit outside transitions may change in the front-matter (besides ``updated``).
@@ -33,7 +34,7 @@ EDIT_FIELDS: Mapping[str, frozenset[str]] = {
     "log-time": frozenset(),
     "email": frozenset({"last_emailed"}),
     "reply": frozenset({"last_emailed"}),
-    "mail": frozenset({"last_emailed"}),
+    "mail": frozenset({"last_emailed", "last_received"}),
     "assign": frozenset({"owner"}),
     "link": frozenset({"links"}),
     "notify": frozenset({"timers_fired"}),  # a staff notification the sweep sent (app/notify.py)
