@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from erflow.cli import workflow_lint
 from erflow.cli.root import JsonOpt, StoreOpt, app, open_ctx, parse_pairs
 
 workflow_app = typer.Typer(
@@ -56,3 +57,6 @@ def apply(
         message("nothing to apply: the store holds these files already", "yellow")
     else:
         message(f"applied {', '.join(result.files) or 'the ticket moves'} as {result.commit[:10]}", "green")
+
+
+workflow_app.command("lint")(workflow_lint.lint)
