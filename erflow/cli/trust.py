@@ -49,7 +49,7 @@ def check(
 
     warnings = check_warnings(ctx)  # erflow workflow lint's findings: they leave the exit code alone
     if json_out:
-        write_json({"ok": not problems, "problems": problems, "warnings": warnings})
+        write_json({"ok": not problems, "problems": problems, **({"warnings": warnings} if warnings else {})})
     else:
         from erflow.cli.tables import message
 
