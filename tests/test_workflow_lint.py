@@ -208,3 +208,11 @@ def test_an_invalid_workflow_is_invalid_data(run: Cli, tmp_path: Path) -> None:
     path.write_text(BASE.replace("initial: open", "initial: nowhere"), encoding="utf-8")
     result = run("workflow", "lint", str(path), store=False)
     assert result.exit_code == 6, describe(result)
+
+
+def test_a_customer_without_a_name_is_greeted_hello(run: Cli) -> None:
+    ticket_id = run.ticket_at("leadership")
+    pm = "destyn@example.com"
+    assert "\nHi " in run.ok("email", ticket_id, "board_approved_no_quote", user=pm).stdout
+    run.ok("set", ticket_id, "customer_name=", user=pm)
+    assert "\nHello,\n" in run.ok("email", ticket_id, "board_approved_no_quote", user=pm).stdout
