@@ -548,6 +548,11 @@ def test_malformed_workflow_yaml_makes_commands_exit_6_naming_the_line(run: Cli,
 def test_transition_whose_email_needs_a_missing_field_is_refused_naming_it(run: Cli) -> None:
     ticket_id = run.ticket_at("pm_review")
     run.ok("set", ticket_id, "customer_name=", user=PM)
+    template = run.root / "templates" / "pm_more_info.j2"  # the default greets a nameless customer
+    greeting = "{% if customer_name is defined %}Hi {{ customer_name }},{% else %}Hello,{% endif %}"
+    text = template.read_text(encoding="utf-8")
+    assert greeting in text
+    template.write_text(text.replace(greeting, "Hi {{ customer_name }},"), encoding="utf-8")
 
     line = refused(
         run, 3, "advance", ticket_id, "request_info", "--set", "info_needed=Which columns?", user=PM

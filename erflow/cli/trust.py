@@ -45,13 +45,18 @@ def check(
     ctx = Context(Store(root), "", resolve_now(os.environ), os.environ)
     warn_mid_operation(ctx)
     problems = check_store(ctx)
+    from erflow.app.lint import check_warnings
+
+    warnings = check_warnings(ctx)  # erflow workflow lint's findings: they leave the exit code alone
     if json_out:
-        write_json({"ok": not problems, "problems": problems})
+        write_json({"ok": not problems, "problems": problems, **({"warnings": warnings} if warnings else {})})
     else:
         from erflow.cli.tables import message
 
         for problem in problems:
             sys.stdout.write(problem + "\n")
+        for warning in warnings:
+            message(f"warning: {warning}", "yellow")
         message(
             f"{len(problems)} problem{'s' if len(problems) != 1 else ''}" if problems else "ok: no problems",
             "red" if problems else "green",

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from erflow.cli import workflow_lint
 from erflow.cli.root import JsonOpt, StoreOpt, app, open_ctx, parse_pairs
 
 if TYPE_CHECKING:
@@ -122,3 +123,6 @@ def _plan_table(result: "PlanResult", verbose: bool) -> None:
             where = f"{finding.ticket} ({finding.state})" if finding.ticket else "workflow"
             line = f" [line {finding.line}]" if finding.line else ""
             out.print(Text(f"{finding.kind:9} {where}: {finding.detail}{line}"))
+
+
+workflow_app.command("lint")(workflow_lint.lint)

@@ -129,6 +129,7 @@ class State(Record):
     waiting: str | None = None
     assign: tuple[Assign, ...] = ()
     on_reply: tuple[ReplyRule, ...] = ()
+    line: int = field(default=0, compare=False)  # where workflow.yaml names it (0: not known)
 
 
 class IntakeRoute(Record):
@@ -140,6 +141,7 @@ class IntakeRoute(Record):
     subject: str | None = None
     body: str | None = None
     sets: Mapping[str, Any] = field(default_factory=dict)
+    line: int = field(default=0, compare=False)
 
 
 class Intake(Record):

@@ -96,6 +96,25 @@ class TemplateSet:
     def variables(self, name: str) -> set[str]:
         return set(self._parse(name).variables)
 
+    def unguarded_variables(self, name: str) -> frozenset[str]:
+        """The names the template uses outside an ``is defined`` test or a ``default`` filter: what a
+        ticket must hold for it to render. NotFound, or InvalidData for a syntax error."""
+        try:
+            tree = self._env.parse(self._source(name))
+        except jinja2.TemplateSyntaxError as exc:
+            raise InvalidData(located(self._path(name), exc.lineno, exc.message or "syntax error")) from None
+        guarded = {
+            test.node.name
+            for test in tree.find_all(jinja2.nodes.Test)
+            if test.name == "defined" and isinstance(test.node, jinja2.nodes.Name)
+        }
+        guarded |= {
+            used.node.name
+            for used in tree.find_all(jinja2.nodes.Filter)
+            if used.name in ("default", "d") and isinstance(used.node, jinja2.nodes.Name)
+        }
+        return frozenset(jinja2.meta.find_undeclared_variables(tree) - guarded)
+
     def render(
         self,
         name: str,

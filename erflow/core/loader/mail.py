@@ -136,5 +136,10 @@ class MailReader(Reader):
                 elif declared.problem(value):
                     self.p.add(item, "set", f"{where}.set.{name}", str(declared.problem(value)))
         return IntakeRoute(
-            type_name, None if to is None else to.lower(), patterns["subject"], patterns["body"], sets
+            type_name,
+            None if to is None else to.lower(),
+            patterns["subject"],
+            patterns["body"],
+            sets,
+            line=item.line,
         )

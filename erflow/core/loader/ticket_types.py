@@ -77,6 +77,7 @@ class TypeReader(TimerReader):
                 s.get("waiting"),
                 self.assign(s, s_where, roles, owner, checker),
                 self.on_reply(s, s_where),
+                line=states_raw.line_of(state_name),
             )
         if not states:
             self.p.add(spec, "states", f"{where}.states", "no states defined")
