@@ -9,7 +9,6 @@ read (its workflow.yaml and templates/); nothing of a run is left behind.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,7 +28,7 @@ from erflow.core.workflow import Workflow
 from erflow.store import tickets as store
 from erflow.store.git import Git
 
-SCENARIOS = "scenarios"
+SCENARIOS = "scenarios"  # as erflow.app.setup.SCENARIOS: the folder ``erflow test`` reads by default
 
 
 @dataclass
@@ -62,6 +61,7 @@ class Outcome:
             "line": self.scenario.line,
             "status": "passed" if self.passed else "failed",
             "failure": self.failure.as_json() if self.failure else None,
+            "transitions": [list(item) for item in self.taken],
         }
 
 
@@ -90,8 +90,8 @@ def base_store(source: store.Store) -> Iterator[Path]:
             shutil.copytree(source.templates_dir, root / store.TEMPLATES)
         git = Git(root)
         if git.dirty([store.WORKFLOW, store.TEMPLATES]):
-            git.run("add", "-A", "--", store.WORKFLOW, store.TEMPLATES)
-            git.run("commit", "-q", "-m", "erflow test: the store's workflow and templates")
+            message = "erflow test: the store's workflow and templates"
+            git.commit([store.WORKFLOW, store.TEMPLATES], message, (SCENARIO_ACTOR, SCENARIO_ACTOR))
         yield root
 
 
@@ -131,7 +131,8 @@ def _with_policies(root: Path, policies: Mapping[str, Any]) -> Workflow:
     data = yamlio.load(path.read_text(encoding="utf-8"))
     data["policies"] = {**(data.get("policies") or {}), **policies}
     path.write_text(yamlio.dump(_plain_data(data)), encoding="utf-8")
-    Git(root).run("commit", "-q", "-m", "erflow test: the scenario's policies", "--", store.WORKFLOW)
+    message = "erflow test: the scenario's policies"
+    Git(root).commit([store.WORKFLOW], message, (SCENARIO_ACTOR, SCENARIO_ACTOR), untracked=[])
     return workflow_file.load(path)
 
 
@@ -330,16 +331,16 @@ class _Player:
                 problems.append(f"fields.{name}: expected {wanted!r}, got {plain(meta.get(name))!r}")
         problems += _mails("emails", expect.emails, done.emails)
         problems += _mails("notifications", expect.notifications, done.notifications)
-        for person, wanted in expect.reminders.items():
+        for person, listed in expect.reminders.items():
             from erflow.app.reminders import reminders
 
             rows = reminders(self.ctx(person), person).rows
-            if isinstance(wanted, int):
-                if len(rows) != wanted:
-                    problems.append(f"reminders.{person}: expected {wanted} rows, got {len(rows)}")
+            if isinstance(listed, int):
+                if len(rows) != listed:
+                    problems.append(f"reminders.{person}: expected {listed} rows, got {len(rows)}")
                 continue
             ids = sorted(dict.fromkeys(row.id for row in rows))
-            named = sorted(self.resolve(item) for item in wanted)
+            named = sorted(self.resolve(item) for item in listed)
             if ids != named:
                 problems.append(f"reminders.{person}: expected {named}, got {ids}")
         if problems:
@@ -351,9 +352,15 @@ def _mails(what: str, wanted: Sequence[dict[str, str]] | Any, got: Sequence[Any]
     a small diff when they differ."""
     if wanted is None:
         return []
-    keys = [k for k in spec.MAIL_KEYS if any(k in item for item in wanted)] or ["template"]
-    have = [{k: str(getattr(mail, k, "")).lower() if k == "to" else str(getattr(mail, k, "")) for k in keys} for mail in got]
-    want = [{k: item.get(k, have[n][k] if n < len(have) else "") for k in keys} for n, item in enumerate(wanted)]
+    shown = ["event", "to"] if what == "notifications" else ["template", "to"]
+    keys = [k for k in spec.MAIL_KEYS if any(k in item for item in wanted)] or shown
+    have = [
+        {k: str(getattr(mail, k, "")).lower() if k == "to" else str(getattr(mail, k, "")) for k in keys}
+        for mail in got
+    ]
+    want = [
+        {k: item.get(k, have[n][k] if n < len(have) else "") for k in keys} for n, item in enumerate(wanted)
+    ]
     if have == want:
         return []
     import difflib
@@ -361,5 +368,7 @@ def _mails(what: str, wanted: Sequence[dict[str, str]] | Any, got: Sequence[Any]
     def line(item: dict[str, str]) -> str:
         return " ".join(f"{k}={item[k]}" for k in keys)
 
-    diff = difflib.unified_diff([line(i) for i in want], [line(i) for i in have], "expected", "got", lineterm="", n=5)
+    diff = difflib.unified_diff(
+        [line(i) for i in want], [line(i) for i in have], "expected", "got", lineterm="", n=5
+    )
     return [f"{what} differ:", *(f"  {d}" for d in list(diff)[2:])]

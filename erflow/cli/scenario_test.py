@@ -18,10 +18,14 @@ if TYPE_CHECKING:
 def test(
     directory: Annotated[
         Path | None,
-        typer.Argument(help="The folder of scenario files (*.yaml); default: scenarios/ in the store.", show_default=False),
+        typer.Argument(
+            help="The folder of scenario files (*.yaml); default: scenarios/ in the store.",
+            show_default=False,
+        ),
     ] = None,
     keyword: Annotated[
-        str | None, typer.Option("-k", help="Only the scenarios whose name contains this text.", show_default=False)
+        str | None,
+        typer.Option("-k", help="Only the scenarios whose name contains this text.", show_default=False),
     ] = None,
     store: StoreOpt = None,
     json_out: JsonOpt = False,

@@ -210,18 +210,24 @@ class _Reader:
         for key in policies:
             if key not in self.workflow.policies:
                 message = self.unknown("policy", str(key), self.workflow.policies)
-                raise self.fail(policies.line_of(key), f"{name}: policies: {message}")
+                raise self.fail(
+                    getattr(policies, "lines", {}).get(key, data.line), f"{name}: policies: {message}"
+                )
         return Scenario(name, self.path, data.line, now, tuple(steps), dict(policies))
 
     def start(self, raw: Any, line: int, name: str) -> Step:
         data = self.mapping(raw, line, f"{name}: new", NEW_KEYS)
         type_name = self.text(data, "type", f"{name}: new", required=True)
         if type_name not in self.workflow.types:
-            raise self.fail(data.line_of("type"), f"{name}: new: {self.unknown('type', type_name, self.workflow.types)}")
+            raise self.fail(
+                data.line_of("type"), f"{name}: new: {self.unknown('type', type_name, self.workflow.types)}"
+            )
         values = {key: self.text(data, key, f"{name}: new") for key in NEW_KEYS if key not in ("as", "set")}
         sets = self.sets(data, f"{name}: new")
         actor = self.text(data, "as", f"{name}: new") or "support@example.com"
-        return Step(data.line, "new", actor=actor.lower(), sets=sets, new={k: v for k, v in values.items() if v})
+        return Step(
+            data.line, "new", actor=actor.lower(), sets=sets, new={k: v for k, v in values.items() if v}
+        )
 
     def unknown(self, what: str, value: str, known: Sequence[str] | Mapping[str, Any]) -> str:
         close = difflib.get_close_matches(value, list(known), n=1)
@@ -237,10 +243,14 @@ class _Reader:
         data = self.mapping(raw, getattr(raw, "line", line), what, STEP_KEYS)
         kinds = [k for k in ("advance", "assign", "reply", "sweep", "now") if k in data]
         if len(kinds) > 1:
-            raise self.fail(data.line, f"{what}: one of advance, assign, reply, sweep, now per step, not {kinds}")
+            raise self.fail(
+                data.line, f"{what}: one of advance, assign, reply, sweep, now per step, not {kinds}"
+            )
         kind = kinds[0] if kinds else "set" if "set" in data else "note" if "note" in data else ""
         if not kind:
-            raise self.fail(data.line, f"{what}: nothing to do (advance, set, note, assign, reply, sweep or now)")
+            raise self.fail(
+                data.line, f"{what}: nothing to do (advance, set, note, assign, reply, sweep or now)"
+            )
         actor = self.text(data, "as", what).lower()
         if kind in ("advance", "set", "note", "assign") and not actor:
             raise self.fail(data.line, f"{what}: as: is required (who takes the step)")
@@ -280,7 +290,9 @@ class _Reader:
         reminders: dict[str, tuple[str, ...] | int] = {}
         for person, wanted in (data.get("reminders") or {}).items():
             if isinstance(wanted, bool) or not isinstance(wanted, (int, list)):
-                raise self.fail(data.line_of("reminders"), f"expect: reminders: {person}: a list of ids or a count")
+                raise self.fail(
+                    data.line_of("reminders"), f"expect: reminders: {person}: a list of ids or a count"
+                )
             reminders[str(person).lower()] = wanted if isinstance(wanted, int) else tuple(map(str, wanted))
         refused = None
         if "refused" in data:
@@ -291,7 +303,9 @@ class _Reader:
                 got = self.mapping(raw_refused, data.line_of("refused"), "expect: refused", REFUSED_KEYS)
                 code = got.get("code")
                 if code is not None and (isinstance(code, bool) or not isinstance(code, int)):
-                    raise self.fail(got.line_of("code"), "expect: refused: code must be a number (an exit code)")
+                    raise self.fail(
+                        got.line_of("code"), "expect: refused: code must be a number (an exit code)"
+                    )
                 refused = Refusal(code, self.text(got, "reason", "expect: refused") or None)
         return Expect(
             data.line, state=self.text(data, "state", "expect") or None,
@@ -310,7 +324,7 @@ class _Reader:
         found = []
         for item in raw:
             if isinstance(item, str):
-                item = {"template": item}
+                item = {"template" if key == "emails" else "event": item}
             else:
                 item = self.mapping(item, data.line_of(key), f"expect: {key}", MAIL_KEYS)
             found.append({str(k): str(v).lower() if k == "to" else str(v) for k, v in item.items()})
