@@ -9,7 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
-from conftest import Cli, describe
+from conftest import Cli, Mailbox, describe
 
 from erflow.app.setup import DEFAULTS
 from erflow.store import workflow_file
@@ -172,3 +172,18 @@ def test_no_scenarios_is_not_a_failure(run: Cli, store: Path) -> None:
     assert "no scenarios found" in result.stderr
     missing = run("test", str(store / "nowhere"))
     assert missing.exit_code == 2 and "no such folder" in missing.stderr
+
+
+def test_a_store_that_sends_emails_sends_none_from_a_scenario(
+    run: Cli, store: Path, smtp_server: Mailbox
+) -> None:
+    """With send_emails: true (and an SMTP server at hand), a scenario's emails are logged, never sent."""
+    workflow = store / "workflow.yaml"
+    text = workflow.read_text(encoding="utf-8")
+    workflow.write_text(text.replace("  send_emails: false\n", "  send_emails: true\n"), encoding="utf-8")
+    shutil.rmtree(store / "scenarios")
+    write(store / "scenarios", "one.yaml", PASSING)
+    run.commit_all("send emails; a scenario of our own")
+    result = run("test")
+    assert result.exit_code == 0, describe(result)
+    assert smtp_server.envelopes == []

@@ -88,6 +88,9 @@ def base_store(source: store.Store) -> Iterator[Path]:
         if source.templates_dir.is_dir():
             shutil.rmtree(root / store.TEMPLATES)
             shutil.copytree(source.templates_dir, root / store.TEMPLATES)
+        settings = _workflow_data(root).get("settings") or {}
+        if settings.get("send_emails"):  # a scenario never emails anyone: its emails are logged only
+            _rewrite(root, "settings", {"send_emails": False})
         git = Git(root)
         if git.dirty([store.WORKFLOW, store.TEMPLATES]):
             message = "erflow test: the store's workflow and templates"
@@ -124,16 +127,28 @@ def run(
 
 def _with_policies(root: Path, policies: Mapping[str, Any]) -> Workflow:
     """The copy's workflow.yaml with these policies changed, committed there; the workflow it loads."""
-    from erflow.core import yamlio
     from erflow.store import workflow_file
 
-    path = root / store.WORKFLOW
-    data = yamlio.load(path.read_text(encoding="utf-8"))
-    data["policies"] = {**(data.get("policies") or {}), **policies}
-    path.write_text(yamlio.dump(_plain_data(data)), encoding="utf-8")
+    _rewrite(root, "policies", policies)
     message = "erflow test: the scenario's policies"
     Git(root).commit([store.WORKFLOW], message, (SCENARIO_ACTOR, SCENARIO_ACTOR), untracked=[])
-    return workflow_file.load(path)
+    return workflow_file.load(root / store.WORKFLOW)
+
+
+def _workflow_data(root: Path) -> Any:
+    from erflow.core import yamlio
+
+    return yamlio.load((root / store.WORKFLOW).read_text(encoding="utf-8"))
+
+
+def _rewrite(root: Path, section: str, values: Mapping[str, Any]) -> None:
+    """Change these values of one top-level section of the copy's workflow.yaml (rewritten whole:
+    its comments go, in this throwaway copy)."""
+    from erflow.core import yamlio
+
+    data = _workflow_data(root)
+    data[section] = {**(data.get(section) or {}), **values}
+    (root / store.WORKFLOW).write_text(yamlio.dump(_plain_data(data)), encoding="utf-8")
 
 
 def _plain_data(data: Any) -> Any:
@@ -196,7 +211,8 @@ class _Player:
     def step(self, step: Step, outcome: Outcome) -> None:
         expect = step.expect
         refusal = expect.refused if expect else None
-        head = self.git.head()
+        head = self.git.head() if refusal is not None else None
+        status = self.git.run("status", "--porcelain") if refusal is not None else ""
         ticket_id = self.resolve(step.ticket)
         before = self.state_of(ticket_id) if ticket_id else ""
         try:
@@ -209,8 +225,8 @@ class _Player:
                 problems.append(f"exit code: expected {refusal.code}, got {exc.exit_code} ({exc})")
             if refusal.reason and refusal.reason.lower() not in str(exc).lower():
                 problems.append(f"reason: expected it to contain {refusal.reason!r}, got {str(exc)!r}")
-            if self.git.head() != head:
-                problems.append("the refused step changed the store (a commit was made)")
+            if self.git.head() != head or self.git.run("status", "--porcelain") != status:
+                problems.append("the refused step changed the store")
             if problems:
                 raise _Failed(problems) from None
             done = None

@@ -19,6 +19,7 @@ def test(
     directory: Annotated[
         Path | None,
         typer.Argument(
+            metavar="[DIR]",
             help="The folder of scenario files (*.yaml); default: scenarios/ in the store.",
             show_default=False,
         ),
