@@ -230,6 +230,8 @@ class _Player:
             if problems:
                 raise _Failed(problems) from None
             done = None
+        except _Failed:
+            raise
         except Exception as exc:  # noqa: BLE001 - a scenario's failure, never the run's crash
             raise _Failed([f"error: {type(exc).__name__}: {exc}"]) from None
         if refusal is not None and done is not None:

@@ -224,10 +224,14 @@ class _Reader:
             )
         values = {key: self.text(data, key, f"{name}: new") for key in NEW_KEYS if key not in ("as", "set")}
         sets = self.sets(data, f"{name}: new")
-        actor = self.text(data, "as", f"{name}: new") or "support@example.com"
+        actor = self.text(data, "as", f"{name}: new") or self.creator()
         return Step(
             data.line, "new", actor=actor.lower(), sets=sets, new={k: v for k, v in values.items() if v}
         )
+
+    def creator(self) -> str:
+        """Who creates the ticket when ``new:`` says no ``as:``: the first person who may."""
+        return next((person for person in self.workflow.people if self.workflow.may(person, "new")), "")
 
     def unknown(self, what: str, value: str, known: Sequence[str] | Mapping[str, Any]) -> str:
         close = difflib.get_close_matches(value, list(known), n=1)
