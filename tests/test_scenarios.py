@@ -117,6 +117,10 @@ def test_bad_scenario_files_exit_2_naming_file_line_and_field(run: Cli, store: P
         "advnce: submit": ("unknown key 'advnce'", "did you mean 'advance'?"),
         "advance: submt": ("unknown transition 'submt'", "did you mean 'submit'?"),
         "advance: triage": ("unknown transition 'triage'", ""),
+        "set: {bussiness_value: x}": (
+            "unknown enhancement field 'bussiness_value'",
+            "did you mean 'business_value'?",
+        ),
     }
     for number, (step, (problem, hint)) in enumerate(cases.items()):
         folder = tmp_path / f"bad{number}"

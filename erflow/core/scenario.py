@@ -223,7 +223,7 @@ class _Reader:
                 data.line_of("type"), f"{name}: new: {self.unknown('type', type_name, self.workflow.types)}"
             )
         values = {key: self.text(data, key, f"{name}: new") for key in NEW_KEYS if key not in ("as", "set")}
-        sets = self.sets(data, f"{name}: new")
+        sets = self.sets(data, f"{name}: new", type_name)
         actor = self.text(data, "as", f"{name}: new") or self.creator()
         return Step(
             data.line, "new", actor=actor.lower(), sets=sets, new={k: v for k, v in values.items() if v}
@@ -237,10 +237,18 @@ class _Reader:
         close = difflib.get_close_matches(value, list(known), n=1)
         return f"unknown {what} {value!r}" + (f"; did you mean {close[0]!r}?" if close else "")
 
-    def sets(self, data: yamlio.LineDict, what: str) -> dict[str, str]:
+    def sets(self, data: yamlio.LineDict, what: str, type_name: str | None) -> dict[str, str]:
+        """The ``set:`` values as text; their names checked against the type's fields when the step
+        acts on the scenario's own ticket (``type_name``)."""
         raw = data.get("set") or {}
         if not isinstance(raw, dict):
             raise self.fail(data.line_of("set"), f"{what}: set: expected a mapping of field: value")
+        ticket_type = self.workflow.types.get(type_name) if type_name else None
+        for key in raw:
+            if ticket_type is not None and ticket_type.field(str(key)) is None:
+                names = [f.name for f in ticket_type.all_fields()]
+                line = getattr(raw, "lines", {}).get(key, data.line_of("set"))
+                raise self.fail(line, f"{what}: set: {self.unknown(f'{type_name} field', str(key), names)}")
         return {str(k): "" if v is None else str(plain(v)) for k, v in raw.items()}
 
     def step(self, raw: Any, line: int, what: str, type_name: str) -> Step:
@@ -276,7 +284,8 @@ class _Reader:
         note = self.text(data, "note", what) or None
         expect = self.expect(data["expect"], data.line_of("expect")) if "expect" in data else None
         return Step(
-            data.line, kind, actor=actor, transition=transition, sets=self.sets(data, what), note=note,
+            data.line, kind, actor=actor, transition=transition, note=note,
+            sets=self.sets(data, what, None if ticket else type_name),
             target=text, sender=self.text(data, "from", what).lower(), ticket=ticket, expect=expect,
         )  # fmt: skip
 
