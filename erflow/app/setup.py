@@ -52,13 +52,14 @@ def init_store(directory: Path, env: Mapping[str, str], actor: str | None = None
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(template, target)
+    scenarios = _copy_scenarios(root)
     (root / ticketfile.TICKETS).mkdir(exist_ok=True)
     (root / ticketfile.TICKETS / ".gitkeep").touch()
     ignore = root / ".gitignore"
     if not ignore.exists():
         ignore.write_text(GITIGNORE, encoding="utf-8")
     who = actor or resolve_actor(env, root) or "erflow@localhost"
-    paths = [store.WORKFLOW, store.TEMPLATES, f"{ticketfile.TICKETS}/.gitkeep", ".gitignore"]
+    paths = [store.WORKFLOW, store.TEMPLATES, *scenarios, f"{ticketfile.TICKETS}/.gitkeep", ".gitignore"]
     change = Change("store", "init", who, summary="default workflow and templates")
     commit = git.commit(paths, change.message().replace("store init", "erflow init", 1), (who, who))
     from erflow.trust.sync import install_driver
@@ -68,6 +69,23 @@ def init_store(directory: Path, env: Mapping[str, str], actor: str | None = None
         git.run("config", key, value)
     git.write_commit_graph()
     return InitResult(root, commit)
+
+
+def _copy_scenarios(root: Path) -> list[str]:
+    """The default workflow's scenario tests (``erflow test``) into scenarios/, as the templates: a
+    file already there is kept. Their paths relative to the store, to commit."""
+    source = DEFAULTS / SCENARIOS
+    copied = []
+    for scenario in sorted(source.glob("*.yaml")):
+        target = root / SCENARIOS / scenario.name
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(scenario, target)
+            copied.append(f"{SCENARIOS}/{scenario.name}")
+    return copied
+
+
+SCENARIOS = "scenarios"  # a store's scenario tests, run by erflow test
 
 
 # git settings a store gets at init: git keeps its commit-graph (with the changed-path filters

@@ -50,6 +50,7 @@ COMMANDS = {
     "report": "reports",
     "graph": "reports",
     "workflow": "workflow",
+    "test": "scenario_test",
 }
 
 
