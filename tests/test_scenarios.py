@@ -191,3 +191,23 @@ def test_a_store_that_sends_emails_sends_none_from_a_scenario(
     result = run("test")
     assert result.exit_code == 0, describe(result)
     assert smtp_server.envelopes == []
+
+
+def test_workflow_plays_the_scenarios_against_a_change_not_applied_yet(
+    run: Cli, store: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "cases"
+    write(folder, "a_pass.yaml", PASSING)
+    changed = tmp_path / "new.yaml"
+    text = (store / "workflow.yaml").read_text(encoding="utf-8")
+    gate = "requires: [product, priority, business_value, customer_email]"
+    changed.write_text(text.replace(gate, "requires: [product, priority, customer_email]"), encoding="utf-8")
+    before = run.snapshot()
+
+    result = run("test", str(folder), "--workflow", str(changed))
+    assert result.exit_code == 1, describe(result)  # the dropped gate no longer refuses submit
+    assert "expected a refusal (exit 3), but the step was taken" in result.stdout
+    assert run("test", str(folder)).exit_code == 0  # the store's own workflow still passes
+    assert run.snapshot() == before
+    missing = run("test", str(folder), "--workflow", str(tmp_path / "nope.yaml"))
+    assert missing.exit_code == 2 and "nope.yaml: no such file" in missing.stderr

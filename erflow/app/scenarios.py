@@ -77,17 +77,21 @@ def find(directory: Path, workflow: Workflow, keyword: str | None = None) -> lis
 
 
 @contextlib.contextmanager
-def base_store(source: store.Store) -> Iterator[Path]:
-    """A fresh store in a temp folder with ``source``'s workflow.yaml and templates, committed;
-    removed at the end."""
+def base_store(
+    source: store.Store, workflow: Path | None = None, templates: Path | None = None
+) -> Iterator[Path]:
+    """A fresh store in a temp folder with ``source``'s workflow.yaml and templates (or the
+    ``workflow`` file and ``templates`` folder given: a change not applied yet), committed; removed at
+    the end."""
     from erflow.app.setup import init_store
 
+    templates = templates or source.templates_dir
     with tempfile.TemporaryDirectory(prefix="erflow-test-") as folder:
         root = init_store(Path(folder) / "base", {}, actor=SCENARIO_ACTOR).root
-        shutil.copyfile(source.workflow_path, root / store.WORKFLOW)
-        if source.templates_dir.is_dir():
+        shutil.copyfile(workflow or source.workflow_path, root / store.WORKFLOW)
+        if templates.is_dir():
             shutil.rmtree(root / store.TEMPLATES)
-            shutil.copytree(source.templates_dir, root / store.TEMPLATES)
+            shutil.copytree(templates, root / store.TEMPLATES)
         settings = _workflow_data(root).get("settings") or {}
         if settings.get("send_emails"):  # a scenario never emails anyone: its emails are logged only
             _rewrite(root, "settings", {"send_emails": False})
@@ -102,20 +106,25 @@ SCENARIO_ACTOR = "erflow@localhost"
 
 
 def run(
-    source: store.Store, scenarios: Sequence[Scenario], report: Callable[[Outcome], None] | None = None
+    source: store.Store,
+    scenarios: Sequence[Scenario],
+    report: Callable[[Outcome], None] | None = None,
+    *,
+    workflow: Path | None = None,
+    templates: Path | None = None,
 ) -> list[Outcome]:
-    """Play each scenario on its own copy of a base store made from ``source``; ``report`` is told
-    each outcome as it comes."""
+    """Play each scenario on its own copy of a base store made from ``source`` (with ``workflow``
+    and ``templates`` instead of its own, when given); ``report`` is told each outcome as it comes."""
     outcomes = []
-    with base_store(source) as base:
+    with base_store(source, workflow, templates) as base:
         from erflow.store import workflow_file
 
-        workflow = workflow_file.load(base / store.WORKFLOW)
+        loaded = workflow_file.load(base / store.WORKFLOW)
         for number, scenario in enumerate(scenarios):
             root = base.parent / f"s{number}"
             shutil.copytree(base, root, symlinks=True)
             try:
-                played = workflow if not scenario.policies else _with_policies(root, scenario.policies)
+                played = loaded if not scenario.policies else _with_policies(root, scenario.policies)
                 outcome = _Player(root, played, scenario).play()
             finally:
                 shutil.rmtree(root, ignore_errors=True)

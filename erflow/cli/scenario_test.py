@@ -28,6 +28,18 @@ def test(
         str | None,
         typer.Option("-k", help="Only the scenarios whose name contains this text.", show_default=False),
     ] = None,
+    workflow: Annotated[
+        Path | None,
+        typer.Option(
+            "--workflow",
+            help="Play them against this workflow.yaml instead of the store's (a change not applied yet).",
+            show_default=False,
+        ),
+    ] = None,
+    templates: Annotated[
+        Path | None,
+        typer.Option("--templates", help="With --workflow: its templates folder.", show_default=False),
+    ] = None,
     store: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -39,8 +51,17 @@ def test(
     folder = directory if directory is not None else ctx.store.root / scenarios.SCENARIOS
     if directory is not None and not folder.is_dir():
         raise UsageError(f"{folder}: no such folder")
+    if templates is not None and (workflow is None or not templates.is_dir()):
+        raise UsageError("--templates goes with --workflow and names a folder")
+    played = ctx.workflow
+    if workflow is not None:
+        from erflow.store import workflow_file
+
+        if not workflow.is_file():
+            raise UsageError(f"{workflow}: no such file")
+        played = workflow_file.load(workflow)
     started = time.monotonic()
-    found = scenarios.find(folder, ctx.workflow, keyword) if folder.is_dir() else []
+    found = scenarios.find(folder, played, keyword) if folder.is_dir() else []
     if not found:
         what = f" matching -k {keyword!r}" if keyword else ""
         sys.stderr.write(f"erflow: no scenarios found{what} in {folder}\n")
@@ -55,7 +76,7 @@ def test(
             sys.stdout.write("." if outcome.passed else "F")
             sys.stdout.flush()
 
-    outcomes = scenarios.run(ctx.store, found, dot)
+    outcomes = scenarios.run(ctx.store, found, dot, workflow=workflow, templates=templates)
     failed = [o for o in outcomes if not o.passed]
     passed = len(outcomes) - len(failed)
     if json_out:
