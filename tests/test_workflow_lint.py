@@ -216,3 +216,15 @@ def test_a_customer_without_a_name_is_greeted_hello(run: Cli) -> None:
     assert "\nHi " in run.ok("email", ticket_id, "board_approved_no_quote", user=pm).stdout
     run.ok("set", ticket_id, "customer_name=", user=pm)
     assert "\nHello,\n" in run.ok("email", ticket_id, "board_approved_no_quote", user=pm).stdout
+
+
+def test_a_relative_path_out_of_the_store_is_the_users_file_to_check(
+    run: Cli, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``erflow workflow lint ../new.yaml`` from inside the store: the file a PM drafted beside it."""
+    draft = store.parent / "new.yaml"
+    draft.write_text((store / "workflow.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.chdir(store)
+    result = run("workflow", "lint", "../new.yaml")
+    assert result.exit_code == 0, describe(result)
+    assert "ok: no findings" in result.stderr

@@ -210,7 +210,15 @@ class Comparison:
         for due in timers.due(self.new, new_type, values, self.now):
             if due.name in before or due.name.startswith("sla_"):
                 continue
-            email = f"; sends {due.actions.email.template}" if due.actions.email else ""
+            sent = [due.actions.email.template] if due.actions.email else []
+            if due.actions.transition is not None:  # the emails its transition sends from this state
+                sent += [
+                    spec.template
+                    for t in new_type.transitions
+                    if t.name == due.actions.transition and state in t.sources
+                    for spec in t.emails
+                ]
+            email = f"; sends {', '.join(sent)}" if sent else ""
             what = due.actions.describe() or "nothing"
             detail = f"{due.name} would fire at once (due {due.due.isoformat()}): {what}{email}"
             found.append(Finding(TIMER, ticket_id, state, detail, lines.get(due.name, 0)))

@@ -24,7 +24,7 @@ def load_with_problems(path: Path) -> tuple[Workflow | None, list[str]]:
     from erflow.store import paths, workflow_cache
 
     try:
-        paths.inside(path.parent, path)
+        paths.inside(path.parent, path.name)
     except InvalidData as exc:
         return None, [exc.message]
 
