@@ -27,6 +27,12 @@ def test_each_cited_line_of_the_default_workflow_says_what_the_readme_quotes() -
     assert wrong == [], "README cites lines that no longer say this; rerun the table's line numbers"
 
 
+def test_the_readmes_table_is_the_one_the_rows_generate() -> None:
+    from readme_seeds import table
+
+    assert (SECTION + section()).strip() == table().strip(), "README is stale: run python tests/readme_seeds.py"
+
+
 def test_each_seed_has_its_rules_and_each_rule_names_a_test_that_exists() -> None:
     text = section()
     for seed in ("Seed 000", "Seed 001", "Seed 002", "Seed 003", "Seed 004"):

@@ -211,3 +211,13 @@ def test_workflow_plays_the_scenarios_against_a_change_not_applied_yet(
     assert run.snapshot() == before
     missing = run("test", str(folder), "--workflow", str(tmp_path / "nope.yaml"))
     assert missing.exit_code == 2 and "nope.yaml: no such file" in missing.stderr
+
+
+def test_the_readme_example_scenario_passes(run: Cli, store: Path, tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Scenario tests: `erflow test`", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```\n", 1)[0]
+    write(tmp_path / "cases", "readme.yaml", example)
+    result = run("test", str(tmp_path / "cases"))
+    assert result.exit_code == 0, describe(result)
+    assert result.stdout.splitlines()[-1].startswith("1 passed in ")
