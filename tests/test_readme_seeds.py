@@ -30,7 +30,8 @@ def test_each_cited_line_of_the_default_workflow_says_what_the_readme_quotes() -
 def test_the_readmes_table_is_the_one_the_rows_generate() -> None:
     from readme_seeds import table
 
-    assert (SECTION + section()).strip() == table().strip(), "README is stale: run python tests/readme_seeds.py"
+    stale = "README is stale: run python tests/readme_seeds.py"
+    assert (SECTION + section()).strip() == table().strip(), stale
 
 
 def test_each_seed_has_its_rules_and_each_rule_names_a_test_that_exists() -> None:
