@@ -43,7 +43,10 @@ def test_a_board_decline_reaches_the_customer_with_its_reason_once_leadership_co
     reason = ("--set", f"decline_reason={REASON}")
     data = run.json("advance", ticket_id, "decline", *reason, "--send", user=BOARD)
     assert (data["to"], data["emails"]) == ("decline_review", [])
-    assert smtp_server.envelopes == []
+    # The customer hears nothing yet; Leadership is told the decline waits on it.
+    assert [e.rcpt_tos for e in smtp_server.envelopes] == [[NICK]]
+    assert [(n["event"], n["to"]) for n in data["notifications"]] == [("role_needed", NICK)]
+    smtp_server.envelopes.clear()
     shown = run.show(ticket_id)
     assert (shown["owner"], shown["board_status"]) == (NICK, "declined")
 
