@@ -980,6 +980,7 @@ def cases(info: BuildInfo, runs: int, audit_works: dict[str, bool], log: Callabl
             lambda n: [*erflow, "reminders", "--for", "destyn@example.com", "--json"],
         ),
         Case("digest", "`erflow digest --dry-run` (everyone)", lambda n: [*erflow, "digest", "--dry-run"]),
+        Case("lint", "`erflow workflow lint`", lambda n: [*erflow, "workflow", "lint"]),
         Case(
             "plan",
             "`erflow workflow plan NEW` (every gate and the business hours changed)",
