@@ -1244,6 +1244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             only = frozenset(k.strip() for k in args.only.split(",") if k.strip())
             results[size] = run_size(info, args.runs, args.timeout, log, only)
             profiles[size] = import_profile(info, pick_probes(info)[0])
+    if args.build_only:  # nothing timed: the stores are the result
+        log(f"built: {', '.join(str(info.root) for info in builds)}")
+        return 0
     command = "python bench/bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
     report = render(builds, results, args.runs, command.strip(), profiles)
     print(report)
