@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from erflow.app.transaction import ChangeResult
 
 DEBUG = False
+# What the error boundary knows of the current run, for an error object on stdout under --json: the
+# arguments, and (once a command's --json option is parsed) its value and the command's context.
+_ARGS: list[str] = []
+_JSON: bool | None = None
+_COMMAND: Any = None
 CLOSED_PIPE = 141  # the exit code of a program ended by SIGPIPE (128 + 13), as git's in `git log | head -1`
 
 # Every command, in the order --help lists them, and its module under erflow.cli (main() imports only
@@ -68,7 +73,7 @@ class _Group(TyperGroup):
         except ErflowError as exc:
             if DEBUG or os.environ.get("ERFLOW_DEBUG"):
                 traceback.print_exc()
-            _fail(f"erflow: {exc}", exc.exit_code)
+            _fail(f"erflow: {exc}", exc.exit_code, exc)
         except KeyboardInterrupt:
             _fail("erflow: interrupted", 130)
         except BrokenPipeError:
@@ -88,6 +93,8 @@ class _Group(TyperGroup):
         **extra: Any,
     ) -> Any:
         """Run non-standalone so that click's usage errors become one line, as every erflow error."""
+        global _ARGS, _JSON, _COMMAND
+        _ARGS, _JSON, _COMMAND = list(sys.argv[1:] if args is None else args), None, None
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         try:
@@ -96,13 +103,17 @@ class _Group(TyperGroup):
             if not _is_control_flow(exc):
                 raise
             if type(exc).__name__ == "Abort":
+                _line_json("aborted", 1)
                 _exit_with("erflow: aborted", 1)
             message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
             if "\n" in message.strip():  # help text shown for a bare command group: not an error line
                 sys.stderr.write(message.rstrip("\n") + "\n")
             else:
                 command = getattr(getattr(exc, "ctx", None), "command_path", "erflow")
-                _exit_with(f"erflow: {message} (see {command} --help)", getattr(exc, "exit_code", 2))
+                code = getattr(exc, "exit_code", 2)
+                names = getattr(exc, "possibilities", None) or ()
+                _line_json(message, code, hint=f"see {command} --help", suggestions=names)
+                _exit_with(f"erflow: {message} (see {command} --help)", code)
             sys.exit(getattr(exc, "exit_code", 2))
         sys.exit(code if isinstance(code, int) else 0)
 
@@ -131,9 +142,39 @@ def _is_control_flow(exc: BaseException) -> bool:
 _CONTROL = dict.fromkeys([7, 8, 11, 12, 13])
 
 
-def _fail(text: str, code: int) -> NoReturn:
+def _json_wanted() -> bool:
+    """Whether this run's error is also told as a JSON object on stdout: the command's --json when it
+    was parsed, else (a usage error before it was) whether --json is among the arguments."""
+    if _JSON is not None:
+        return _JSON
+    from erflow.cli import errjson
+
+    return errjson.asked(_ARGS)
+
+
+def _line_json(message: str, code: int, *, hint: str | None = None, suggestions: Sequence[str] = ()) -> None:
+    """Under --json, an error that is only a line (click's usage errors) as an object on stdout."""
+    if _json_wanted():
+        from erflow.cli import errjson
+
+        errjson.write(errjson.of_line(message, code, hint=hint, suggestions=suggestions))
+
+
+def _json_given(ctx: typer.Context, value: bool) -> bool:
+    """The callback of --json: the boundary learns the value and the command's parameters."""
+    global _JSON, _COMMAND
+    _JSON, _COMMAND = value, ctx
+    return value
+
+
+def _fail(text: str, code: int, error: ErflowError | None = None) -> NoReturn:
     """The error line, as it is: plain text (no rich to load, no emoji codes such as :x: turned into
-    pictures), whole on one line."""
+    pictures), whole on one line; under --json, first the error's object on stdout."""
+    if _json_wanted():
+        from erflow.cli import errjson
+
+        params = getattr(_COMMAND, "params", None) or {}
+        errjson.write(errjson.of_error(error, params) if error else errjson.of_line(text, code))
     sys.stderr.write(text.translate(_CONTROL) + "\n")
     raise typer.Exit(code)
 
@@ -155,7 +196,14 @@ StoreOpt = Annotated[
         show_default=False,
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout; messages on stderr.")]
+JsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="One JSON document on stdout; messages on stderr.",
+        callback=_json_given,
+    ),
+]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout.")]
 SetOpt = Annotated[
     list[str] | None, typer.Option("--set", help="K=V; repeat for more fields.", show_default=False)

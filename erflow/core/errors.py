@@ -9,14 +9,24 @@ from collections.abc import Sequence
 
 
 class ErflowError(Exception):
-    """Base error: a one-line message for the user, an optional hint, an exit code."""
+    """Base error: a one-line message for the user, an optional hint, an exit code; for scripts
+    (``--json``), the ticket it concerns and the names it meant ("did you mean"), when known."""
 
     exit_code = 1
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        ticket: str | None = None,
+        suggestions: Sequence[str] = (),
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.ticket = ticket
+        self.suggestions = list(suggestions)
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message} ({self.hint})"
@@ -40,8 +50,10 @@ class Refused(ErflowError):
         reasons: Sequence[str] = (),
         missing: Sequence[str] = (),
         hint: str | None = None,
+        ticket: str | None = None,
+        suggestions: Sequence[str] = (),
     ) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, ticket=ticket, suggestions=suggestions)
         self.reasons = list(reasons)
         self.missing = list(missing)
 
