@@ -16,9 +16,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from erflow.store import index
-from erflow.store.ticketfile import TICKETS
-
 if TYPE_CHECKING:
     from erflow.core.workflow import Workflow
 
@@ -29,6 +26,8 @@ _SHARD = re.compile(r"([A-Z][A-Z0-9]{0,7})-([0-9A-Z]{2})")
 def ticket_ids(root: Path, prefix: str) -> list[str]:
     """The ids of the ticket files whose id starts with ``prefix`` (any case), sorted. A prefix
     that names a shard (``ER-4K``) reads only that folder (tickets/ER/4K/) when it holds any."""
+    from erflow.store.ticketfile import TICKETS
+
     wanted = prefix.strip().upper()
     shard = _SHARD.match(wanted)
     if shard is not None:
@@ -60,6 +59,8 @@ def _names(top: str, prefix: str, *, deep: bool) -> set[str]:
 
 def titles(root: Path, ids: Iterable[str]) -> dict[str, str]:
     """The title the index holds for each of these ids (those it holds; none when it cannot be read)."""
+    from erflow.store import index  # sqlite3: only for what the index holds
+
     return index.titles(root, ids)
 
 
@@ -69,6 +70,8 @@ def type_and_state(root: Path, ticket_id: str) -> tuple[str, str] | None:
     wanted = ticket_id.strip().upper()
     if not _ID.fullmatch(wanted):
         return None
+    from erflow.store import index
+
     head = index.head_of(root, wanted)
     if head is not None:
         with contextlib.suppress(OSError):
