@@ -12,10 +12,15 @@ from erflow.cli import root
 
 def load(args: Sequence[str]) -> typer.Typer:
     """The app with the module of the command that ``args`` names; with every command when they name
-    none (no arguments, --help, an unknown command: help and "No such command" list them all) and
-    when the shell asks for completions."""
+    none (no arguments, --help, an unknown command: help and "No such command" list them all). When
+    the shell asks for completions, the module of the command typed before the word completed, or
+    every one while the command's name is what is completed."""
     completing = any(name.startswith("_") and name.endswith("_COMPLETE") for name in os.environ)
-    wanted = root.COMMANDS.get(args[0]) if args and not completing else None
+    if completing:
+        from erflow.cli.completion import words
+
+        args = [word for word in words(os.environ)[1:] if not word.startswith("-")][:1]
+    wanted = root.COMMANDS.get(args[0]) if args else None
     for module in [wanted] if wanted else dict.fromkeys(root.COMMANDS.values()):
         __import__(f"erflow.cli.{module}")  # not importlib's: `python -X importtime` lists this one
     return root.app

@@ -4,7 +4,7 @@
 import os
 import sys
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -66,6 +66,19 @@ class _Group(TyperGroup):
         """The commands in COMMANDS' order, however their modules were imported."""
         order = {name: number for number, name in enumerate(COMMANDS)}
         return sorted(self.commands, key=lambda name: order.get(name, len(order)))
+
+    def _main_shell_completion(
+        self, ctx_args: MutableMapping[str, Any], prog_name: str, complete_var: str | None = None
+    ) -> None:
+        """When the shell asks for completions (see erflow.cli.completion), give erflow's
+        parameters their candidates first."""
+        variable = complete_var or f"_{prog_name}_COMPLETE".replace("-", "_").upper()
+        if os.environ.get(variable):
+            from erflow.cli import completion
+
+            completion.typer_instruction(os.environ, variable)
+            completion.attach(self)
+        super()._main_shell_completion(ctx_args, prog_name, variable)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -181,7 +194,7 @@ def _fail(text: str, code: int, error: ErflowError | None = None) -> NoReturn:
 
 app = typer.Typer(
     cls=_Group,
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
