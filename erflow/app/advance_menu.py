@@ -30,8 +30,8 @@ def judge(ctx: Context, file: TicketFile, transition: str, sets: Mapping[str, st
 
 def wanted(ctx: Context, file: TicketFile, judged: Evaluation, sets: Mapping[str, str]) -> list[Field]:
     """The fields to ask for: those the transition misses, then the unset fields that a rule it
-    fails reads (a rule on ``config_checked: true`` asks for it). Fields of no declaration and
-    erflow's own are left out."""
+    fails reads (a rule on ``config_checked: true`` asks for it). Fields of no declaration, erflow's
+    own and those another transition owns are left out."""
     from erflow.core import conditions, engine
 
     names = list(judged.missing)
@@ -45,6 +45,8 @@ def wanted(ctx: Context, file: TicketFile, judged: Evaluation, sets: Mapping[str
         for name in sorted(conditions.fields_of(rule.require)):
             if name not in names and not conditions.is_set(merged.get(name)):
                 names.append(name)
+    taking = judged.transition.name
+    names = [n for n in names if not (owners := file.type.owners_of(n)) or taking in owners]
     found = [file.type.field(name) for name in names]
     return [f for f in found if f is not None and not f.system]
 
