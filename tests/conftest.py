@@ -557,9 +557,10 @@ def read_only(*paths: Path) -> Iterator[None]:
                 p.chmod(mode)
 
 
-def answer_menu(argv: list[str], env: dict[str, str], expect: bytes, choice: bytes = b"1\n") -> int:
+def answer_menu(argv: list[str], env: dict[str, str], expect: bytes, choice: bytes = b"1\ny\n") -> int:
     """Run ``argv`` with a pseudo-terminal as stdin and stderr, wait for its menu to ask "Which"
-    (and to show ``expect``), answer ``choice``, and return its exit code."""
+    (and to show ``expect``), answer ``choice`` (the first, then yes to "Commit this change?"), and
+    return its exit code."""
     import pty
     import select
     import time

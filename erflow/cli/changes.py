@@ -10,8 +10,6 @@ from erflow.cli.root import JsonOpt, SetOpt, StoreOpt, app, open_ctx, parse_pair
 from erflow.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from erflow.app.context import Context
-    from erflow.app.reading import TicketFile
     from erflow.app.transaction import ChangeResult
 
 
@@ -31,18 +29,30 @@ def advance(
     send: Annotated[bool, typer.Option("--send", help="Deliver the transition's emails over SMTP.")] = False,
     store: StoreOpt = None,
     json_out: JsonOpt = False,
+    interactive: Annotated[
+        bool, typer.Option("--interactive", hidden=True, help="Offer the menu off a terminal (tests).")
+    ] = False,
 ) -> None:
     """Apply a transition: check role and gates, set fields, move state, commit, send its emails."""
     from erflow.app import advance as advancing
     from erflow.cli.plain import note_undelivered, write_json
 
     ctx = open_ctx(store, reading=dry_run)
-    shown = None
-    if transition is None:
-        transition, shown = _menu(ctx, ticket_id)
-    result = advancing.advance(
-        ctx, ticket_id, transition, parse_pairs(sets), note, dry_run=dry_run, send=send, already_read=shown
-    )
+    if transition is not None:
+        result = advancing.advance(
+            ctx, ticket_id, transition, parse_pairs(sets), note, dry_run=dry_run, send=send
+        )
+    else:
+        from erflow.cli import advance_menu
+
+        if not advance_menu.offered(interactive):
+            raise UsageError(
+                "name a transition (a menu is offered only on a terminal)",
+                hint=f"erflow transitions {ticket_id}",
+            )
+        result = advance_menu.advance_by_menu(
+            ctx, ticket_id, parse_pairs(sets), note, dry_run=dry_run, send=send
+        )
     if json_out:
         write_json(result.advance_json())
         note_undelivered([*result.emails, *result.notifications])
@@ -51,31 +61,6 @@ def advance(
         if dry_run:
             for mail in [*result.emails, *result.notifications]:
                 sys.stdout.write(mail.text + "\n")
-
-
-def _menu(ctx: "Context", ticket_id: str) -> "tuple[str, TicketFile]":
-    """The transition chosen, and the ticket file as read to offer them (advance reuses it)."""
-    if not (sys.stdin.isatty() and sys.stderr.isatty()):
-        raise UsageError(
-            "name a transition (a menu is offered only on a terminal)", hint=f"erflow transitions {ticket_id}"
-        )
-    from rich.prompt import IntPrompt
-
-    from erflow.app import views
-    from erflow.cli.tables import err, options_table
-
-    view = views.show(ctx, ticket_id)
-    options = view.options
-    allowed = [o for o in options if o.allowed]
-    err.print(options_table(options, title=f"{ticket_id.upper()}: transitions"))
-    if not allowed:
-        raise UsageError("no transition is open to you now; the reasons are listed above")
-    for number, option in enumerate(allowed, 1):
-        err.print(
-            f"  {number}. {option.transition.name} → {option.to}: {option.transition.label}", markup=False
-        )
-    choice = IntPrompt.ask("Which", console=err, choices=[str(i) for i in range(1, len(allowed) + 1)])
-    return allowed[choice - 1].transition.name, view.file
 
 
 @app.command("set")

@@ -33,11 +33,11 @@ def demo(
     json_out: JsonOpt = False,
 ) -> None:
     """Make a store with sample tickets walked through the main paths of the SOP, and say what happened."""
-    from erflow.app import setup
+    from erflow.app.demo import demo as make_demo
     from erflow.cli.plain import write_json
     from erflow.cli.tables import out
 
-    report = setup.demo(directory, os.environ)
+    report = make_demo(directory, os.environ)
     if json_out:
         write_json(report.as_json())
         return

@@ -35,6 +35,7 @@ class Field(Record):
     set_by: tuple[str, ...] = ()
     system: bool = False
     one_line: bool = False  # folded to one line on input: it reaches email headers and tables
+    help: str = ""  # what to enter, for the person asked (the advance menu shows it)
 
     def parse(self, raw: str) -> Value:
         """Turn command-line text into a typed value; raise ValueError naming the problem."""

@@ -177,7 +177,7 @@ class TypeReader(TimerReader):
             if not isinstance(f, yamlio.LineDict):
                 self.p.add(raw, name, f_where, "expected a mapping with at least a type")
                 continue
-            self._unknown_keys(f, {"type", "label", "values", "min", "max", "set_by"}, f_where)
+            self._unknown_keys(f, {"type", "label", "values", "min", "max", "set_by", "help"}, f_where)
             kind = str(f.get("type", "text"))
             if kind not in FIELD_TYPES:
                 self.p.add(
@@ -207,5 +207,6 @@ class TypeReader(TimerReader):
                 bounds["min"],
                 bounds["max"],
                 self._names(f, "set_by", f"{f_where}.set_by", f.get("set_by")),
+                help=" ".join(str(f.get("help") or "").split()),
             )
         return fields
