@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from erflow.app.context import Context
 from erflow.app.reading import TicketFile, read_ticket
+from erflow.core.errors import UsageError
 
 if TYPE_CHECKING:
     from erflow.core import engine
@@ -126,12 +127,42 @@ class Listing:
         return [meta for meta in (item.meta for item in self.items) if meta is not None]
 
 
+def checked(ctx: Context, filters: Filters) -> Filters:
+    """The filters with every name checked against the workflow's (types, states, fields, people;
+    a close name offered for a miss) and ``me`` read as the actor."""
+    from erflow.core import names
+
+    wf = ctx.workflow
+    types = [wf.type(name) for name in filters.types] or list(wf.types.values())
+    for name in filters.states:
+        names.state(types, name)
+    owner = None if filters.owner is None else names.person(wf, ctx.actor, filters.owner, what="--owner")
+    where = dict(filters.where)
+    for key, value in where.items():
+        names.field(types, key)
+        if key == "owner" and value:
+            where[key] = names.person(wf, ctx.actor, value, what="--where owner")
+        elif key == "state" and value:
+            names.state(types, value, "--where state")
+        elif key == "type" and value:
+            wf.type(value)
+        else:
+            declared = [f for f in (t.field(key) for t in types) if f is not None and f.type == "enum"]
+            if value and declared and all(value not in f.values for f in declared):
+                known = [v for f in declared for v in f.values]
+                raise UsageError(
+                    f"--where {key}={value}: not one of {', '.join(dict.fromkeys(known))}",
+                    hint=names.hint(value, known),
+                )
+    return Filters(filters.types, filters.states, owner, filters.label, where)
+
+
 def list_tickets(ctx: Context, filters: Filters) -> Listing:
     """Every ticket matching the filters, oldest first; a bad file is named, never hides others.
 
     Type and state are filtered by the index; the other filters need the front-matter decoded."""
-    for name in filters.types:
-        ctx.workflow.type(name)
+    if filters.types or filters.states or filters.owner is not None or filters.where:
+        filters = checked(ctx, filters)
     decode = filters.owner is not None or filters.label is not None or bool(filters.where)
     found: list[Indexed] = []
     problems: list[str] = []

@@ -15,10 +15,24 @@ def load(args: Sequence[str]) -> typer.Typer:
     none (no arguments, --help, an unknown command: help and "No such command" list them all) and
     when the shell asks for completions."""
     completing = any(name.startswith("_") and name.endswith("_COMPLETE") for name in os.environ)
-    wanted = root.COMMANDS.get(args[0]) if args and not completing else None
+    named = None if completing else command_named(args)
+    wanted = root.COMMANDS.get(named) if named else None
     for module in [wanted] if wanted else dict.fromkeys(root.COMMANDS.values()):
         __import__(f"erflow.cli.{module}")  # not importlib's: `python -X importtime` lists this one
     return root.app
+
+
+def command_named(args: Sequence[str]) -> str | None:
+    """The command ``args`` name, after the root's options (``--store DIR``, ``--debug``)."""
+    at = 0
+    while at < len(args):
+        if args[at] == "--store":
+            at += 2
+        elif args[at].startswith("--store=") or args[at] == "--debug":
+            at += 1
+        else:
+            return args[at]
+    return None
 
 
 def __getattr__(name: str) -> typer.Typer:
