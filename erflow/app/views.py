@@ -136,12 +136,12 @@ def checked(ctx: Context, filters: Filters) -> Filters:
     types = [wf.type(name) for name in filters.types] or list(wf.types.values())
     for name in filters.states:
         names.state(types, name)
-    owner = None if filters.owner is None else names.person(wf, ctx.actor, filters.owner, what="--owner")
+    owner = None if filters.owner is None else _owner(ctx, filters.owner)
     where = dict(filters.where)
     for key, value in where.items():
         names.field(types, key)
         if key == "owner" and value:
-            where[key] = names.person(wf, ctx.actor, value, what="--where owner")
+            where[key] = _owner(ctx, value)
         elif key == "state" and value:
             names.state(types, value, "--where state")
         elif key == "type" and value:
@@ -155,6 +155,24 @@ def checked(ctx: Context, filters: Filters) -> Filters:
                     hint=names.hint(value, known),
                 )
     return Filters(filters.types, filters.states, owner, filters.label, where)
+
+
+def _owner(ctx: Context, who: str) -> str:
+    """The owner a filter names: ``me`` is the actor; anyone else as given (a ticket may carry an
+    owner no longer under people: list_tickets refuses the name only when no ticket has it)."""
+    from erflow.core.names import ME
+
+    return ctx.actor.strip().lower() if who.strip().lower() == ME and ctx.actor else who
+
+
+def _unknown_owner(ctx: Context, filters: Filters) -> None:
+    """No ticket matched: an owner named in the filters who is neither a person nor a role is refused,
+    with the closest name."""
+    from erflow.core.names import person
+
+    for what, who in (("--owner", filters.owner), ("--where owner", filters.where.get("owner"))):
+        if who:
+            person(ctx.workflow, ctx.actor, who, what=what)
 
 
 def list_tickets(ctx: Context, filters: Filters) -> Listing:
@@ -171,6 +189,8 @@ def list_tickets(ctx: Context, filters: Filters) -> Listing:
             problems.append(item.problem)
         elif not decode or filters.match(item.meta or {}):
             found.append(item)
+    if not found and (filters.owner or filters.where.get("owner")):
+        _unknown_owner(ctx, filters)
     return Listing(found, problems)
 
 
