@@ -284,7 +284,6 @@ def test_usage_errors_exit_2(run: Cli, store: Path) -> None:
     for args in (
         ("graph", "--against", "HEAD", "--format", "svg"),
         ("graph", "--new", "HEAD"),
-        ("graph", "--format", "text"),
         ("graph", "--json"),
     ):
         result = run(*args)
@@ -318,12 +317,13 @@ def on_a_terminal(*args: str) -> str:
     return b"".join(seen).decode("utf-8").replace("\r\n", "\n")
 
 
-def test_a_terminal_gets_the_outline_and_without_against_the_mermaid_of_today(
+def test_a_terminal_gets_the_outline_and_without_against_the_outline_of_today(
     run: Cli, changed: Path
 ) -> None:
     outline = on_a_terminal("graph", "--against", "HEAD", "--store", str(run.root))
     assert outline.startswith("Changes from HEAD to the work tree:\n")
     assert "  states added: on_hold" in outline
     today = on_a_terminal("graph", "--type", "bug", "--store", str(run.root))
-    assert today == run.ok("graph", "--type", "bug").stdout
-    assert "stateDiagram-v2" in today
+    assert today == run.ok("graph", "--type", "bug", "--format", "text").stdout
+    assert today.startswith("Bug report (BUG-)\n  intake: Intake [start]\n")
+    assert "stateDiagram-v2" in run.ok("graph", "--type", "bug").stdout

@@ -46,7 +46,9 @@ def advance(
     sending = will_send(ctx, send) and not dry_run
     with transaction.writing(ctx, raw_id, dry_run=dry_run) as began:
         pending = transaction.load_for_change(ctx, raw_id, began, already_read)
-        typed = engine.parse_sets(pending.type, dict(sets or {}))
+        from erflow.app.edit import people_named
+
+        typed = engine.parse_sets(pending.type, people_named(ctx, sets or {}))
         try:
             plan = engine.plan(
                 ctx.workflow, pending.type, pending.ticket.meta, transition, actor, typed, note,

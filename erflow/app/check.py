@@ -163,6 +163,15 @@ def _ticket_problems(wf: Workflow, parsed: ticketfile.Parsed, rel: str) -> list[
     for key in ("title", "created"):
         if not is_set(ticket.meta.get(key)):
             add(key, f"missing {key}")
+    owner = ticket.meta.get("owner")
+    if isinstance(owner, str) and owner and owner.lower() not in wf.people and owner not in wf.roles:
+        from erflow.core.names import hint
+
+        said = hint(owner.lower(), [*wf.people, *wf.roles])
+        add(
+            "owner",
+            f"owner {owner!r} is neither a person under people nor a role" + (f" ({said})" if said else ""),
+        )
     for key, value in ticket.meta.items():
         declared = ticket_type.field(key)
         if declared is None:

@@ -79,6 +79,10 @@ def new(ctx: Context, request: NewRequest, *, send: bool = False, dry_run: bool 
     title = " ".join((raw.pop("title", "") or "").split())
     if not title:
         raise UsageError("a ticket needs a title (--title or title: in the form)")
+    if raw.get("owner"):
+        from erflow.app.edit import people_named
+
+        raw = people_named(ctx, raw)
     values = engine.parse_sets(ticket_type, raw)
     for name in values:
         if ticket_type.owners_of(name):

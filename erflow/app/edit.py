@@ -25,10 +25,22 @@ def _permit(ctx: Context, action: str) -> str:
     return actor
 
 
+def people_named(ctx: Context, pairs: Mapping[str, str]) -> dict[str, str]:
+    """The K=V pairs with the owner checked: a person under people or a role (a queue), ``me``
+    being the actor; NotFound with the closest name for anyone else. An empty value unsets it."""
+    from erflow.core.names import person
+
+    given = dict(pairs)
+    if given.get("owner", "").strip():
+        given["owner"] = person(ctx.workflow, ctx.actor, given["owner"], what="owner")
+    return given
+
+
 def set_fields(ctx: Context, raw_id: str, pairs: Mapping[str, str], note: str | None = None) -> ChangeResult:
     actor = _permit(ctx, "set")
     if not pairs:
         raise UsageError("nothing to set: give K=V pairs")
+    pairs = people_named(ctx, pairs)
     with transaction.writing(ctx, raw_id) as began:
         pending = transaction.load_for_change(ctx, raw_id, began)
         ticket, ticket_type = pending.ticket, pending.type
@@ -114,9 +126,9 @@ def log_time(
 def assign(ctx: Context, raw_id: str, who: str) -> ChangeResult:
     actor = _permit(ctx, "assign")
     wf = ctx.workflow
-    target = who.strip().lower()
-    if target not in wf.people and target not in wf.roles:
-        raise NotFound(f"{who!r} is neither a person nor a role in workflow.yaml")
+    from erflow.core.names import person
+
+    target = person(wf, actor, who)
     with transaction.writing(ctx, raw_id) as began:
         pending = transaction.load_for_change(ctx, raw_id, began)
         ticket = pending.ticket

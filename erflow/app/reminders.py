@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from erflow.app.context import Context, require_actor
 from erflow.core.errors import NotFound
+from erflow.core.names import ME, hint
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -86,12 +87,11 @@ def person_of(ctx: Context, person: str | None) -> str:
     """The person asked for (else the actor), lower-cased; NotFound with a did-you-mean when they
     are not under ``people``."""
     email = (person or require_actor(ctx)).strip().lower()
+    if email == ME:
+        email = require_actor(ctx).strip().lower()
     people = ctx.workflow.people
     if email not in people:
-        import difflib
-
-        close = difflib.get_close_matches(email, list(people), n=1)
-        raise NotFound(f"no person {email} under people", hint=f"did you mean {close[0]}?" if close else None)
+        raise NotFound(f"no person {email} under people", hint=hint(email, people))
     return email
 
 

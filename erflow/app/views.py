@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from erflow.app.context import Context
 from erflow.app.reading import TicketFile, read_ticket
+from erflow.core.errors import UsageError
 
 if TYPE_CHECKING:
     from erflow.core import engine
@@ -126,12 +127,60 @@ class Listing:
         return [meta for meta in (item.meta for item in self.items) if meta is not None]
 
 
+def checked(ctx: Context, filters: Filters) -> Filters:
+    """The filters with every name checked against the workflow's (types, states, fields, people;
+    a close name offered for a miss) and ``me`` read as the actor."""
+    from erflow.core import names
+
+    wf = ctx.workflow
+    types = [wf.type(name) for name in filters.types] or list(wf.types.values())
+    for name in filters.states:
+        names.state(types, name)
+    owner = None if filters.owner is None else _owner(ctx, filters.owner)
+    where = dict(filters.where)
+    for key, value in where.items():
+        names.field(types, key)
+        if key == "owner" and value:
+            where[key] = _owner(ctx, value)
+        elif key == "state" and value:
+            names.state(types, value, "--where state")
+        elif key == "type" and value:
+            wf.type(value)
+        else:
+            declared = [f for f in (t.field(key) for t in types) if f is not None and f.type == "enum"]
+            if value and declared and all(value not in f.values for f in declared):
+                known = [v for f in declared for v in f.values]
+                raise UsageError(
+                    f"--where {key}={value}: not one of {', '.join(dict.fromkeys(known))}",
+                    hint=names.hint(value, known),
+                )
+    return Filters(filters.types, filters.states, owner, filters.label, where)
+
+
+def _owner(ctx: Context, who: str) -> str:
+    """The owner a filter names: ``me`` is the actor; anyone else as given (a ticket may carry an
+    owner no longer under people: list_tickets refuses the name only when no ticket has it)."""
+    from erflow.core.names import ME
+
+    return ctx.actor.strip().lower() if who.strip().lower() == ME and ctx.actor else who
+
+
+def _unknown_owner(ctx: Context, filters: Filters) -> None:
+    """No ticket matched: an owner named in the filters who is neither a person nor a role is refused,
+    with the closest name."""
+    from erflow.core.names import person
+
+    for what, who in (("--owner", filters.owner), ("--where owner", filters.where.get("owner"))):
+        if who:
+            person(ctx.workflow, ctx.actor, who, what=what)
+
+
 def list_tickets(ctx: Context, filters: Filters) -> Listing:
     """Every ticket matching the filters, oldest first; a bad file is named, never hides others.
 
     Type and state are filtered by the index; the other filters need the front-matter decoded."""
-    for name in filters.types:
-        ctx.workflow.type(name)
+    if filters.types or filters.states or filters.owner is not None or filters.where:
+        filters = checked(ctx, filters)
     decode = filters.owner is not None or filters.label is not None or bool(filters.where)
     found: list[Indexed] = []
     problems: list[str] = []
@@ -140,6 +189,8 @@ def list_tickets(ctx: Context, filters: Filters) -> Listing:
             problems.append(item.problem)
         elif not decode or filters.match(item.meta or {}):
             found.append(item)
+    if not found and (filters.owner or filters.where.get("owner")):
+        _unknown_owner(ctx, filters)
     return Listing(found, problems)
 
 

@@ -19,11 +19,27 @@ def load(args: Sequence[str]) -> typer.Typer:
     if completing:
         from erflow.cli.completion import words
 
-        args = [word for word in words(os.environ)[1:] if not word.startswith("-")][:1]
-    wanted = root.COMMANDS.get(args[0]) if args else None
+        typed = [word for word in words(os.environ)[1:] if not word.startswith("-")][:1]
+        named = typed[0] if typed else None
+    else:
+        named = command_named(args)
+    wanted = root.COMMANDS.get(named) if named else None
     for module in [wanted] if wanted else dict.fromkeys(root.COMMANDS.values()):
         __import__(f"erflow.cli.{module}")  # not importlib's: `python -X importtime` lists this one
     return root.app
+
+
+def command_named(args: Sequence[str]) -> str | None:
+    """The command ``args`` name, after the root's options (``--store DIR``, ``--debug``)."""
+    at = 0
+    while at < len(args):
+        if args[at] == "--store":
+            at += 2
+        elif args[at].startswith("--store=") or args[at] == "--debug":
+            at += 1
+        else:
+            return args[at]
+    return None
 
 
 def __getattr__(name: str) -> typer.Typer:

@@ -16,8 +16,13 @@ if TYPE_CHECKING:
 @app.command()
 def report(
     name: Annotated[
-        str, typer.Argument(metavar="NAME", help="board, aging, sla, workload, billing or funnel.")
-    ],
+        str | None,
+        typer.Argument(
+            metavar="[NAME]",
+            help="board, aging, sla, workload, billing or funnel; none: list them.",
+            show_default=False,
+        ),
+    ] = None,
     ticket_type: Annotated[
         list[str] | None, typer.Option("--type", help="Only this type (repeatable).")
     ] = None,
@@ -49,6 +54,9 @@ def report(
     from erflow.reports import base, catalog
     from erflow.store.files import write_atomic
 
+    if name is None:
+        _list_reports(json_out)
+        return
     ctx = open_ctx(store, reading=True)
     query = base.query(ctx, ticket_type or [], since, until, as_of)
     result = catalog.run(ctx, name, query)
@@ -78,14 +86,30 @@ def report(
         report_table(result.rows, result.columns)
 
 
+def _list_reports(json_out: bool) -> None:
+    """``erflow report`` alone: each report's name and one line on it."""
+    from erflow.cli.plain import write_json
+    from erflow.reports.catalog import ABOUT
+
+    if json_out:
+        write_json([{"name": name, "about": about} for name, about in ABOUT.items()])
+        return
+    width = max(len(name) for name in ABOUT)
+    sys.stdout.write("".join(f"{name:<{width}}  {about}\n" for name, about in ABOUT.items()))
+    sys.stdout.write("Run erflow report NAME (--json, --csv, --html FILE).\n")
+
+
 @app.command()
 def graph(
+    type_name: Annotated[
+        str | None, typer.Argument(metavar="[TYPE]", help="Only this type (as --type).", show_default=False)
+    ] = None,
     ticket_type: Annotated[str | None, typer.Option("--type", help="Only this type.")] = None,
     fmt: Annotated[
         str | None,
         typer.Option(
             "--format",
-            help="mermaid (the default) or dot; with --against also text (the default on a terminal).",
+            help="text (an outline; the default on a terminal), mermaid (the default elsewhere) or dot.",
         ),
     ] = None,
     counts: Annotated[
@@ -115,17 +139,23 @@ def graph(
     removed ones in red (dashed), changed ones in orange; on a terminal, a text outline."""
     from erflow.reports import catalog, diagram
 
+    if type_name is not None and ticket_type is not None and type_name != ticket_type:
+        raise UsageError(f"graph {type_name} --type {ticket_type}: name one type")
+    ticket_type = ticket_type or type_name
     ctx = open_ctx(store, reading=True)
     if against is None:
         if new is not None:
             raise UsageError("--new needs --against (the older version to compare it with)")
-        if json_out or fmt == "text":
-            raise UsageError(f"{'--json' if json_out else '--format text'} needs --against")
-        if fmt not in (None, "mermaid", "dot"):
-            raise UsageError(f"--format {fmt!r}: expected mermaid or dot")
+        if json_out:
+            raise UsageError("--json needs --against")
+        if fmt not in (None, "mermaid", "dot", "text"):
+            raise UsageError(f"--format {fmt!r}: expected text, mermaid or dot")
         types = [ctx.workflow.type(ticket_type)] if ticket_type else list(ctx.workflow.types.values())
         tally = catalog.state_counts(ctx) if counts else None
-        sys.stdout.write(diagram.render(types, fmt or "mermaid", tally))
+        if fmt == "text" or (fmt is None and sys.stdout.isatty()):
+            sys.stdout.write(diagram.outline(types, tally))
+        else:
+            sys.stdout.write(diagram.render(types, fmt or "mermaid", tally))
         return
     _graph_diff(ctx, against, new, ticket_type, fmt, counts, json_out)
 

@@ -23,6 +23,7 @@ DEBUG = False
 _ARGS: list[str] = []
 _JSON: bool | None = None
 _COMMAND: Any = None
+STORE: str | None = None  # --store given before the command (erflow --store DIR list)
 CLOSED_PIPE = 141  # the exit code of a program ended by SIGPIPE (128 + 13), as git's in `git log | head -1`
 
 # Every command, in the order --help lists them, and its module under erflow.cli (main() imports only
@@ -61,6 +62,17 @@ COMMANDS = {
 
 class _Group(TyperGroup):
     """The one error boundary: ErflowError -> one line on stderr and the contract's exit code."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """Every command with its first sentence whole (click cuts it to the width of one line)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, one_line(command.short_help or command.help or "")))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def list_commands(self, ctx: Any) -> list[str]:
         """The commands in COMMANDS' order, however their modules were imported."""
@@ -129,6 +141,13 @@ class _Group(TyperGroup):
                 _exit_with(f"erflow: {message} (see {command} --help)", code)
             sys.exit(getattr(exc, "exit_code", 2))
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def one_line(text: str) -> str:
+    """The first sentence of a help text (up to its first full stop), on one line."""
+    words = " ".join(text.split("\n\n")[0].split())
+    stop = words.find(". ")
+    return words if stop < 0 else words[: stop + 1]
 
 
 def end_quietly() -> NoReturn:
@@ -205,6 +224,7 @@ StoreOpt = Annotated[
     str | None,
     typer.Option(
         "--store",
+        metavar="DIR",
         help="The store folder (else ERFLOW_STORE, else the nearest folder upward with workflow.yaml).",
         show_default=False,
     ),
@@ -226,9 +246,11 @@ SetOpt = Annotated[
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    store: StoreOpt = None,
 ) -> None:
-    global DEBUG
+    global DEBUG, STORE
     DEBUG = DEBUG or debug
+    STORE = store
 
 
 def open_ctx(store: str | None, env: Mapping[str, str] = os.environ, *, reading: bool = False) -> "Context":
@@ -236,7 +258,7 @@ def open_ctx(store: str | None, env: Mapping[str, str] = os.environ, *, reading:
     in the middle of an operation, and says so in one line on stderr (writing ones are refused)."""
     from erflow.app.context import open_context
 
-    ctx = open_context(store, env, Path.cwd())
+    ctx = open_context(store if store is not None else STORE, env, Path.cwd())
     if reading:
         warn_mid_operation(ctx)
     if sys.stderr.isatty():

@@ -57,9 +57,12 @@ def parse_sets(ticket_type: TicketType, pairs: Mapping[str, str]) -> dict[str, A
     for name, raw in pairs.items():
         declared = ticket_type.field(name)
         if declared is None:
+            from erflow.core.names import hint
+
             raise UsageError(
                 f"--set {name}: no field {name!r} in type {ticket_type.name}",
-                hint="erflow show ID lists the fields",
+                hint=hint(name, [f.name for f in ticket_type.all_fields()])
+                or "erflow show ID lists the fields",
             )
         if declared.system:
             raise Refused(
@@ -184,7 +187,12 @@ def find_transition(ticket_type: TicketType, state: str, name: str) -> Transitio
         raise Refused(
             f"transition {name!r} does not leave state {state!r}", hint=f"from {state}: {open_names}"
         )
-    raise NotFound(f"no transition {name!r} in type {ticket_type.name}")
+    from erflow.core.names import hint
+
+    raise NotFound(
+        f"no transition {name!r} in type {ticket_type.name}",
+        hint=hint(name, [t.name for t in ticket_type.transitions], "transitions"),
+    )
 
 
 def plan(
@@ -316,8 +324,11 @@ def check_settable(ticket_type: TicketType, name: str) -> Field:
     """Refuse an edit outside transitions of a field that a transition owns."""
     declared = ticket_type.field(name)
     if declared is None:
+        from erflow.core.names import hint
+
         raise UsageError(
-            f"no field {name!r} in type {ticket_type.name}", hint="erflow show ID lists the fields"
+            f"no field {name!r} in type {ticket_type.name}",
+            hint=hint(name, [f.name for f in ticket_type.all_fields()]) or "erflow show ID lists the fields",
         )
     if declared.system:
         raise Refused(

@@ -331,7 +331,13 @@ class Workflow(Record):
     def type(self, name: str) -> TicketType:
         found = self.types.get(name)
         if found is None:
-            raise NotFound(f"no ticket type {name!r}", hint=f"types: {', '.join(self.types)}")
+            import difflib
+
+            close = difflib.get_close_matches(name, list(self.types), n=1)
+            raise NotFound(
+                f"no ticket type {name!r}",
+                hint=f"did you mean {close[0]}?" if close else f"types: {', '.join(self.types)}",
+            )
         return found
 
     def type_of_id(self, ticket_id: str) -> TicketType | None:

@@ -30,11 +30,23 @@ REPORTS: dict[str, Builder] = {
     "funnel": funnel,
 }
 
+# One line on each report, for `erflow report` alone.
+ABOUT: dict[str, str] = {
+    "board": "tickets per state, in workflow order, per type, with their owners",
+    "aging": "how long open tickets have sat in their state, oldest first",
+    "sla": "every SLA clock: target, due, time used, paused, status",
+    "workload": "open tickets and logged hours per owner (a person or a role's queue)",
+    "billing": "work ready to invoice: estimate, quote and billable hours",
+    "funnel": "how far the requests of a period got, from git history",
+}
+
 
 def run(ctx: Source, name: str, q: Query) -> Report:
     """The report ``name`` over the tickets ``q`` chooses."""
     if name not in REPORTS:
-        raise NotFound(f"no report {name!r}", hint=f"reports: {', '.join(REPORTS)}")
+        from erflow.core.names import hint
+
+        raise NotFound(f"no report {name!r}", hint=hint(name, REPORTS, "reports"))
     snap = open_snapshot(ctx, q.as_of)
     report = REPORTS[name](snap, q)
     report.params = {**q.params(), "now": snap.now.isoformat()}

@@ -1,10 +1,10 @@
-"""The workflow as a diagram: Mermaid state diagrams or Graphviz DOT."""
+"""The workflow as a diagram: Mermaid state diagrams, Graphviz DOT, or a text outline for a terminal."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from erflow.core.workflow import TicketType
+from erflow.core.workflow import TicketType, Transition
 
 Counts = Mapping[tuple[str, str], int]  # (type, state) -> tickets in it
 
@@ -67,3 +67,33 @@ def _dot(ticket_type: TicketType, counts: Counts | None) -> str:
         lines.append(f"  {quote(source)} -> {quote(target)} [label={quote(label)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def outline(types: Sequence[TicketType], counts: Counts | None = None) -> str:
+    """Each type's states in workflow order, each with the transitions out of it: where they go,
+    who may take them and the fields their gate needs; terminal states marked. Plain text."""
+    blocks = []
+    for ticket_type in types:
+        lines = [_title(ticket_type, counts)]
+        for name, state in ticket_type.states.items():
+            marks = [
+                m
+                for m in ("start" if name == ticket_type.initial else "", "end" if state.terminal else "")
+                if m
+            ]
+            lines.append(
+                f"  {name}: {_label(ticket_type, name, counts)}" + (f" [{', '.join(marks)}]" if marks else "")
+            )
+            for transition in ticket_type.transitions_from(name):
+                lines.append(f"    {_route(transition, name)}")
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
+def _route(transition: Transition, source: str) -> str:
+    targets = transition.targets(source)
+    route = f"{transition.name} \u2192 {' | '.join(targets)}"
+    if transition.roles:
+        route += f"  ({', '.join(transition.roles)})"
+    needs = sorted(transition.required_fields())
+    return route + (f"  needs {', '.join(needs)}" if needs else "")
