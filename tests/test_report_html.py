@@ -206,11 +206,11 @@ def test_hostile_text_in_rows_labels_params_series_and_problems_stays_text() -> 
 
 def test_numbers_are_formatted_and_right_aligned() -> None:
     page = render(full_report())
-    assert '<td class="num" data-v="1234567">1,234,567</td>' in page
-    assert '<td class="num" data-v="0.125">0.12</td>' in page  # two decimals at most
+    assert '<td class="num" data-v="1234567" data-col="Enhancement">1,234,567</td>' in page
+    assert '<td class="num" data-v="0.125" data-col="Hours">0.12</td>' in page  # two decimals at most
     assert '<th scope="col" class="num">Enhancement</th>' in page
     assert '<th scope="col">State</th>' in page
-    assert "<td></td>" in page  # a missing value is an empty cell, not "None"
+    assert '<td data-col="Bug"></td>' in page  # a missing value is an empty cell, not "None"
 
 
 def test_the_header_names_the_report_its_parameters_and_when() -> None:
