@@ -358,9 +358,9 @@ def browser() -> Iterator[Any]:
 class Visit:
     """One page opened from a file, with everything it asked for and everything it complained about."""
 
-    def __init__(self, browser: Any, path: Path, **context: Any) -> None:
+    def __init__(self, browser: Any, path: Path, width: int = 1280, **context: Any) -> None:
         self.url = path.as_uri()
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900}, **context)
+        self.context = browser.new_context(viewport={"width": width, "height": 900}, **context)
         self.page = self.context.new_page()
         self.requests: list[str] = []
         self.errors: list[str] = []

@@ -56,16 +56,18 @@ def funnel_rows(ticket_type: TicketType) -> Rows:
     return Rows([*names, done], {s.name: names.index(s.stage or s.label) for s in opened}, stop)
 
 
-def how_counted(ticket_type: TicketType, rows: Rows) -> str:
-    """One sentence on how the type's rows are counted, for the report's notes."""
-    resolved = ", ".join(sorted(rows.done_states))
-    last = rows.names[rows.last_open] if rows.last_open >= 0 else "?"
-    return (
-        f"{ticket_type.label}: cumulative, a request counts in every stage up to the furthest it reached; "
-        f"{rows.names[rows.done]} counts those "
-        + (f"resolved ({resolved}) or " if resolved else "")
-        + f"closed from {last}; one declined or cancelled earlier counts up to where it stopped."
-    )
+HOW_COUNTED = (
+    "Stages are cumulative: a request counts in every stage up to the furthest it reached (one it "
+    "skipped included), so no stage counts more than the one above; a request declined or cancelled "
+    "on the way counts up to the stage it stopped in (stopped here)."
+)
+
+
+def how_done(ticket_type: TicketType, rows: Rows) -> str:
+    """What the type's done row counts, in one sentence for the report's notes."""
+    last = rows.names[rows.last_open] if rows.last_open >= 0 else "its first stage"
+    reached = f"reached {', '.join(sorted(rows.done_states))}, or " if rows.done_states else ""
+    return f"{ticket_type.label}: {rows.names[rows.done]} counts the ones that {reached}closed from {last}."
 
 
 @dataclass
@@ -90,6 +92,7 @@ def funnel(snap: Snapshot, q: Query) -> Report:
         ["type", "stage", "reached", "percent", "now_in_stage", "stopped_here", "median_days_from_previous"],
     )
     report.title = "Funnel: how far requests got"
+    report.notes.append(HOW_COUNTED)
     upto = snap.commit or "HEAD"
     limit = int(snap.now.timestamp())
     paths = trace(snap.workflow, read_moves(snap.git, upto), limit)
@@ -98,7 +101,7 @@ def funnel(snap: Snapshot, q: Query) -> Report:
     for type_name in list(q.types) or list(snap.workflow.types):
         ticket_type = snap.workflow.types[type_name]
         rows = funnel_rows(ticket_type)
-        report.notes.append(how_counted(ticket_type, rows))
+        report.notes.append(how_done(ticket_type, rows))
         cohort = [
             p
             for p in paths.values()
