@@ -213,12 +213,12 @@ table.data{border-collapse:collapse;width:100%;font-size:.9rem}
 box-shadow:inset 0 -2px 0 var(--line)}
 .data tbody tr:nth-child(even){background:var(--zebra)}
 .data tbody tr:last-child td{border-bottom:0}
-.data td{overflow-wrap:anywhere;max-width:48ch}
+.data td{overflow-wrap:break-word;max-width:48ch}
 .data .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .data th button{all:inherit;cursor:pointer;box-shadow:none;padding:0}
-.data th button::after{content:" \\2195";color:var(--muted);font-weight:400}
-.data th[aria-sort=ascending] button::after{content:" \\2191"}
-.data th[aria-sort=descending] button::after{content:" \\2193"}
+.data th button::after{content:"\\00a0\\2195";color:var(--muted);font-weight:400}
+.data th[aria-sort=ascending] button::after{content:"\\00a0\\2191"}
+.data th[aria-sort=descending] button::after{content:"\\00a0\\2193"}
 .data th button:focus-visible{outline:2px solid var(--accent);outline-offset:2px}
 .status{font-weight:600;white-space:nowrap}
 .st-breached{color:var(--bad)}.st-at_risk{color:var(--risk)}.st-met{color:var(--ok)}.st-paused{color:var(--muted)}
