@@ -206,11 +206,11 @@ def test_hostile_text_in_rows_labels_params_series_and_problems_stays_text() -> 
 
 def test_numbers_are_formatted_and_right_aligned() -> None:
     page = render(full_report())
-    assert '<td class="num" data-v="1234567">1,234,567</td>' in page
-    assert '<td class="num" data-v="0.125">0.12</td>' in page  # two decimals at most
+    assert '<td class="num" data-v="1234567" data-col="Enhancement">1,234,567</td>' in page
+    assert '<td class="num" data-v="0.125" data-col="Hours">0.12</td>' in page  # two decimals at most
     assert '<th scope="col" class="num">Enhancement</th>' in page
     assert '<th scope="col">State</th>' in page
-    assert "<td></td>" in page  # a missing value is an empty cell, not "None"
+    assert '<td data-col="Bug"></td>' in page  # a missing value is an empty cell, not "None"
 
 
 def test_the_header_names_the_report_its_parameters_and_when() -> None:
@@ -358,9 +358,9 @@ def browser() -> Iterator[Any]:
 class Visit:
     """One page opened from a file, with everything it asked for and everything it complained about."""
 
-    def __init__(self, browser: Any, path: Path, **context: Any) -> None:
+    def __init__(self, browser: Any, path: Path, width: int = 1280, **context: Any) -> None:
         self.url = path.as_uri()
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900}, **context)
+        self.context = browser.new_context(viewport={"width": width, "height": 900}, **context)
         self.page = self.context.new_page()
         self.requests: list[str] = []
         self.errors: list[str] = []

@@ -84,6 +84,8 @@ def report(
         write_csv(result.rows, result.columns)
     else:
         report_table(result.rows, result.columns)
+        for note in result.notes:
+            message(note, "dim")
 
 
 def _list_reports(json_out: bool) -> None:

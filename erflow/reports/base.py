@@ -44,9 +44,11 @@ class Report:
     title: str = ""
     params: dict[str, str] = field(default_factory=dict)  # what it was run with: type, since, as_of...
     charts: list[Chart] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how the rows are counted, when it needs saying
 
     def as_json(self) -> dict[str, Any]:
-        return {"report": self.name, "params": self.params, "columns": self.columns, "rows": self.rows}
+        data = {"report": self.name, "params": self.params, "columns": self.columns, "rows": self.rows}
+        return data | ({"notes": self.notes} if self.notes else {})
 
 
 @dataclass(frozen=True)

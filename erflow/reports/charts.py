@@ -17,6 +17,8 @@ ROW = 26  # one bar's row (bars, funnel)
 BAR = 16
 GROUP_ROW = 24  # a group's heading row (bars, funnel)
 TOP = 8
+LINE = 14  # a label's line height
+CHAR = 7  # a label character's width, at most, for the layout
 
 
 @dataclass(frozen=True)
@@ -91,28 +93,57 @@ def _rect(colour: int, x: float, y: float, width: float, height: float, tip: str
 
 
 def _label_width(labels: Sequence[str]) -> int:
-    return max(70, min(190, 14 + 7 * max((len(x) for x in labels), default=0)))
+    return max(70, min(200, 14 + CHAR * max((len(x) for x in labels), default=0)))
 
 
 def _short(text: str, room: int) -> str:
-    limit = max(4, (room - 12) // 7)
+    limit = max(4, (room - 12) // CHAR)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _rows_layout(chart: Chart) -> tuple[list[tuple[int, str]], list[int], int]:
-    """For bars and funnel: group headings (y, name), each label's row y, and the total height."""
+def _rows_layout(chart: Chart, left: int) -> tuple[list[tuple[int, str]], list[int], list[int], int]:
+    """For bars and funnel: group headings (y, name), each label's row y and height, and the total
+    height; a label that needs two or three lines gets a taller row."""
     headings: list[tuple[int, str]] = []
     ys: list[int] = []
+    heights: list[int] = []
     y, previous = TOP, None
-    for i in range(len(chart.labels)):
+    for i, label in enumerate(chart.labels):
         group = chart.groups[i] if i < len(chart.groups) else ""
         if chart.groups and group != previous:
             headings.append((y, group))
             y += GROUP_ROW
             previous = group
         ys.append(y)
-        y += ROW
-    return headings, ys, y + TOP
+        heights.append(ROW + LINE * (len(_lines(label, left)) - 1))
+        y += heights[-1]
+    return headings, ys, heights, y + TOP
+
+
+def _lines(text: str, room: int) -> list[str]:
+    """``text`` broken at spaces into at most three lines that fit in ``room`` pixels; the last one
+    ends in "…" when even that is not enough (the whole label is in its tooltip)."""
+    limit = max(4, (room - 12) // CHAR)
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= limit:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    if len(lines) > 3:
+        lines[2:] = [" ".join(lines[2:])]
+    return [_short(x, room) for x in lines] or [""]
+
+
+def _label(label: str, left: int, y: float, height: int) -> str:
+    """A row's label, right-aligned before the bars, on as many lines as it needs, centred on the row."""
+    lines = _lines(label, left)
+    first = y + height / 2 + 4 - LINE * (len(lines) - 1) / 2
+    spans = "".join(
+        f'<tspan x="{left - 8}" y="{first + LINE * n:.0f}">{esc(line)}</tspan>'
+        for n, line in enumerate(lines)
+    )
+    return f'<text class="label" text-anchor="end"><title>{esc(label)}</title>{spans}</text>'
 
 
 def _group_bands(headings: Sequence[tuple[int, str]], bottom: int) -> str:
@@ -130,17 +161,14 @@ def _bars(chart: Chart, series: Sequence[_Series], totals: Sequence[float]) -> t
     right = 64
     span = W - left - right
     top_value, ticks = _axis(max(totals))
-    headings, ys, height = _rows_layout(chart)
+    headings, ys, heights, height = _rows_layout(chart, left)
     parts = [_group_bands(headings, height)]
     for tick in ticks:
         x = left + span * tick / top_value
         parts.append(f'<line class="grid" x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{height - TOP}"></line>')
     for i, label in enumerate(chart.labels):
-        y = ys[i]
-        parts.append(
-            f'<text class="label" x="{left - 8}" y="{y + ROW / 2 + 4:.0f}" text-anchor="end">'
-            f"<title>{esc(label)}</title>{esc(_short(label, left))}</text>"
-        )
+        y = ys[i] + (heights[i] - ROW) / 2
+        parts.append(_label(label, left, ys[i], heights[i]))
         x = float(left)
         segments = []
         for s in series:
@@ -164,13 +192,13 @@ def _funnel(chart: Chart, series: Sequence[_Series], totals: Sequence[float]) ->
     centre = left + span / 2
     top_value = max(totals)
     first = totals[0]
-    headings, ys, height = _rows_layout(chart)
+    headings, ys, heights, height = _rows_layout(chart, left)
     parts = [_group_bands(headings, height)]
     parts.append(
         f'<line class="axis" x1="{centre:.1f}" y1="{TOP}" x2="{centre:.1f}" y2="{height - TOP}"></line>'
     )
     for i, label in enumerate(chart.labels):
-        y = ys[i]
+        y = ys[i] + (heights[i] - ROW) / 2
         full = span * totals[i] / top_value
         x = centre - full / 2
         segments = []
@@ -182,8 +210,7 @@ def _funnel(chart: Chart, series: Sequence[_Series], totals: Sequence[float]) ->
             x += width
         share = f" · {totals[i] / first:.0%}" if first and i else ""
         parts.append(
-            f'<text class="label" x="{left - 8}" y="{y + ROW / 2 + 4:.0f}" text-anchor="end">'
-            f"<title>{esc(label)}</title>{esc(_short(label, left))}</text>"
+            _label(label, left, ys[i], heights[i])
             + _bar(label, totals[i], segments)
             + f'<text class="value" x="{W - right + 8}" y="{y + ROW / 2 + 4:.0f}">{esc(num(totals[i]))}'
             f'<tspan class="share">{esc(share)}</tspan></text>'

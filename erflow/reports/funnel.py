@@ -3,39 +3,96 @@ each stage of their type, and the median time from the stage before.
 
 Every erflow commit names its ticket and the state it moved to in its trailers (``Erflow-Ticket``,
 ``Erflow-To``, ``Erflow-Created``), so one ``git log`` without diffs gives every ticket's path. A
-ticket entered when its first commit was made (erflow's clock: the author date). The stages are the
-type's, in workflow order; a request "reached" a stage when it first entered any of its states.
+ticket entered when its first commit was made (erflow's clock: the author date).
+
+The rows are the type's open stages in workflow order, then Done, and they are cumulative: a request
+counts in every stage up to the furthest it reached (a stage it skipped included), so each row is at
+most the one above. Done counts the requests that were resolved (they reached a state that stops the
+type's SLA clock, ``resolved`` in the defaults) or closed from the last open stage; one declined or
+cancelled earlier counts up to the stage it stopped in.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from erflow.core.workflow import TicketType, Workflow
-from erflow.reports.base import Chart, Query, Report, stages
+from erflow.reports.base import Chart, Query, Report
 from erflow.reports.snapshot import Snapshot
 from erflow.store.commits import Move, read_moves
+
+DONE = "Done"
+WEEKS = 12  # the throughput chart's weeks up to now, when no --since says where to start
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A type's funnel rows: its open stages in workflow order, then the done row."""
+
+    names: list[str]
+    row_of: dict[str, int]  # each open state -> its stage's row
+    done_states: frozenset[str]  # open states that count as done: the SLA's stop states
+
+    @property
+    def done(self) -> int:
+        return len(self.names) - 1
+
+    @property
+    def last_open(self) -> int:
+        return len(self.names) - 2
+
+
+def funnel_rows(ticket_type: TicketType) -> Rows:
+    """The funnel's rows for ``ticket_type``; the done row takes the terminal states' stage name when
+    they share one that no open state has."""
+    opened = [s for s in ticket_type.states.values() if not s.terminal]
+    names = list(dict.fromkeys(s.stage or s.label for s in opened))
+    ends = list(dict.fromkeys(s.stage or s.label for s in ticket_type.states.values() if s.terminal))
+    done = ends[0] if len(ends) == 1 and ends[0] not in names else DONE
+    stop = frozenset(ticket_type.sla.stop) if ticket_type.sla else frozenset()
+    return Rows([*names, done], {s.name: names.index(s.stage or s.label) for s in opened}, stop)
+
+
+HOW_COUNTED = (
+    "Stages are cumulative: a request counts in every stage up to the furthest it reached (one it "
+    "skipped included), so no stage counts more than the one above; a request declined or cancelled "
+    "on the way counts up to the stage it stopped in (stopped here)."
+)
+
+
+def how_done(ticket_type: TicketType, rows: Rows) -> str:
+    """What the type's done row counts, in one sentence for the report's notes."""
+    last = rows.names[rows.last_open] if rows.last_open >= 0 else "its first stage"
+    reached = f"reached {', '.join(sorted(rows.done_states))}, or " if rows.done_states else ""
+    return f"{ticket_type.label}: {rows.names[rows.done]} counts the ones that {reached}closed from {last}."
 
 
 @dataclass
 class Journey:
-    """One request's way through its stages: when it entered, and when it first reached each."""
+    """One request's way through the funnel: when it entered, when it first got at least as far as
+    each row, the row it is in now (None: it ended without being done), and where it stopped."""
 
     type: TicketType
     entered: int = 0
-    reached: dict[int, int] = field(default_factory=dict)  # stage index -> first time
-    last_stage: int | None = None
+    reached: dict[int, int] = field(default_factory=dict)  # row -> first time at least this far
+    now: int | None = None
+
+    @property
+    def furthest(self) -> int:
+        return max(self.reached, default=-1)
 
 
 def funnel(snap: Snapshot, q: Query) -> Report:
     """Of the requests that entered in the period, how far they got."""
     report = Report(
         "funnel",
-        ["type", "stage", "reached", "percent", "now_in_stage", "median_days_from_previous"],
+        ["type", "stage", "reached", "percent", "now_in_stage", "stopped_here", "median_days_from_previous"],
     )
     report.title = "Funnel: how far requests got"
+    report.notes.append(HOW_COUNTED)
     upto = snap.commit or "HEAD"
     limit = int(snap.now.timestamp())
     paths = trace(snap.workflow, read_moves(snap.git, upto), limit)
@@ -43,7 +100,8 @@ def funnel(snap: Snapshot, q: Query) -> Report:
     until = int(q.until.timestamp()) if q.until else None
     for type_name in list(q.types) or list(snap.workflow.types):
         ticket_type = snap.workflow.types[type_name]
-        names = stages(ticket_type)
+        rows = funnel_rows(ticket_type)
+        report.notes.append(how_done(ticket_type, rows))
         cohort = [
             p
             for p in paths.values()
@@ -51,16 +109,14 @@ def funnel(snap: Snapshot, q: Query) -> Report:
             and (since is None or p.entered >= since)
             and (until is None or p.entered <= until)
         ]
-        gaps: dict[int, list[float]] = {}
-        for path in cohort:
-            order = sorted(path.reached)
-            for before, after in zip(order, order[1:], strict=False):
-                seconds = path.reached[after] - path.reached[before]
-                if seconds >= 0:
-                    gaps.setdefault(after, []).append(seconds / 86400)
         reached = []
-        for index, stage in enumerate(names):
+        for index, stage in enumerate(rows.names):
             count = sum(1 for p in cohort if index in p.reached)
+            gaps = [
+                (p.reached[index] - p.reached[index - 1]) / 86400
+                for p in cohort
+                if index and index in p.reached
+            ]
             reached.append(float(count))
             report.rows.append(
                 {
@@ -68,25 +124,56 @@ def funnel(snap: Snapshot, q: Query) -> Report:
                     "stage": stage,
                     "reached": count,
                     "percent": round(100 * count / len(cohort), 1) if cohort else 0.0,
-                    "now_in_stage": sum(1 for p in cohort if p.last_stage == index),
-                    "median_days_from_previous": (
-                        round(statistics.median(gaps[index]), 1) if gaps.get(index) else None
-                    ),
+                    "now_in_stage": sum(1 for p in cohort if p.now == index),
+                    "stopped_here": sum(1 for p in cohort if p.now is None and p.furthest == index),
+                    "median_days_from_previous": round(statistics.median(gaps), 1) if gaps else None,
                 }
             )
         report.charts.append(
-            Chart("funnel", f"{ticket_type.label}: requests reaching each stage", names, {"reached": reached})
+            Chart(
+                "funnel",
+                f"{ticket_type.label}: requests reaching each stage",
+                rows.names,
+                {"reached": reached},
+            )
         )
+    report.charts.append(throughput(snap, q, paths))
+    report.notes.append("Done per week: every request done in that week, whenever it entered.")
     return report
+
+
+def throughput(snap: Snapshot, q: Query, paths: dict[str, Journey]) -> Chart:
+    """Requests done per week (Monday to Sunday, in the calendar's time zone), one series per type:
+    the weeks from --since (or twelve weeks back) to --until (or now), fifty-two at most."""
+    tz = snap.workflow.calendar.tz
+    end = min(q.until or snap.now, snap.now)
+    first, last = _monday(q.since or end - dt.timedelta(weeks=WEEKS - 1), tz), _monday(end, tz)
+    weeks = [first + dt.timedelta(weeks=k) for k in range((last - first).days // 7 + 1)][-52:]
+    index = {week: k for k, week in enumerate(weeks)}
+    series: dict[str, list[float]] = {}
+    for type_name in list(q.types) or list(snap.workflow.types):
+        ticket_type = snap.workflow.types[type_name]
+        done = funnel_rows(ticket_type).done
+        counts = [0.0] * len(weeks)
+        for path in paths.values():
+            if path.type is ticket_type and done in path.reached:
+                k = index.get(_monday(dt.datetime.fromtimestamp(path.reached[done], tz), tz))
+                if k is not None:
+                    counts[k] += 1
+        series[ticket_type.label] = counts
+    labels = [f"{week.day} {week:%b}" for week in weeks]
+    return Chart("histogram", "Requests done per week (weeks from Monday)", labels, series)
+
+
+def _monday(when: dt.datetime, tz: dt.tzinfo) -> dt.date:
+    day = when.astimezone(tz).date()
+    return day - dt.timedelta(days=day.weekday())
 
 
 def trace(workflow: Workflow, moves: Iterable[Move], limit: int) -> dict[str, Journey]:
     """Every ticket's path from its moves (any order), ignoring moves after ``limit``."""
     by_prefix = {t.prefix: t for t in workflow.types.values()}
-    stage_of = {
-        t.name: {name: stages(t).index(s.stage or s.label) for name, s in t.states.items()}
-        for t in workflow.types.values()
-    }
+    rows_of = {t.name: funnel_rows(t) for t in workflow.types.values()}
     entries: dict[str, list[tuple[int, str | None]]] = {}
     for move in moves:
         if move.when > limit:
@@ -102,13 +189,27 @@ def trace(workflow: Workflow, moves: Iterable[Move], limit: int) -> dict[str, Jo
         items.reverse()  # git gave them newest first: keep a second's moves in commit order
         items.sort(key=lambda item: item[0])
         path = Journey(ticket_type, entered=items[0][0])
-        for when, state in items:
-            if state is None:
-                continue  # the commit named no state
-            index = stage_of[ticket_type.name].get(state or ticket_type.initial)
-            if index is None:
-                continue  # a state the workflow no longer has
-            path.reached.setdefault(index, when)
-            path.last_stage = index
+        _walk(path, rows_of[ticket_type.name], items)
         paths[ticket_id] = path
     return paths
+
+
+def _walk(path: Journey, rows: Rows, items: Iterable[tuple[int, str | None]]) -> None:
+    """Follow one ticket's states in time order, filling in how far it got and when."""
+    for when, state_name in items:
+        if state_name is None:
+            continue  # the commit named no state
+        state = path.type.states.get(state_name or path.type.initial)
+        if state is None:
+            continue  # a state the workflow no longer has
+        if state.terminal:
+            if path.now not in (rows.last_open, rows.done):
+                path.now = None  # declined or cancelled before the end: it stops where it got
+                continue
+            row = now = rows.done
+        else:
+            now = rows.row_of[state.name]
+            row = rows.done if state.name in rows.done_states else now
+        for index in range(path.furthest + 1, row + 1):
+            path.reached[index] = when
+        path.now = now

@@ -29,6 +29,11 @@ def render(report: Report, *, generated_at: datetime | None = None) -> str:
     parts = [_header(report, title, when)]
     if report.problems:
         parts.append(_problems(report.problems))
+    if report.notes:
+        notes = "".join(f"<li>{esc(n)}</li>" for n in report.notes)
+        parts.append(
+            f'<section class="notes" role="note"><h2>How it is counted</h2><ul>{notes}</ul></section>'
+        )
     if not report.rows:
         parts.append(
             '<section class="empty"><h2>No tickets match</h2><p>Nothing to chart or list for this report'
@@ -92,9 +97,9 @@ def _problems(problems: Sequence[str]) -> str:
 def _table(report: Report) -> str:
     numeric = {c for c in report.columns if _is_numeric_column(report.rows, c)}
     num_class = ' class="num"'
+    names = {c: c.replace("_", " ").capitalize() for c in report.columns}
     head = "".join(
-        f'<th scope="col"{num_class if c in numeric else ""}>{esc(c.replace("_", " ").capitalize())}</th>'
-        for c in report.columns
+        f'<th scope="col"{num_class if c in numeric else ""}>{esc(names[c])}</th>' for c in report.columns
     )
     shown = report.rows[:MAX_ROWS]
     body = []
@@ -102,14 +107,14 @@ def _table(report: Report) -> str:
         cells = []
         for column in report.columns:
             value = row.get(column)
+            col = f' data-col="{esc(names[column])}"'
             if column in numeric and value is not None:
-                cells.append(f'<td class="num" data-v="{esc(value)}">{esc(num(value))}</td>')
+                cells.append(f'<td class="num" data-v="{esc(value)}"{col}>{esc(num(value))}</td>')
             elif column == "status" and isinstance(value, str) and value.replace("_", "").isalnum():
-                cells.append(
-                    f'<td><span class="status st-{esc(value)}">{esc(value.replace("_", " "))}</span></td>'
-                )
+                shown_as = esc(value.replace("_", " "))
+                cells.append(f'<td{col}><span class="status st-{esc(value)}">{shown_as}</span></td>')
             else:
-                cells.append(f"<td>{esc(plain(value))}</td>")
+                cells.append(f"<td{col}>{esc(_breakable(plain(value)))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     left_out = len(report.rows) - len(shown)
     note = (
@@ -124,6 +129,13 @@ def _table(report: Report) -> str:
         + note
         + '<div class="table-wrap"><table class="data">'
         + f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div></section>"
+    )
+
+
+def _breakable(text: str) -> str:
+    """``text`` with a zero-width space after each ``T`` of a date and time, so that it may wrap."""
+    return (
+        text.replace("T", "T\u200b") if len(text) >= 19 and text[4:5] == "-" and text[10:11] == "T" else text
     )
 
 
@@ -196,21 +208,28 @@ margin-bottom:24px}
 .truncated{background:var(--warn-bg);color:var(--warn-fg);border-radius:8px;padding:8px 12px}
 .table-wrap{overflow-x:auto;background:var(--card);border:1px solid var(--line);border-radius:10px}
 table.data{border-collapse:collapse;width:100%;font-size:.9rem}
-.data th,.data td{padding:7px 12px;text-align:left;vertical-align:top;border-bottom:1px solid var(--line)}
-.data th{position:sticky;top:0;background:var(--card);font-weight:600;white-space:nowrap;
+.data th,.data td{padding:7px 8px;text-align:left;vertical-align:top;border-bottom:1px solid var(--line)}
+.data th{position:sticky;top:0;background:var(--card);font-weight:600;
 box-shadow:inset 0 -2px 0 var(--line)}
 .data tbody tr:nth-child(even){background:var(--zebra)}
 .data tbody tr:last-child td{border-bottom:0}
 .data td{overflow-wrap:break-word;max-width:48ch}
 .data .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .data th button{all:inherit;cursor:pointer;box-shadow:none;padding:0}
-.data th button::after{content:" \\2195";color:var(--muted);font-weight:400}
-.data th[aria-sort=ascending] button::after{content:" \\2191"}
-.data th[aria-sort=descending] button::after{content:" \\2193"}
+.data th button::after{content:"\\00a0\\2195";color:var(--muted);font-weight:400}
+.data th[aria-sort=ascending] button::after{content:"\\00a0\\2191"}
+.data th[aria-sort=descending] button::after{content:"\\00a0\\2193"}
 .data th button:focus-visible{outline:2px solid var(--accent);outline-offset:2px}
 .status{font-weight:600;white-space:nowrap}
 .st-breached{color:var(--bad)}.st-at_risk{color:var(--risk)}.st-met{color:var(--ok)}.st-paused{color:var(--muted)}
-@media (max-width:600px){main{padding:16px 10px 32px}h1{font-size:1.4rem}.chart{padding:12px 10px}}
+.notes{background:var(--band);border-radius:10px;padding:12px 18px;margin-bottom:24px;font-size:.9rem}
+.notes ul{margin:0;padding-left:1.2em}
+@media (max-width:600px){main{padding:16px 10px 32px}h1{font-size:1.4rem}.chart{padding:12px 10px}
+.data thead{display:none}.data,.data tbody,.data tr,.data td{display:block;width:100%}
+.data tr{padding:6px 0;border-bottom:1px solid var(--line)}
+.data td,.data .num{display:flex;gap:12px;justify-content:space-between;text-align:right;max-width:none;
+border:0;padding:3px 10px;white-space:normal}
+.data td::before{content:attr(data-col);color:var(--muted);font-weight:600;text-align:left;flex:none}}
 @media print{html{background:#fff;color:#000;font-size:11pt}main{max-width:none;padding:0}
 .chart,.table-wrap{border-color:#ccc}.charts{grid-template-columns:1fr 1fr}
 .data th{position:static}.data thead{display:table-header-group}.data tr{break-inside:avoid}

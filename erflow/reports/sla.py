@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from erflow.core import timers
 from erflow.reports.base import Chart, Query, Report, chosen_metas
 from erflow.reports.snapshot import Snapshot
@@ -25,12 +27,15 @@ def sla(snap: Snapshot, q: Query) -> Report:
         ],
     )
     report.title = "SLA clocks"
+    open_dues: dict[str, list[dt.datetime]] = {}
     for meta in chosen_metas(snap, q):
         ticket_type = snap.workflow.types.get(str(meta.get("type")))
         if ticket_type is None:
             continue
         for clock in timers.sla_clocks(snap.workflow, ticket_type, meta, snap.now):
             data = clock.as_json()
+            if clock.status in ("running", "at_risk"):
+                open_dues.setdefault(clock.kind, []).append(clock.due)
             report.rows.append(
                 {
                     "id": meta["id"],
@@ -64,4 +69,26 @@ def sla(snap: Snapshot, q: Query) -> Report:
             unit="clocks",
         )
     )
+    report.charts.append(burn_down(open_dues, snap.now))
     return report
+
+
+BURN_DAYS = 14  # the burn-down's last day from now, at most
+
+
+def burn_down(dues: dict[str, list[dt.datetime]], now: dt.datetime) -> Chart:
+    """The open clocks (running or at risk) still within their target now and on each day after, if
+    none is met: a column per day until the last one is due (a week at least, two at most)."""
+    last = max((d for ds in dues.values() for d in ds), default=now)
+    days = max(7, min(BURN_DAYS, (last - now).days + 1))
+    labels = ["now"] + [f"+{k} d" for k in range(1, days + 1)]
+    return Chart(
+        "histogram",
+        "SLA burn-down: open clocks still within their target if none is met",
+        labels,
+        {
+            kind: [float(sum(1 for d in ds if d > now + dt.timedelta(days=k))) for k in range(days + 1)]
+            for kind, ds in dues.items()
+        },
+        unit="clocks",
+    )
