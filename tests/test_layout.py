@@ -41,3 +41,18 @@ def test_module_and_classes_stay_small(path: Path) -> None:
         if isinstance(node, ast.ClassDef):
             length = (node.end_lineno or node.lineno) - node.lineno + 1
             assert length <= MAX_CLASS_LINES, f"{_rel(path)}: class {node.name} has {length} lines"
+
+
+def test_no_module_imports_click_which_is_not_a_dependency() -> None:
+    """typer bundles its own click; the real one is only installed with the test extras (through
+    import-linter), so an `import click` breaks `erflow --help` on a user's machine."""
+    package = Path(__file__).resolve().parent.parent / "erflow"
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(name == "click" or name.startswith("click.") for name in names):
+                found.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert found == []

@@ -352,3 +352,12 @@ def test_an_onboard_test_answer_by_email_is_matched_by_its_words(
     assert (got["outcome"], got["transition"], got["to"]) == ("moved", transition, "todo")
     shown = run.show(doc)
     assert shown["test_status"] == status and reply in shown["body"]  # the reply is the transition's note
+
+
+def test_reply_without_text_opens_the_editor_and_drops_its_comment_lines(run: Cli) -> None:
+    ticket_id = at_needs_info(run)
+    editor = 'sh -c \'printf "Thanks, Jane.\\n# not sent\\n" > "$1"\' sh'
+    shown = run.ok("reply", ticket_id, "--dry-run", user=PM, env={"VISUAL": None, "EDITOR": editor}).stdout
+    assert "Thanks, Jane." in shown and "not sent" not in shown
+    failing = run("reply", ticket_id, "--dry-run", user=PM, env={"VISUAL": None, "EDITOR": "false"})
+    assert failing.exit_code == 2 and "editor 'false' exited 1" in failing.stderr

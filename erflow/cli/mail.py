@@ -4,7 +4,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 
 from erflow.cli.root import JsonOpt, StoreOpt, app, open_ctx, print_change
@@ -195,7 +194,7 @@ def reply(
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"{file}: cannot be read ({exc})") from None
     elif text is None:
-        edited = click.edit(
+        edited = _edit(
             "\n# Your reply to the customer of " + ticket_id + ". Lines starting with # are dropped.\n"
         )
         text = "\n".join(line for line in (edited or "").splitlines() if not line.startswith("#"))
@@ -210,3 +209,27 @@ def reply(
         sys.stdout.write(mail.text if mail.text.endswith("\n") else mail.text + "\n")
         return
     print_change(result)
+
+
+def _edit(text: str) -> str:
+    """``text`` as the person left it in $VISUAL or $EDITOR (else vi); a UsageError when the editor
+    fails. click.edit's job, without click: it is not a dependency of erflow (typer bundles its own,
+    which has no editor)."""
+    import os
+    import shlex
+    import subprocess  # noqa: TID251  (the person's editor, not git)
+    import tempfile
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    with tempfile.TemporaryDirectory(prefix="erflow-reply-") as folder:
+        path = os.path.join(folder, "reply.txt")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        try:
+            done = subprocess.run([*shlex.split(editor), path], check=False)
+        except OSError as exc:
+            raise UsageError(f"editor {editor!r} could not start ({exc}); give --text or --file") from None
+        if done.returncode != 0:
+            raise UsageError(f"editor {editor!r} exited {done.returncode}; nothing sent")
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
