@@ -44,20 +44,19 @@ def fields_of(types: Iterable[TicketType]) -> list[str]:
 def state(types: Iterable[TicketType], name: str, what: str = "--state") -> str:
     """``name`` when one of the types has that state; else a UsageError."""
     chosen = list(types)
-    known = states_of(chosen)
-    if name not in known:
-        where = ", ".join(t.name for t in chosen) if len(chosen) <= 2 else "any type"
-        raise UsageError(f"{what} {name}: no state {name!r} in {where}", hint=hint(name, known))
-    return name
+    return _known(chosen, name, states_of(chosen), "state", what)
 
 
 def field(types: Iterable[TicketType], name: str, what: str = "--where") -> str:
     """``name`` when one of the types has that field; else a UsageError."""
     chosen = list(types)
-    known = fields_of(chosen)
+    return _known(chosen, name, fields_of(chosen), "field", what)
+
+
+def _known(chosen: list[TicketType], name: str, known: list[str], kind: str, what: str) -> str:
     if name not in known:
         where = ", ".join(t.name for t in chosen) if len(chosen) <= 2 else "any type"
-        raise UsageError(f"{what} {name}: no field {name!r} in {where}", hint=hint(name, known))
+        raise UsageError(f"{what} {name}: no {kind} {name!r} in {where}", hint=hint(name, known))
     return name
 
 
