@@ -5,12 +5,12 @@ ticket for the rehearsal (a dry run) that precedes the change."""
 from __future__ import annotations
 
 import copy
-import difflib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from erflow.app.context import Context
 from erflow.app.reading import TicketFile
+from erflow.core.names import closest
 
 if TYPE_CHECKING:
     from erflow.core.engine import Evaluation
@@ -59,8 +59,8 @@ def hint(field: Field, raw: str) -> str:
     """A "did you mean" for a value the field refused: the closest of its own values, or ""."""
     if not field.values:
         return ""
-    close = difflib.get_close_matches(raw.strip(), field.values, n=1)
-    return f" (did you mean {close[0]}?)" if close else ""
+    close = closest(raw.strip(), field.values)
+    return f" (did you mean {close}?)" if close else ""
 
 
 def rehearsal_copy(file: TicketFile) -> TicketFile:

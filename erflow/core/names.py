@@ -16,16 +16,23 @@ if TYPE_CHECKING:
 ME = "me"
 
 
-def hint(word: str, choices: Iterable[str], what: str = "") -> str | None:
-    """ "did you mean X?" for the closest of ``choices``; else the choices themselves (named
-    ``what``) when they are few; else None."""
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The one of ``choices`` nearest to ``word`` (as typed, then ignoring case), or None."""
     names = list(dict.fromkeys(choices))
     close = difflib.get_close_matches(word, names, n=1)
     if not close:
         close = difflib.get_close_matches(word.lower(), [n.lower() for n in names], n=1)
         close = [n for n in names if n.lower() in close][:1]
+    return close[0] if close else None
+
+
+def hint(word: str, choices: Iterable[str], what: str = "") -> str | None:
+    """ "did you mean X?" for the closest of ``choices``; else the choices themselves (named
+    ``what``) when they are few; else None."""
+    names = list(dict.fromkeys(choices))
+    close = closest(word, names)
     if close:
-        return f"did you mean {close[0]}?"
+        return f"did you mean {close}?"
     if what and names and len(names) <= 12:
         return f"{what}: {', '.join(names)}"
     return None

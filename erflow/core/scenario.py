@@ -9,7 +9,6 @@ line naming the file, the line and the field (exit 2), never a scenario that sil
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 
 from erflow.core import yamlio
 from erflow.core.errors import UsageError, located
+from erflow.core.names import closest
 from erflow.core.workflow import Workflow
 
 SCENARIO_KEYS = ("name", "now", "policies", "new", "expect", "steps")
@@ -171,8 +171,8 @@ class _Reader:
             raise self.fail(line, f"{what}: expected a mapping, got {type(value).__name__}")
         for key in value:
             if key not in keys:
-                close = difflib.get_close_matches(str(key), keys, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; one of: {', '.join(keys)}"
+                close = closest(str(key), keys)
+                hint = f"; did you mean {close!r}?" if close else f"; one of: {', '.join(keys)}"
                 raise self.fail(value.line_of(key), f"{what}: unknown key {key!r}{hint}")
         return value
 
@@ -234,8 +234,8 @@ class _Reader:
         return next((person for person in self.workflow.people if self.workflow.may(person, "new")), "")
 
     def unknown(self, what: str, value: str, known: Sequence[str] | Mapping[str, Any]) -> str:
-        close = difflib.get_close_matches(value, list(known), n=1)
-        return f"unknown {what} {value!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+        close = closest(value, known)
+        return f"unknown {what} {value!r}" + (f"; did you mean {close!r}?" if close else "")
 
     def sets(self, data: yamlio.LineDict, what: str, type_name: str | None) -> dict[str, str]:
         """The ``set:`` values as text; their names checked against the type's fields when the step

@@ -3,7 +3,6 @@ rota; and each person's ``mute:``."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -11,6 +10,7 @@ from erflow.core import yamlio
 from erflow.core.businesstime import Duration, parse_duration
 from erflow.core.loader.base import NAME, Reader
 from erflow.core.loader.references import RefChecker
+from erflow.core.names import closest
 from erflow.core.workflow import (
     MUTABLE,
     NOTIFY_EVENTS,
@@ -39,8 +39,8 @@ _KINDS = ("owner", "role", "on_call")
 
 
 def _unknown(what: str, name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f"unknown {what} {name!r}" + (f" (did you mean {close[0]}?)" if close else "")
+    close = closest(name, known)
+    return f"unknown {what} {name!r}" + (f" (did you mean {close}?)" if close else "")
 
 
 class NotifyReader(Reader):
@@ -176,7 +176,7 @@ class NotifyReader(Reader):
                 found.append(Recipient("person", email))
             else:
                 shown = f"unknown recipient {entry!r}" if isinstance(entry, str) else "bad recipient"
-                close = difflib.get_close_matches(str(entry), _KINDS, n=1) if isinstance(entry, str) else []
-                hint = f" (did you mean {close[0]}?)" if close else f" ({expected})"
+                close = closest(entry, _KINDS) if isinstance(entry, str) else None
+                hint = f" (did you mean {close}?)" if close else f" ({expected})"
                 self.p.add(item, "to", f"{where}.to", shown + hint)
         return tuple(found)
