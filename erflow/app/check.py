@@ -4,6 +4,7 @@ store's git history."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from erflow.app.context import Context
@@ -55,7 +56,7 @@ def check(ctx: Context) -> list[str]:
             if exc.message not in problems:  # a symlink, already named
                 problems.append(exc.message)
             continue
-        problems += _ticket_problems(wf, parsed, rel)
+        problems += _ticket_problems(wf, parsed.ticket.meta, parsed.lines, rel)
     return problems
 
 
@@ -145,25 +146,29 @@ def _check_template_references(
     return sorted(set(problems), key=problems.index)
 
 
-def _ticket_problems(wf: Workflow, parsed: ticketfile.Parsed, rel: str) -> list[str]:
-    ticket = parsed.ticket
+def _ticket_problems(wf: Workflow, meta: dict[str, Any], lines: Mapping[str, int], rel: str) -> list[str]:
+    """The problems of one ticket's front-matter ``meta``, each as ``rel:line: ...`` (``lines``: each
+    key's line in the file; line 2 for a key it lacks)."""
     problems = []
 
     def add(key: str, message: str) -> None:
-        problems.append(f"{rel}:{parsed.lines.get(key, 2)}: {message}")
+        problems.append(f"{rel}:{lines.get(key, 2)}: {message}")
 
-    ticket_type = wf.types.get(ticket.type)
+    kind = str(meta.get("type", ""))
+    ticket_type = wf.types.get(kind)
     if ticket_type is None:
-        add("type", f"unknown type {ticket.type!r}")
+        add("type", f"unknown type {kind!r}")
         return problems
-    if not ticket.id.startswith(ticket_type.prefix + "-"):
-        add("id", f"id {ticket.id!r} lacks the prefix {ticket_type.prefix}- of type {ticket_type.name}")
-    if ticket.state not in ticket_type.states:
-        add("state", f"unknown state {ticket.state!r} for type {ticket_type.name}")
+    ticket_id = str(meta.get("id", ""))
+    if not ticket_id.startswith(ticket_type.prefix + "-"):
+        add("id", f"id {ticket_id!r} lacks the prefix {ticket_type.prefix}- of type {ticket_type.name}")
+    state = str(meta.get("state", ""))
+    if state not in ticket_type.states:
+        add("state", f"unknown state {state!r} for type {ticket_type.name}")
     for key in ("title", "created"):
-        if not is_set(ticket.meta.get(key)):
+        if not is_set(meta.get(key)):
             add(key, f"missing {key}")
-    owner = ticket.meta.get("owner")
+    owner = meta.get("owner")
     if isinstance(owner, str) and owner and owner.lower() not in wf.people and owner not in wf.roles:
         from erflow.core.names import hint
 
@@ -172,7 +177,7 @@ def _ticket_problems(wf: Workflow, parsed: ticketfile.Parsed, rel: str) -> list[
             "owner",
             f"owner {owner!r} is neither a person under people nor a role" + (f" ({said})" if said else ""),
         )
-    for key, value in ticket.meta.items():
+    for key, value in meta.items():
         declared = ticket_type.field(key)
         if declared is None:
             add(key, f"unknown field {key!r} for type {ticket_type.name}")
