@@ -4,13 +4,15 @@ store's git history."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from erflow.app.context import Context
 from erflow.core.conditions import is_set
 from erflow.core.errors import ErflowError, InvalidData, UsageError
-from erflow.core.workflow import Workflow
+from erflow.core.fields import Field
+from erflow.core.workflow import TicketType, Workflow
 from erflow.store import ticketfile, workflow_file
 from erflow.store import tickets as store
 
@@ -48,15 +50,40 @@ def check(ctx: Context) -> list[str]:
     except InvalidData as exc:  # templates/ itself a symlink: named above, its templates not read
         if exc.message not in problems:
             problems.append(exc.message)
-    for path in ctx.store.paths():
+    return problems + _tickets_problems(ctx, wf, problems)
+
+
+def _tickets_problems(ctx: Context, wf: Workflow, shown: list[str] | None = None) -> list[str]:
+    """The problems of every ticket file, in path order. Each is judged from its index row (no YAML
+    parsed); only a file whose row has a problem is read and parsed again, for the lines to name.
+    ``shown``: lines listed already (a symlink is named once)."""
+    verdicts = Verdicts()
+    suspects = []
+    for row in ctx.store.indexed():
+        meta = None if row.problem else row.meta
+        if meta is None or _ticket_problems(wf, meta, _NO_LINES, "", verdicts):
+            suspects.append(row.path)
+    return _files_problems(ctx, wf, sorted(suspects, key=str), shown or [], verdicts)
+
+
+def _files_problems(
+    ctx: Context,
+    wf: Workflow,
+    files: Iterable[Path],
+    shown: list[str],
+    verdicts: Verdicts,
+) -> list[str]:
+    """The problems of these ticket files, each read and parsed for its lines (not in ``shown``)."""
+    problems: list[str] = []
+    for path in files:
         rel = ctx.store.relative(path)
         try:
             parsed = ctx.store.read_path(path)
         except ErflowError as exc:
-            if exc.message not in problems:  # a symlink, already named
+            if exc.message not in problems and exc.message not in shown:  # a symlink, already named
                 problems.append(exc.message)
             continue
-        problems += _ticket_problems(wf, parsed.ticket.meta, parsed.lines, rel)
+        problems += _ticket_problems(wf, parsed.ticket.meta, parsed.lines, rel, verdicts)
     return problems
 
 
@@ -146,7 +173,41 @@ def _check_template_references(
     return sorted(set(problems), key=problems.index)
 
 
-def _ticket_problems(wf: Workflow, meta: dict[str, Any], lines: Mapping[str, int], rel: str) -> list[str]:
+_NO_LINES: Mapping[str, int] = {}
+
+
+class Verdicts:
+    """What a field's check said of a text value, kept per (type, field, value): owners, states and
+    enums repeat from ticket to ticket; and each type's field of each name. Past ``size`` values the
+    memo starts again, so that unique values (titles, times) do not pile up."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self.seen: dict[tuple[str, str, str], str | None] = {}
+        self.tables: dict[str, dict[str, Field | None]] = {}
+
+    def field(self, ticket_type: TicketType, key: str) -> Field | None:
+        """``ticket_type.field(key)``, asked once per type and key."""
+        table = self.tables.setdefault(ticket_type.name, {})
+        if key not in table:
+            table[key] = ticket_type.field(key)
+        return table[key]
+
+    def problem(self, type_name: str, declared: Field, value: Any) -> str | None:
+        if type(value) is not str:
+            return declared.problem(value)
+        key = (type_name, declared.name, value)
+        if key in self.seen:
+            return self.seen[key]
+        if len(self.seen) >= self.size:
+            self.seen.clear()
+        found = self.seen[key] = declared.problem(value)
+        return found
+
+
+def _ticket_problems(
+    wf: Workflow, meta: dict[str, Any], lines: Mapping[str, int], rel: str, verdicts: Verdicts
+) -> list[str]:
     """The problems of one ticket's front-matter ``meta``, each as ``rel:line: ...`` (``lines``: each
     key's line in the file; line 2 for a key it lacks)."""
     problems = []
@@ -178,11 +239,13 @@ def _ticket_problems(wf: Workflow, meta: dict[str, Any], lines: Mapping[str, int
             f"owner {owner!r} is neither a person under people nor a role" + (f" ({said})" if said else ""),
         )
     for key, value in meta.items():
-        declared = ticket_type.field(key)
+        declared = verdicts.field(ticket_type, key)
         if declared is None:
             add(key, f"unknown field {key!r} for type {ticket_type.name}")
             continue
-        problem = declared.problem(value)
+        if value is None:
+            continue  # no field's check objects to an unset value
+        problem = verdicts.problem(kind, declared, value)
         if problem:
             add(key, problem)
     return problems
