@@ -85,17 +85,21 @@ def test_check_from_the_index_says_exactly_what_parsing_every_file_says(run: Cli
     assert checked.stdout.splitlines() == shown + expected
 
 
-def test_the_memo_keeps_each_verdict_per_type_field_and_value_and_forgets_past_its_size() -> None:
+def test_the_memo_keeps_each_verdict_per_type_key_and_value_and_forgets_past_its_size() -> None:
     wf = workflow_file.load_with_problems(Path(check.__file__).parents[1] / "defaults" / "workflow.yaml")[0]
     assert wf is not None
     kind = next(iter(wf.types.values()))
     declared = kind.field("priority")
     assert declared is not None
-    verdicts = check.Verdicts(size=2)
-    assert verdicts.problem(kind.name, declared, "low") is None
-    assert verdicts.problem(kind.name, declared, "sky") == declared.problem("sky") is not None
-    assert len(verdicts.seen) == 2
-    assert verdicts.problem(kind.name, declared, "sky") == declared.problem("sky")
-    assert verdicts.problem(kind.name, declared, "high") is None
+    verdicts = check.Verdicts(size=3)
+    assert verdicts.of(kind, "priority", "low") is None
+    assert verdicts.of(kind, "priority", "sky") == declared.problem("sky") is not None
+    assert verdicts.of(kind, "colour", None) == f"unknown field 'colour' for type {kind.name}"
+    assert len(verdicts.seen) == 3
+    assert verdicts.of(kind, "priority", "sky") == declared.problem("sky")
+    assert verdicts.of(kind, "priority", "high") is None
     assert len(verdicts.seen) == 1
-    assert verdicts.problem(kind.name, declared, True) == declared.problem(True) is not None
+    assert verdicts.of(kind, "priority", True) == declared.problem(True) is not None
+    assert verdicts.of(kind, True, "x") == f"unknown field True for type {kind.name}"
+    assert verdicts.of(kind, 1, "x") == f"unknown field 1 for type {kind.name}"
+    assert len(verdicts.seen) == 1

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from erflow.app.context import Context
 from erflow.core.conditions import is_set
 from erflow.core.errors import ErflowError, InvalidData, UsageError
-from erflow.core.fields import Field
 from erflow.core.workflow import TicketType, Workflow
 from erflow.store import ticketfile, workflow_file
 from erflow.store import tickets as store
@@ -176,33 +175,37 @@ def _check_template_references(
 _NO_LINES: Mapping[str, int] = {}
 
 
+_UNSEEN = object()
+
+
 class Verdicts:
-    """What a field's check said of a text value, kept per (type, field, value): owners, states and
-    enums repeat from ticket to ticket; and each type's field of each name. Past ``size`` values the
-    memo starts again, so that unique values (titles, times) do not pile up."""
+    """What was wrong with a value under a key in a ticket of a type (an unknown field, or what the
+    field's own check said), kept per (type, key, value) for text values and unset ones: owners,
+    states and enums repeat from ticket to ticket. Past ``size`` values the memo starts again, so
+    that unique values (titles, times) do not pile up."""
 
     def __init__(self, size: int = 50_000) -> None:
         self.size = size
-        self.seen: dict[tuple[str, str, str], str | None] = {}
-        self.tables: dict[str, dict[str, Field | None]] = {}
+        self.seen: dict[tuple[str, str, str | None], str | None] = {}
 
-    def field(self, ticket_type: TicketType, key: str) -> Field | None:
-        """``ticket_type.field(key)``, asked once per type and key."""
-        table = self.tables.setdefault(ticket_type.name, {})
-        if key not in table:
-            table[key] = ticket_type.field(key)
-        return table[key]
-
-    def problem(self, type_name: str, declared: Field, value: Any) -> str | None:
-        if type(value) is not str:
-            return declared.problem(value)
-        key = (type_name, declared.name, value)
-        if key in self.seen:
-            return self.seen[key]
-        if len(self.seen) >= self.size:
-            self.seen.clear()
-        found = self.seen[key] = declared.problem(value)
-        return found
+    def of(self, ticket_type: TicketType, key: Any, value: Any) -> str | None:
+        """The problem of ``value`` under ``key`` in a ticket of ``ticket_type``, or None."""
+        remembered = type(key) is str and (value is None or type(value) is str)
+        if remembered:
+            found = self.seen.get((ticket_type.name, key, value), _UNSEEN)
+            if found is not _UNSEEN:
+                return found  # type: ignore[return-value]
+        declared = ticket_type.field(key)
+        problem: str | None
+        if declared is None:
+            problem = f"unknown field {key!r} for type {ticket_type.name}"
+        else:
+            problem = declared.problem(value)
+        if remembered:
+            if len(self.seen) >= self.size:
+                self.seen.clear()
+            self.seen[(ticket_type.name, key, value)] = problem
+        return problem
 
 
 def _ticket_problems(
@@ -239,13 +242,7 @@ def _ticket_problems(
             f"owner {owner!r} is neither a person under people nor a role" + (f" ({said})" if said else ""),
         )
     for key, value in meta.items():
-        declared = verdicts.field(ticket_type, key)
-        if declared is None:
-            add(key, f"unknown field {key!r} for type {ticket_type.name}")
-            continue
-        if value is None:
-            continue  # no field's check objects to an unset value
-        problem = verdicts.problem(kind, declared, value)
+        problem = verdicts.of(ticket_type, key, value)
         if problem:
             add(key, problem)
     return problems
