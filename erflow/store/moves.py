@@ -88,7 +88,7 @@ def _valid(entry: Any) -> bool:
         and type(entry[1]) is str
         and (entry[2] is None or type(entry[2]) is str)
         and type(entry[3]) is list
-        and all(type(c) is str for c in entry[3])
+        and (not entry[3] or all(type(c) is str for c in entry[3]))
     )
 
 
