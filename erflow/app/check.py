@@ -4,12 +4,14 @@ store's git history."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from erflow.app.context import Context
 from erflow.core.conditions import is_set
 from erflow.core.errors import ErflowError, InvalidData, UsageError
-from erflow.core.workflow import Workflow
+from erflow.core.workflow import TicketType, Workflow
 from erflow.store import ticketfile, workflow_file
 from erflow.store import tickets as store
 
@@ -47,15 +49,40 @@ def check(ctx: Context) -> list[str]:
     except InvalidData as exc:  # templates/ itself a symlink: named above, its templates not read
         if exc.message not in problems:
             problems.append(exc.message)
-    for path in ctx.store.paths():
+    return problems + _tickets_problems(ctx, wf, problems)
+
+
+def _tickets_problems(ctx: Context, wf: Workflow, shown: list[str] | None = None) -> list[str]:
+    """The problems of every ticket file, in path order. Each is judged from its index row (no YAML
+    parsed); only a file whose row has a problem is read and parsed again, for the lines to name.
+    ``shown``: lines listed already (a symlink is named once)."""
+    verdicts = Verdicts()
+    suspects = []
+    for row in ctx.store.indexed():
+        meta = None if row.problem else row.meta
+        if meta is None or _ticket_problems(wf, meta, _NO_LINES, "", verdicts):
+            suspects.append(row.path)
+    return _files_problems(ctx, wf, sorted(suspects, key=str), shown or [], verdicts)
+
+
+def _files_problems(
+    ctx: Context,
+    wf: Workflow,
+    files: Iterable[Path],
+    shown: list[str],
+    verdicts: Verdicts,
+) -> list[str]:
+    """The problems of these ticket files, each read and parsed for its lines (not in ``shown``)."""
+    problems: list[str] = []
+    for path in files:
         rel = ctx.store.relative(path)
         try:
             parsed = ctx.store.read_path(path)
         except ErflowError as exc:
-            if exc.message not in problems:  # a symlink, already named
+            if exc.message not in problems and exc.message not in shown:  # a symlink, already named
                 problems.append(exc.message)
             continue
-        problems += _ticket_problems(wf, parsed, rel)
+        problems += _ticket_problems(wf, parsed.ticket.meta, parsed.lines, rel, verdicts)
     return problems
 
 
@@ -145,25 +172,67 @@ def _check_template_references(
     return sorted(set(problems), key=problems.index)
 
 
-def _ticket_problems(wf: Workflow, parsed: ticketfile.Parsed, rel: str) -> list[str]:
-    ticket = parsed.ticket
+_NO_LINES: Mapping[str, int] = {}
+
+
+_UNSEEN = object()
+
+
+class Verdicts:
+    """What was wrong with a value under a key in a ticket of a type (an unknown field, or what the
+    field's own check said), kept per (type, key, value) for text values and unset ones: owners,
+    states and enums repeat from ticket to ticket. Past ``size`` values the memo starts again, so
+    that unique values (titles, times) do not pile up."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self.seen: dict[tuple[str, str, str | None], str | None] = {}
+
+    def of(self, ticket_type: TicketType, key: Any, value: Any) -> str | None:
+        """The problem of ``value`` under ``key`` in a ticket of ``ticket_type``, or None."""
+        remembered = type(key) is str and (value is None or type(value) is str)
+        if remembered:
+            found = self.seen.get((ticket_type.name, key, value), _UNSEEN)
+            if found is not _UNSEEN:
+                return found  # type: ignore[return-value]
+        declared = ticket_type.field(key)
+        problem: str | None
+        if declared is None:
+            problem = f"unknown field {key!r} for type {ticket_type.name}"
+        else:
+            problem = declared.problem(value)
+        if remembered:
+            if len(self.seen) >= self.size:
+                self.seen.clear()
+            self.seen[(ticket_type.name, key, value)] = problem
+        return problem
+
+
+def _ticket_problems(
+    wf: Workflow, meta: dict[str, Any], lines: Mapping[str, int], rel: str, verdicts: Verdicts
+) -> list[str]:
+    """The problems of one ticket's front-matter ``meta``, each as ``rel:line: ...`` (``lines``: each
+    key's line in the file; line 2 for a key it lacks)."""
     problems = []
 
     def add(key: str, message: str) -> None:
-        problems.append(f"{rel}:{parsed.lines.get(key, 2)}: {message}")
+        problems.append(f"{rel}:{lines.get(key, 2)}: {message}")
 
-    ticket_type = wf.types.get(ticket.type)
+    kind = str(meta.get("type", ""))
+    ticket_type = wf.types.get(kind)
     if ticket_type is None:
-        add("type", f"unknown type {ticket.type!r}")
+        add("type", f"unknown type {kind!r}")
         return problems
-    if not ticket.id.startswith(ticket_type.prefix + "-"):
-        add("id", f"id {ticket.id!r} lacks the prefix {ticket_type.prefix}- of type {ticket_type.name}")
-    if ticket.state not in ticket_type.states:
-        add("state", f"unknown state {ticket.state!r} for type {ticket_type.name}")
+    ticket_id = str(meta.get("id", ""))
+    if not ticket_id.startswith(ticket_type.prefix + "-"):
+        add("id", f"id {ticket_id!r} lacks the prefix {ticket_type.prefix}- of type {ticket_type.name}")
+    state = str(meta.get("state", ""))
+    if state not in ticket_type.states:
+        add("state", f"unknown state {state!r} for type {ticket_type.name}")
     for key in ("title", "created"):
-        if not is_set(ticket.meta.get(key)):
+        if not is_set(meta.get(key)):
             add(key, f"missing {key}")
-    owner = ticket.meta.get("owner")
+    owner = meta.get("owner")
     if isinstance(owner, str) and owner and owner.lower() not in wf.people and owner not in wf.roles:
         from erflow.core.names import hint
 
@@ -172,12 +241,8 @@ def _ticket_problems(wf: Workflow, parsed: ticketfile.Parsed, rel: str) -> list[
             "owner",
             f"owner {owner!r} is neither a person under people nor a role" + (f" ({said})" if said else ""),
         )
-    for key, value in ticket.meta.items():
-        declared = ticket_type.field(key)
-        if declared is None:
-            add(key, f"unknown field {key!r} for type {ticket_type.name}")
-            continue
-        problem = declared.problem(value)
+    for key, value in meta.items():
+        problem = verdicts.of(ticket_type, key, value)
         if problem:
             add(key, problem)
     return problems

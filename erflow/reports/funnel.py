@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from erflow.core.workflow import TicketType, Workflow
 from erflow.reports.base import Chart, Query, Report
 from erflow.reports.snapshot import Snapshot
-from erflow.store.commits import Move, read_moves
+from erflow.store.commits import Move
+from erflow.store.moves import read_moves
 
 DONE = "Done"
 WEEKS = 12  # the throughput chart's weeks up to now, when no --since says where to start

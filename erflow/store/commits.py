@@ -297,23 +297,32 @@ class Move:
 
 
 _MOVE_KEYS = ("Erflow-Ticket", "Erflow-To", "Erflow-Created")
+# git log's line for a commit's move: its author time, NUL, the move's trailers split by \x1f.
+MOVE_FORMAT = "%at%x00%(trailers:" + ",".join(f"key={k}" for k in _MOVE_KEYS) + ",separator=%x1f)"
 
 
 def read_moves(git: Git, upto: str = "HEAD") -> Iterator[Move]:
     """Every erflow commit reachable from ``upto`` that names a ticket, newest first, streamed."""
     if git.head() is None:
         return
-    keys = ",".join(f"key={k}" for k in _MOVE_KEYS)
-    for raw in stream(git, ["log", f"--format=%at%x00%(trailers:{keys},separator=%x1f)", upto]):
-        stamp, _, trailers = raw.decode("utf-8", "replace").rstrip("\n").partition("\x00")
-        ticket, to_state, created = "", None, []
-        for item in trailers.split("\x1f"):
-            key, _, value = item.partition(": ")
-            if key == "Erflow-Ticket" and not ticket:
-                ticket = value.strip()
-            elif key == "Erflow-To" and to_state is None:
-                to_state = value.strip()
-            elif key == "Erflow-Created":
-                created.append(value.strip())
-        if ticket and stamp.isdigit():
-            yield Move(int(stamp), ticket, to_state, tuple(created))
+    for raw in stream(git, ["log", f"--format={MOVE_FORMAT}", upto]):
+        move = parse_move(raw)
+        if move is not None:
+            yield move
+
+
+def parse_move(raw: bytes) -> Move | None:
+    """The move in one line of ``git log --format=MOVE_FORMAT``; None when it names no ticket."""
+    stamp, _, trailers = raw.decode("utf-8", "replace").rstrip("\n").partition("\x00")
+    ticket, to_state, created = "", None, []
+    for item in trailers.split("\x1f"):
+        key, _, value = item.partition(": ")
+        if key == "Erflow-Ticket" and not ticket:
+            ticket = value.strip()
+        elif key == "Erflow-To" and to_state is None:
+            to_state = value.strip()
+        elif key == "Erflow-Created":
+            created.append(value.strip())
+    if ticket and stamp.isdigit():
+        return Move(int(stamp), ticket, to_state, tuple(created))
+    return None
