@@ -123,7 +123,9 @@ class Store:
 
         return index.entries(self.root, tuple(types), tuple(states), self.progress)
 
-    def indexed_json(self, types: Sequence[str] = (), states: Sequence[str] = ()) -> tuple[list[str], Iterator[str]]:
+    def indexed_json(
+        self, types: Sequence[str] = (), states: Sequence[str] = ()
+    ) -> tuple[list[str], Iterator[str]]:
         """What ``indexed`` gives, as ``list --json`` prints it: the problems of the files that
         cannot be read, and the JSON texts of the others (only of these types and states when
         given), oldest first, in runs joined by ``",\\n"``; no Python object per ticket."""
