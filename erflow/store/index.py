@@ -394,6 +394,8 @@ def _parse(root: Path, stats: list[Stat], progress: Progress | None) -> Iterator
     done = 0
     workers = min(pool.cpus(), len(chunks)) if len(stats) > PARALLEL_FROM else 1
     if workers > 1:
+        from erflow.core import yamlio  # noqa: F401 - imported once here, not in every forked worker
+
         for rows in pool.mapped(_parse_chunk, [str(root)] * len(chunks), list(chunks), workers=workers):
             yield from rows
             done += len(chunks.pop(0))

@@ -4,6 +4,7 @@ that gives up (the caller does the rest itself) when no pool can be had."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -21,15 +22,14 @@ def cpus() -> int:
 
 
 def mapped(function: Callable[..., Result], *arguments: list[Any], workers: int) -> Iterator[Result]:
-    """``function`` of each set of arguments in turn, run by ``workers`` processes (forked where the
-    system can: nothing to import again). It stops early, having yielded the results so far, when
-    the pool cannot be started or breaks: the caller then does the rest itself."""
+    """``function`` of each set of arguments in turn, run by ``workers`` processes (forked on
+    Linux: nothing to import again; the system's default elsewhere). It stops early, having yielded
+    the results so far, when the pool cannot be started or breaks: the caller does the rest."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
     try:
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             yield from pool.map(function, *arguments)
