@@ -7,7 +7,7 @@ them, and the results are plain classes (each dataclass costs start-up time to c
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from erflow.app.context import Context
@@ -192,6 +192,17 @@ def list_tickets(ctx: Context, filters: Filters) -> Listing:
     if not found and (filters.owner or filters.where.get("owner")):
         _unknown_owner(ctx, filters)
     return Listing(found, problems)
+
+
+def list_json(ctx: Context, filters: Filters) -> tuple[list[str], Iterator[str]] | None:
+    """``list --json``'s problems and documents (see Store.indexed_json), the same bytes as
+    ``list_tickets`` gives, straight from the index's JSON texts; None when a filter needs the
+    front-matter decoded (owner, label, where): then use ``list_tickets``."""
+    if filters.owner is not None or filters.label is not None or filters.where:
+        return None
+    if filters.types or filters.states:
+        filters = checked(ctx, filters)
+    return ctx.store.indexed_json(filters.types, filters.states)
 
 
 def sla_flags(ctx: Context, tickets: Sequence[Mapping[str, Any]]) -> dict[str, str]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from erflow import __version__
 from erflow.core.errors import ErflowError, located
+from erflow.store import pool
 from erflow.store.paths import Stat, plain, walk
 from erflow.store.paths import problem as link_problem
 from erflow.store.ticketfile import Indexed, Progress, parse_bytes
@@ -30,6 +31,8 @@ LEGACY = ".erflow/index.json"  # the index of erflow 0.1: removed when found
 SCHEMA = 1  # PRAGMA user_version; with erflow's version, a mismatch rebuilds the index
 PROGRESS_FROM = 2000  # a refresh that parses more files than this reports its progress
 PAGE = 2000  # rows read per query: no read transaction stays open while the caller works
+PARALLEL_FROM = 2000  # a refresh that parses more files than this spreads them over processes
+CHUNK = 250  # files a worker process parses per task
 
 Key = tuple[str, str, str]  # created, id, path: the order of entries
 Row = tuple[str, int, int, int, str, str, str | None, str | None, str | None, str, str | None, str | None]
@@ -80,6 +83,69 @@ def entries(
         except (sqlite3.Error, OSError):
             pass  # a cache never fails a command: read the files instead, from where we were
     yield from _from_files(root, types, states, after, progress)
+
+
+def json_texts(
+    root: Path, types: tuple[str, ...], states: tuple[str, ...], progress: Progress | None = None
+) -> tuple[list[str], Iterator[str]]:
+    """What ``list --json`` prints of the store at ``root`` (brought up to date as ``entries`` does),
+    without a Python object per row: the problems of the files that cannot be read, in the list's
+    order, and the stored JSON texts of the others of these types and states, in that order, in
+    runs joined by ``",\\n"`` (never an empty run). Byte for byte ``entries``' ``raw`` texts."""
+    try:
+        connection = _open(root)
+    except (sqlite3.Error, OSError):
+        connection = None
+    if connection is not None:
+        try:
+            _refresh(connection, root, progress)
+            sql = "SELECT problem FROM files WHERE problem IS NOT NULL ORDER BY created, id, path"
+            problems = [problem for (problem,) in connection.execute(sql)]
+            return problems, _runs(connection, root, types, states, progress)
+        except (sqlite3.Error, OSError):
+            connection.close()
+    items = list(_from_files(root, types, states, None, progress))
+    runs = _joined([item.raw or "null" for item in items if item.problem is None])
+    return [item.problem for item in items if item.problem is not None], iter(runs)
+
+
+def _runs(
+    connection: sqlite3.Connection,
+    root: Path,
+    types: tuple[str, ...],
+    states: tuple[str, ...],
+    progress: Progress | None,
+) -> Iterator[str]:
+    """The JSON texts of ``json_texts``, a page per run; from the files, from where it was, should
+    the database fail midway."""
+    from operator import itemgetter
+
+    after: Key = ("", "", "")
+    sql = (
+        "SELECT coalesce(meta, 'null'), created, id, path FROM files"
+        " WHERE problem IS NULL AND (created, id, path) > (?, ?, ?)"
+    )
+    for column, wanted in (("type", types), ("state", states)):
+        if wanted:
+            sql += f" AND {column} IN ({','.join('?' * len(wanted))})"
+    sql += " ORDER BY created, id, path LIMIT ?"
+    with contextlib.closing(connection):
+        try:
+            while True:
+                page = connection.execute(sql, [*after, *types, *states, PAGE]).fetchall()
+                if page:
+                    yield ",\n".join(map(itemgetter(0), page))
+                    after = page[-1][1:]
+                if len(page) < PAGE:
+                    return
+        except (sqlite3.Error, OSError):
+            pass
+    items = _from_files(root, types, states, after, progress)
+    yield from _joined([item.raw or "null" for item in items if item.problem is None])
+
+
+def _joined(texts: list[str]) -> list[str]:
+    return [",\n".join(texts)] if texts else []
 
 
 def metas_by_blob(root: Path, blob_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -274,8 +340,12 @@ def _refresh(connection: sqlite3.Connection, root: Path, progress: Progress | No
     """Parse new and changed files, drop rows of vanished ones: one transaction, taken only after
     the parsing, so a refresh holds the write lock briefly. A file's stat is taken before it is
     read: if it changes in between, the row's stat is stale and the next refresh reads it again."""
-    on_disk = set(walk(root))
-    known = set(connection.execute("SELECT path, mtime_ns, size, ino FROM files"))
+    walked = walk(root)
+    walked.sort()  # in the order of the rows by path (code points, as UTF-8 bytes sort): one comparison
+    stored = connection.execute("SELECT path, mtime_ns, size, ino FROM files ORDER BY path").fetchall()
+    if walked == stored:
+        return
+    on_disk, known = set(walked), set(stored)
     changed = on_disk - known  # new, or changed since their row was written
     if not changed and known <= on_disk:
         return
@@ -314,17 +384,40 @@ def _page(
 
 
 def _parse(root: Path, stats: list[Stat], progress: Progress | None) -> Iterator[Row]:
-    """A row for each of these files that still exists, reporting progress when they are many."""
+    """A row for each of these files that still exists, reporting progress when they are many;
+    parsed in as many processes as there are CPUs when they are more than PARALLEL_FROM."""
     if len(stats) <= PROGRESS_FROM:
         progress = None
     if progress is not None:
         progress(0, len(stats))
-    for done, stat in enumerate(stats, 1):
+    chunks = [stats[start : start + CHUNK] for start in range(0, len(stats), CHUNK)]
+    done = 0
+    workers = min(pool.cpus(), len(chunks)) if len(stats) > PARALLEL_FROM else 1
+    if workers > 1:
+        from erflow.core import yamlio  # noqa: F401 - imported once here, not in every forked worker
+
+        for rows in pool.mapped(_parse_chunk, [str(root)] * len(chunks), list(chunks), workers=workers):
+            yield from rows
+            done += len(chunks.pop(0))
+            if progress is not None:
+                progress(done, len(stats))
+    for stat in (stat for chunk in chunks for stat in chunk):  # serial, or what the workers left
         entry = load_entry(root, stat[0])
         if entry is not None:
             yield _row(stat, *entry)
+        done += 1
         if progress is not None and (done % 500 == 0 or done == len(stats)):
             progress(done, len(stats))
+
+
+def _parse_chunk(root: str, stats: list[Stat]) -> list[Row]:
+    """In a worker process: the rows of these files that still exist."""
+    rows = []
+    for stat in stats:
+        entry = load_entry(Path(root), stat[0])
+        if entry is not None:
+            rows.append(_row(stat, *entry))
+    return rows
 
 
 def load_entry(root: Path, rel: str) -> tuple[str, dict[str, Any] | None, str | None] | None:

@@ -123,6 +123,16 @@ class Store:
 
         return index.entries(self.root, tuple(types), tuple(states), self.progress)
 
+    def indexed_json(
+        self, types: Sequence[str] = (), states: Sequence[str] = ()
+    ) -> tuple[list[str], Iterator[str]]:
+        """What ``indexed`` gives, as ``list --json`` prints it: the problems of the files that
+        cannot be read, and the JSON texts of the others (only of these types and states when
+        given), oldest first, in runs joined by ``",\\n"``; no Python object per ticket."""
+        from erflow.store import index
+
+        return index.json_texts(self.root, tuple(types), tuple(states), self.progress)
+
     def metas_by_blob(self, blob_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The front-matter parsed from each of these git blobs (by id) that the index holds.
         Blobs it does not hold, or all of them when the index fails, are absent: parse those."""

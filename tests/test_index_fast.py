@@ -1,0 +1,197 @@
+"""The index's fast paths answer as its slow ones: a first index parsed in worker processes holds
+the rows a serial parse makes, ``list --json`` written from the index's JSON texts is the output
+made row by row, and a hand edit that keeps the inode and size is seen by the next list."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Cli, describe
+from test_index import INDEX, copies
+
+from erflow.core.errors import ErflowError
+from erflow.store import index
+from erflow.store.ticketfile import parse_bytes
+from erflow.store.tickets import Store
+
+
+def odd_store(run: Cli) -> list[str]:
+    """A store of valid tickets (non-ASCII titles, two states, two creation orders) and files that
+    cannot be read (no front-matter, NUL, not UTF-8, an id unlike the name, a symlink); their ids."""
+    ticket_id = run.ticket_at("pm_review")
+    made = copies(run, ticket_id, 24, title="Ödd “quoted” 名前")
+    for other in made[::3]:
+        path = run.path(other)
+        path.write_text(
+            path.read_text(encoding="utf-8").replace("state: pm_review", "state: intake"), "utf-8"
+        )
+    folder = run.path(ticket_id).parent
+    (folder / "ER-BAD001.md").write_text("no front-matter\n", encoding="utf-8")
+    (folder / "ER-BAD002.md").write_bytes(b"---\nid: ER-BAD002\x00\n---\n")
+    (folder / "ER-BAD003.md").write_bytes(b"---\nid: ER-BAD003\ntitle: \xff\n---\n")
+    (folder / "ER-BAD004.md").write_text(run.path(made[0]).read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "ER-LINK00.md").symlink_to(run.path(ticket_id))
+    return [ticket_id, *made]
+
+
+def index_rows(root: Path) -> list[tuple[Any, ...]]:
+    with contextlib.closing(sqlite3.connect(root / INDEX)) as db:
+        return db.execute("SELECT * FROM files ORDER BY path").fetchall()
+
+
+def row_by_row(
+    root: Path, types: tuple[str, ...] = (), states: tuple[str, ...] = ()
+) -> tuple[str, list[str]]:
+    """``list --json``'s output and problems as made from the index one Indexed at a time."""
+    items = list(Store(root).indexed(types, states))
+    texts = [item.raw or "null" for item in items if item.problem is None]
+    out = "[]\n" if not texts else "[\n" + ",\n".join(texts) + "\n]\n"
+    return out, [item.problem for item in items if item.problem is not None]
+
+
+def from_files(root: Path, states: tuple[str, ...] = ()) -> str:
+    """``list --json`` as it must be, made without the index: every ticket file (no symlink) read
+    and checked, oldest first, one per line; only of these states when given."""
+    found = []
+    for path in sorted((root / "tickets").rglob("*.md")):
+        if path.is_symlink():
+            continue
+        rel = path.relative_to(root).as_posix()
+        try:
+            meta = parse_bytes(path.read_bytes(), rel).ticket.meta
+        except ErflowError:
+            continue
+        if not states or meta.get("state") in states:
+            found.append((str(meta.get("created", "")), str(meta.get("id", "")), rel, meta))
+    texts = [json.dumps(meta, ensure_ascii=False, default=str) for *_, meta in sorted(found)]
+    return "[]\n" if not texts else "[\n" + ",\n".join(texts) + "\n]\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# The first index, parsed in worker processes
+
+
+def test_a_parallel_first_index_holds_the_rows_of_a_serial_one(
+    run: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    odd_store(run)
+    monkeypatch.setattr(index, "PARALLEL_FROM", 10**9)
+    list(Store(run.root).indexed())
+    serial = index_rows(run.root)
+    shutil.rmtree(run.root / ".erflow")
+
+    parsed_here: list[str] = []
+    load_entry = index.load_entry
+
+    def counted(root: Path, rel: str) -> object:
+        parsed_here.append(rel)
+        return load_entry(root, rel)
+
+    monkeypatch.setattr(index, "load_entry", counted)
+    monkeypatch.setattr(index, "PARALLEL_FROM", 5)
+    monkeypatch.setattr(index, "PROGRESS_FROM", 5)
+    monkeypatch.setattr(index, "CHUNK", 4)
+    store = Store(run.root)
+    seen: list[tuple[int, int]] = []
+    store.progress = lambda done, total: seen.append((done, total))
+    list(store.indexed())
+
+    assert index_rows(run.root) == serial and len(serial) == 30
+    assert parsed_here == []  # every file was parsed in a worker process, none in this one
+    total = len(serial)
+    assert seen[0] == (0, total) and seen[-1] == (total, total)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_a_parallel_parse_gives_the_list_of_a_serial_one(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    odd_store(run)
+    monkeypatch.setattr(index, "PARALLEL_FROM", 5)
+    monkeypatch.setattr(index, "CHUNK", 3)
+    parallel = run("list", "--json")
+    assert parallel.exit_code == 0, describe(parallel)
+
+    assert parallel.stdout == from_files(run.root)
+    assert parallel.stderr.count("erflow: skipped") == 5
+
+
+# ---------------------------------------------------------------------------------------------
+# list --json from the index's JSON texts
+
+
+@pytest.mark.parametrize("page", [index.PAGE, 4])
+def test_list_json_from_the_texts_is_the_list_made_row_by_row(
+    run: Cli, monkeypatch: pytest.MonkeyPatch, page: int
+) -> None:
+    odd_store(run)
+    monkeypatch.setattr(index, "PAGE", page)
+    for args, types, states in [
+        ((), (), ()),
+        (("--state", "intake"), (), ("intake",)),
+        (("--type", "enhancement", "--state", "pm_review"), ("enhancement",), ("pm_review",)),
+        (("--type", "bug"), ("bug",), ()),
+    ]:
+        for _ in ("cold or refreshed", "warm"):
+            fast = run("list", "--json", *args)
+            assert fast.exit_code == 0, describe(fast)
+            slow, problems = row_by_row(run.root, types, states)
+            assert fast.stdout == slow
+            assert fast.stderr == "".join(f"erflow: skipped {p}\n" for p in problems)
+            assert len(problems) == 5
+        shutil.rmtree(run.root / ".erflow")
+    assert run("list", "--json").stdout == from_files(run.root)
+    assert run("list", "--json", "--state", "intake").stdout == from_files(run.root, ("intake",))
+    assert len(from_files(run.root, ("intake",)).splitlines()) == 2 + 8
+
+
+def test_json_texts_from_the_files_when_the_index_cannot_be_made(run: Cli) -> None:
+    odd_store(run)
+    expected, problems = row_by_row(run.root)
+    shutil.rmtree(run.root / ".erflow")
+    (run.root / ".erflow").write_text("not a folder\n", encoding="utf-8")
+
+    found, runs = Store(run.root).indexed_json()
+    result = run("list", "--json")
+
+    assert found == problems and "[\n" + ",\n".join(runs) + "\n]\n" == expected
+    assert result.exit_code == 0 and result.stdout == expected
+
+
+def test_the_texts_are_cut_in_runs_of_whole_documents(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    odd_store(run)
+    monkeypatch.setattr(index, "PAGE", 4)
+    problems, runs = Store(run.root).indexed_json()
+    cut = list(runs)
+
+    assert len(cut) == 7 and all(r for r in cut)  # 25 documents: 6 pages of 4 and one of 1
+    assert "[\n" + ",\n".join(cut) + "\n]\n" == from_files(run.root)
+    assert len(problems) == 5
+
+
+# ---------------------------------------------------------------------------------------------
+# A hand edit between two lists
+
+
+def test_a_hand_edit_in_place_of_the_same_size_is_seen_by_the_next_list(run: Cli) -> None:
+    ticket_id = run.ticket_at("pm_review")
+    path = run.path(ticket_id)
+    assert [t["priority"] for t in run.json("list")] == ["normal"]
+    before = path.stat()
+
+    data = path.read_bytes()
+    changed = data.replace(b"priority: normal", b"priority: urgent")
+    assert len(changed) == len(data) and changed != data
+    with open(path, "r+b") as handle:  # in place: the same inode, the same size
+        handle.write(changed)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+    after = path.stat()
+    assert (after.st_ino, after.st_size) == (before.st_ino, before.st_size)
+
+    assert [t["priority"] for t in run.json("list")] == ["urgent"]
+    assert [i.meta["priority"] for i in Store(run.root).indexed() if i.meta] == ["urgent"]
