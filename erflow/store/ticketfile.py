@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 from erflow.core import model
 from erflow.core.errors import InvalidData, located
 from erflow.core.model import OPTIONAL_SECTIONS, SECTIONS, Ticket
+
+if TYPE_CHECKING:
+    from erflow.core import yamlio
 
 TICKETS = "tickets"  # the folder of the ticket files, under the store's root
 MAX_TICKET_BYTES = 1024 * 1024
@@ -30,6 +33,18 @@ def parse(text: str, path: Path, meta: dict[str, Any] | None = None) -> Parsed:
     """Parse a ticket file; raise InvalidData naming the file and line. ``meta``: the front-matter
     as the index holds it for exactly these bytes (see Store.read_file), so PyYAML is not needed;
     the parse then knows no key's line."""
+    text, end = _opened(text, path)
+    if meta is not None:
+        return Parsed(Ticket(dict(meta), *_split_body(text[end + 5 :])), {})
+    loaded = _front_matter(text, end, path)
+    description, sections = _split_body(text[end + 5 :])
+    lines = {k: v + 1 for k, v in loaded.lines.items()}
+    return Parsed(Ticket(dict(loaded), description, sections), lines)
+
+
+def _opened(text: str, path: object) -> tuple[str, int]:
+    """The text with CRLF as LF, and where its front-matter's closing line starts (the newline
+    before it); raise InvalidData when there is no front-matter."""
     if text.startswith("\ufeff"):
         raise InvalidData(located(path, 1, "starts with a byte-order mark; save it as UTF-8 without BOM"))
     text = text.replace("\r\n", "\n")
@@ -41,8 +56,11 @@ def parse(text: str, path: Path, meta: dict[str, Any] | None = None) -> Parsed:
             end = len(text) - 4
         else:
             raise InvalidData(located(path, None, "the front-matter has no closing '---' line"))
-    if meta is not None:
-        return Parsed(Ticket(dict(meta), *_split_body(text[end + 5 :])), {})
+    return text, end
+
+
+def _front_matter(text: str, end: int, path: object) -> yamlio.LineDict:
+    """The front-matter of an opened text (lines counted from its first key, 0-based)."""
     from erflow.core import yamlio  # PyYAML: imported only by a command that parses front-matter
 
     try:
@@ -51,10 +69,7 @@ def parse(text: str, path: Path, meta: dict[str, Any] | None = None) -> Parsed:
         raise InvalidData(located(path, exc.line + 1 if exc.line else None, exc.message)) from None
     if not isinstance(meta, yamlio.LineDict):
         raise InvalidData(located(path, 2, "the front-matter must be a mapping of key: value"))
-    body = text[end + 5 :]
-    description, sections = _split_body(body)
-    lines = {k: v + 1 for k, v in meta.lines.items()}
-    return Parsed(Ticket(dict(meta), description, sections), lines)
+    return meta
 
 
 def _split_body(body: str) -> tuple[str, dict[str, list[str]]]:
@@ -157,21 +172,33 @@ Progress = Callable[[int, int], None]
 def parse_bytes(data: bytes, rel: str, meta: dict[str, Any] | None = None) -> Parsed:
     """A ticket file's bytes (from disk or a past commit) parsed and checked: size, NUL, UTF-8 and
     an id that matches the file name; raise InvalidData naming ``rel`` and the line."""
+    path = Path(rel)
+    parsed = parse(_decoded(data, rel), path, meta)
+    _same_id(parsed.ticket.id, path.stem, rel, parsed.lines.get("id", 2))
+    return parsed
+
+
+def front_matter_bytes(data: bytes, rel: str) -> dict[str, Any]:
+    """What ``parse_bytes(data, rel).ticket.meta`` is, with the same checks and errors, without
+    splitting the body (the index keeps the front-matter alone)."""
+    text, end = _opened(_decoded(data, rel), rel)
+    meta = _front_matter(text, end, rel)
+    _same_id(str(meta.get("id", "")), PurePosixPath(rel).stem, rel, meta.lines.get("id", 1) + 1)
+    return dict(meta)
+
+
+def _decoded(data: bytes, rel: str) -> str:
     if len(data) > MAX_TICKET_BYTES:
         raise InvalidData(located(rel, None, f"{len(data)} bytes, over the {MAX_TICKET_BYTES} limit"))
     if b"\x00" in data:
         raise InvalidData(located(rel, None, "contains a NUL byte"))
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise InvalidData(located(rel, line, "not valid UTF-8")) from None
-    path = Path(rel)
-    parsed = parse(text, path, meta)
-    expected = path.stem
-    if parsed.ticket.id != expected:
-        line = parsed.lines.get("id", 2)
-        raise InvalidData(
-            located(rel, line, f"id {parsed.ticket.id!r} does not match the file name {expected!r}")
-        )
-    return parsed
+
+
+def _same_id(found: str, expected: str, rel: str, line: int) -> None:
+    if found != expected:
+        raise InvalidData(located(rel, line, f"id {found!r} does not match the file name {expected!r}"))
