@@ -24,7 +24,7 @@ from erflow.core.errors import ErflowError, located
 from erflow.store import pool
 from erflow.store.paths import Stat, plain, walk
 from erflow.store.paths import problem as link_problem
-from erflow.store.ticketfile import Indexed, Progress, parse_bytes
+from erflow.store.ticketfile import Indexed, Progress, front_matter_bytes
 
 PATH = ".erflow/index.sqlite"
 LEGACY = ".erflow/index.json"  # the index of erflow 0.1: removed when found
@@ -442,7 +442,7 @@ def load_entry(root: Path, rel: str) -> tuple[str, dict[str, Any] | None, str | 
 
     blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # git's object id
     try:
-        return blob, parse_bytes(data, rel).ticket.meta, None
+        return blob, front_matter_bytes(data, rel), None
     except ErflowError as exc:
         return blob, None, exc.message
 
