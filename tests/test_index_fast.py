@@ -108,6 +108,17 @@ def test_a_parallel_first_index_holds_the_rows_of_a_serial_one(
     total = len(serial)
     assert seen[0] == (0, total) and seen[-1] == (total, total)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    # a first index makes its own indexes after the rows: they are there, the same as a serial one's
+    with contextlib.closing(sqlite3.connect(run.root / INDEX)) as connection:
+        made = connection.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        )
+        assert sorted(made) == sorted((s.split()[2], s) for s in index._INDEXES)
+        plan = connection.execute(
+            "EXPLAIN QUERY PLAN SELECT path FROM files WHERE (created, id, path) > ('', '', '') "
+            "ORDER BY created, id, path"
+        ).fetchall()
+        assert "files_order" in str(plan)
 
 
 def test_a_parallel_parse_gives_the_list_of_a_serial_one(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:

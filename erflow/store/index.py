@@ -56,6 +56,7 @@ _CREATE = (
     "CREATE INDEX files_blob ON files (blob)",
     "CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
+_INDEXES = tuple(s for s in _CREATE if s.startswith("CREATE INDEX "))  # CREATE INDEX name ON ...
 
 
 def entries(
@@ -352,10 +353,15 @@ def _refresh(connection: sqlite3.Connection, root: Path, progress: Progress | No
     rows = list(_parse(root, sorted(changed), progress))
     # Rows of files gone since the last refresh, or since this walk (changed, then not found).
     gone = [(path,) for path in {row[0] for row in known - on_disk} - {row[0] for row in rows}]
+    first = not stored and len(rows) > PARALLEL_FROM  # a first index: its indexes made after the rows
     connection.execute("BEGIN IMMEDIATE")
     try:
+        for statement in _INDEXES if first else ():
+            connection.execute(f"DROP INDEX IF EXISTS {statement.split()[2]}")
         connection.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         connection.executemany("DELETE FROM files WHERE path = ?", gone)
+        for statement in _INDEXES if first else ():
+            connection.execute(statement)
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:
