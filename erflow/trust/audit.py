@@ -8,17 +8,17 @@ matter and a second run can start where the last one ended (the cache lives in t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from erflow import __version__
-from erflow.store.commits import CommitRecord, read_commits
+from erflow.store.commits import read_commits
 from erflow.store.files import write_atomic
 from erflow.store.git import Git, ObjectReader, is_ancestor
-from erflow.trust.replay import Replay, Rules, batches
-from erflow.trust.verdicts import CommitJudge, Violation
+from erflow.trust.replay import Replay, Rules
+from erflow.trust.verdicts import CommitJudge, Violation, judge_records
 
 CACHE_VERSION = 2  # 2: the rules in force (hand edits of workflow.yaml) are kept too
 BATCH = 2000  # commits whose ticket files are read and parsed together
@@ -73,7 +73,7 @@ def run(
             at_head = cached.get("head_rules")
             if isinstance(at_head, list) and len(at_head) == 2:
                 replay.resume_rules(since, (at_head[0], at_head[1]))
-        found, count = _judge(records, replay, CommitJudge(replay, signing), judged)
+        found, count = judge_records(records, replay, CommitJudge(replay, signing), judged, BATCH)
         head_rules = replay.rules_at(head) if head is not None else (None, None)
     violations += found
     verified = (cached["commits"] if since and cached else 0) + count
@@ -121,22 +121,3 @@ def _write_cache(
         write_atomic(path, json.dumps(payload) + "\n")
     except OSError:  # a read-only repository can still be audited, only not incrementally
         pass
-
-
-def _judge(
-    records: Iterable[CommitRecord], replay: Replay, commits: CommitJudge, judged: Callable[[int], None]
-) -> tuple[list[Violation], int]:
-    """Every violation in these commits, and how many commits there were; ``judged`` is told
-    the count so far every few hundred commits."""
-    found: list[Violation] = []
-    count = 0
-    for batch in batches(records, BATCH):  # blobs are read a batch at a time, never all at once
-        replay.load(batch)
-        for record in batch:
-            found += commits.judge(record)
-            replay.judged(record)
-            count += 1
-            if count % 250 == 0:
-                judged(count)
-    judged(count)
-    return found, count
