@@ -8,6 +8,7 @@ matter and a second run can start where the last one ended (the cache lives in t
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,13 @@ from erflow import __version__
 from erflow.store.commits import read_commits
 from erflow.store.files import write_atomic
 from erflow.store.git import Git, ObjectReader, is_ancestor
+from erflow.trust.parallel import CHUNK, run_full
 from erflow.trust.replay import Replay, Rules
 from erflow.trust.verdicts import CommitJudge, Violation, judge_records
 
 CACHE_VERSION = 2  # 2: the rules in force (hand edits of workflow.yaml) are kept too
 BATCH = 2000  # commits whose ticket files are read and parsed together
+PARALLEL_MIN = 2000  # commits in a history that make a full audit spread over processes
 WORKFLOWS_KEPT = 4096  # the workflow.yaml blob of the latest commits judged (older ones: ask git)
 
 Progress = Callable[[int, int], None]
@@ -40,10 +43,19 @@ class AuditResult:
 
 
 def run(
-    root: Path, git: Git, git_dir: Path, *, full: bool = False, progress: Progress | None = None
+    root: Path,
+    git: Git,
+    git_dir: Path,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+    workers: int | None = None,
+    chunk: int = CHUNK,
 ) -> AuditResult:
     """Audit the history of the store at ``root``, continuing from the cache unless ``full``;
-    ``progress`` hears how far it has got."""
+    ``progress`` hears how far it has got. A whole history (``full``, or no cache) is judged by
+    ``workers`` processes (default: one a CPU, for a history of ``PARALLEL_MIN`` commits or more),
+    ``chunk`` commits at a time."""
     cache_path = git_dir / "erflow" / "audit.json"
     cached = None if full else _read_cache(cache_path)
     head = git.head()
@@ -64,6 +76,19 @@ def run(
         if progress is not None:
             progress(count, max(total, count))
 
+    if since is None and head is not None:
+        on_total(int(git.run("rev-list", "--count", "HEAD").strip() or 0))
+        if workers is None:
+            workers = (os.cpu_count() or 1) if total >= PARALLEL_MIN else 1
+        if workers > 1:
+            whole = run_full(
+                git, prefix, signing, workers=workers, judged=judged, workflows_kept=WORKFLOWS_KEPT,
+                batch=BATCH, chunk=chunk,
+            )  # fmt: skip
+            judged(whole.commits)
+            result = AuditResult(whole.commits, whole.violations, whole.commits, None)
+            _write_cache(cache_path, head, result, whole.tainted, whole.head_rules)
+            return result
     records = read_commits(git, since, signatures=True, on_total=on_total)
     violations = [Violation(**v) for v in cached["violations"]] if since and cached else []
     with ObjectReader(git) as objects:

@@ -48,6 +48,8 @@ class Replay:
     # the commits that changed workflow.yaml and leave it other than legitimate: what the rules are
     # after each (kept in the audit's cache: a later run reads older commits' rules from them)
     tainted: dict[str, Rules] = field(default_factory=dict)
+    # the rules in force after commits, found before the replay (a parallel full audit's first pass)
+    fixed: dict[str, Rules] = field(default_factory=dict)
 
     def rules_changes(self, record: CommitRecord) -> list[FileChange]:
         """The changes of workflow.yaml and of files under templates/."""
@@ -116,6 +118,9 @@ class Replay:
         """The rules in force after ``commit``: judged in this run, else found from git: the newest
         commit on its first-parent line that changed workflow.yaml holds them, unless the audit
         recorded it as leaving them otherwise."""
+        known = self.fixed.get(commit)
+        if known is not None:
+            return known
         if commit not in self.rules:
             path = f":(top){self.prefix}{store.WORKFLOW}"
             last = self.git.run("rev-list", "--first-parent", "-n", "1", commit, "--", path).strip()

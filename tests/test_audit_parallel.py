@@ -1,0 +1,100 @@
+"""The full audit spread over worker processes finds what the serial audit finds, in its order, and
+leaves a cache that the next (incremental) audit continues from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import BOARD, PM, SUPPORT, Cli
+from test_audit import forge, hand_merge, set_line, signing  # noqa: F401 (signing: a fixture)
+from test_workflow_apply import SUPPORT_ON_BOARD, hand_edit
+
+from erflow.store.git import Git
+from erflow.trust import audit as auditing
+from erflow.trust.verdicts import Violation
+
+
+def both(root: Path, chunk: int) -> tuple[auditing.AuditResult, auditing.AuditResult]:
+    """The whole history audited serially, then by two workers ``chunk`` commits at a time."""
+    serial = auditing.run(root, Git(root), root / ".git", full=True, workers=1)
+    parallel = auditing.run(root, Git(root), root / ".git", full=True, workers=2, chunk=chunk)
+    return serial, parallel
+
+
+def test_the_parallel_full_audit_finds_the_serial_audits_violations_in_its_order(run: Cli) -> None:
+    board = run.ticket_at("product_board")
+    first = run.new()
+    forged = forge(run, first, set_line("priority", "high"), author="hand@example.com", action=None)
+    run.git("checkout", "-q", "-b", "side")
+    second = run.new()
+    run.ok("advance", second, "submit", user=SUPPORT)
+    illegal = forge(
+        run, second, set_line("state", "done"), author=SUPPORT, action="advance",
+        transition="submit", move=("triage", "done"),
+    )  # fmt: skip
+    run.git("checkout", "-q", "main")
+    run.ok("note", first, "on main", user=PM)
+    hand_merge(run, "side")  # a merge that took each side as it was: no violation
+    edit = hand_edit(run, *SUPPORT_ON_BOARD)
+    run.ok("advance", board, "approve_no_quote", "--set", "board_rationale=Useful", user=SUPPORT)
+    allowed_by_edit = run.head()
+    run.ok("note", board, "later", user=BOARD)
+    total = int(run.git("rev-list", "--count", "HEAD"))
+
+    for chunk in (1, 2, 3, 7, 1000):
+        serial, parallel = both(run.root, chunk)
+
+        assert parallel.violations == serial.violations, chunk
+        assert parallel.commits == serial.commits == total
+    commits = [v.commit for v in serial.violations]
+    for commit in (forged, illegal, edit, allowed_by_edit):
+        assert commit in commits
+    assert any("allowed only by the hand edit" in v.reason for v in serial.violations)
+
+    # the cache a parallel run leaves is the one a serial run leaves; the next run continues from it
+    cache = run.root / ".git" / "erflow" / "audit.json"
+    parallel_cache = cache.read_text(encoding="utf-8")
+    auditing.run(run.root, Git(run.root), run.root / ".git", full=True, workers=1)
+    assert cache.read_text(encoding="utf-8") == parallel_cache
+    auditing.run(run.root, Git(run.root), run.root / ".git", full=True, workers=2, chunk=2)
+    again = forge(run, board, set_line("priority", "low"), author="hand@example.com", action=None)
+
+    continued = auditing.run(run.root, Git(run.root), run.root / ".git")
+
+    assert continued.new_commits == 1
+    assert continued.commits == total + 1
+    assert continued.violations[:-1] == serial.violations
+    assert continued.violations[-1].commit == again
+    assert (
+        continued.violations == auditing.run(run.root, Git(run.root), run.root / ".git", full=True).violations
+    )
+
+
+def test_a_signed_commit_in_an_earlier_run_of_commits_makes_later_unsigned_ones_violations(
+    run: Cli,
+    signing: Path,  # noqa: F811
+) -> None:
+    ticket_id = run.new()
+    run.ok("advance", ticket_id, "submit", user=SUPPORT)
+    run.git("config", "commit.gpgsign", "false")  # the repository stops signing
+    for text in ("one", "two", "three"):
+        run.ok("note", ticket_id, text, user=PM)
+
+    serial, parallel = both(run.root, 1)
+
+    assert parallel.violations == serial.violations
+    assert serial.violations == [
+        Violation(c, ticket_id, "it is not signed, though this repository signs commits")
+        for c in reversed(run.git("rev-list", "-3", "HEAD").split())
+    ]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_parallel_audit_of_an_empty_history_is_empty(run: Cli, tmp_path: Path, workers: int) -> None:
+    git = Git(tmp_path)
+    git.run("init", "-q")
+
+    result = auditing.run(tmp_path, git, tmp_path / ".git", full=True, workers=workers)
+
+    assert (result.commits, result.violations) == (0, [])
