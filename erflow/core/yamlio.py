@@ -6,6 +6,10 @@ is harmless), no duplicate keys, no custom tags, and only ``true``/``false`` are
 ``no``, ``on``, ``off`` stay strings).
 Unquoted dates stay strings too. Every mapping remembers the line of each of its keys so that
 problems can be reported as ``file:line``.
+
+A flat mapping as ``dump`` writes one (every ticket's front-matter) is read without PyYAML by
+``load_flat``, to exactly the value PyYAML gives; any other document, and every refusal, goes
+through PyYAML (``load_full``).
 """
 
 from __future__ import annotations
@@ -193,7 +197,19 @@ def _alias_line(text: str) -> int | None:
 
 
 def load(text: str) -> Any:
-    """Parse one YAML document strictly; raise YamlError with a line number."""
+    """Parse one YAML document strictly; raise YamlError with a line number.
+
+    A flat document as ``dump`` writes it (a ticket's front-matter) is read by ``load_flat``;
+    anything else, and every refusal, goes through PyYAML."""
+    if len(text) <= MAX_BYTES and not text.startswith("\ufeff"):
+        flat = load_flat(text)
+        if flat is not None:
+            return flat
+    return load_full(text)
+
+
+def load_full(text: str) -> Any:
+    """``load`` without the fast path: every document through PyYAML and the checks around it."""
     if text.startswith("\ufeff"):
         raise YamlError("starts with a byte-order mark; save it as UTF-8 without BOM", 1)
     _check_bounds(text)
@@ -232,3 +248,154 @@ def dump(data: Any) -> str:
         width=100,
     )
     return text
+
+
+# --- the fast path ---------------------------------------------------------------------------------
+
+# Characters the fast path leaves to PyYAML: all but the line feed, the printable ASCII and the
+# printable non-ASCII that YAML reads as ordinary text (tabs, CR, other line breaks, controls,
+# surrogates and the byte-order mark among them).
+_ODD_CHARACTER = re.compile(
+    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+# A plain scalar starting with one of these is something else to YAML (or is refused by it).
+_INDICATORS = frozenset("?:,[]{}#&*!|>'\"%@`")
+_NO_VALUE = object()
+
+
+def _plain(text: str) -> Any:
+    """The value of a plain scalar by the rules of ``_Resolver``, or ``_NO_VALUE`` for a text that
+    YAML would not read as one plain scalar on one line."""
+    if not text:
+        return None
+    first = text[0]
+    if (
+        first in _INDICATORS
+        or first == " "
+        or (first == "-" and (len(text) == 1 or text[1] == " " or text.startswith("---")))
+        or text.startswith("...")
+        or text[-1] == " "
+        or text[-1] == ":"
+        or ": " in text
+        or " #" in text
+    ):
+        return _NO_VALUE
+    if first not in _FIRST_CHARACTERS:
+        return text
+    for tag, regexp in _Resolver.yaml_implicit_resolvers[first]:
+        if regexp.match(text):
+            if tag == _BOOL:
+                return text[0] in "tT"
+            try:
+                if tag == _INT:
+                    return int(text.replace("_", ""))
+                if tag == _FLOAT:
+                    return float(text.replace("_", ""))
+            except ValueError:  # more digits than Python converts: the full loader's error
+                return _NO_VALUE
+            return None
+    return text
+
+
+def _scalar(text: str) -> Any:
+    """The value of a one-line single-quoted or plain scalar, or ``_NO_VALUE``."""
+    if text[:1] == "'":
+        inner = text[1:-1]
+        if len(text) < 2 or text[-1] != "'" or "'" in inner.replace("''", ""):
+            return _NO_VALUE
+        return inner.replace("''", "'")
+    return _plain(text)
+
+
+# What one line of a flat document says: an item of a sequence, a key with a scalar, a key with
+# nothing after it (null, or a sequence follows), a key with ``[]``, a key with ``{}``.
+_ITEM, _KEY_SCALAR, _KEY_OPEN, _KEY_LIST, _KEY_MAP = range(5)
+_Line = tuple[int, str, Any]
+# Lines already read, most of them repeated from file to file ("labels: []", "state: ..."): the
+# reading of a line depends on the line alone and holds only immutable values. Emptied when full.
+_READ: dict[str, _Line] = {}
+_READ_MAX = 20_000
+
+
+def _read_line(line: str) -> _Line | None:
+    """What a line of a flat document says, or None for a line outside the fast path's subset."""
+    if line[:2] == "- ":
+        value = _scalar(line[2:])
+        return None if value is _NO_VALUE or line == "- " else (_ITEM, "", value)
+    key, colon, rest = line.partition(":")
+    if not colon or not 0 < len(key) <= 128 or not key.isascii() or key[0] == "-":
+        return None
+    if not key.replace("-", "_").isidentifier():
+        return None
+    if key[0] in _FIRST_CHARACTERS and _plain(key) != key:
+        return None
+    if not rest:
+        return (_KEY_OPEN, key, None)
+    if rest[0] != " " or rest == " ":
+        return None
+    if rest == " []":
+        return (_KEY_LIST, key, None)
+    if rest == " {}":
+        return (_KEY_MAP, key, None)
+    value = _scalar(rest[1:])
+    return None if value is _NO_VALUE else (_KEY_SCALAR, key, value)
+
+
+def load_flat(text: str) -> LineDict | None:
+    """Read a flat mapping as ``dump`` writes one, or return None for any other text.
+
+    What it reads: ``key: value`` lines at the left margin with plain identifier keys, values that
+    are plain or one-line single-quoted scalars, ``[]`` or ``{}``, and block sequences of such
+    scalars (``key:`` then ``- item`` lines). What it returns is exactly what ``load`` returns for
+    the same text (keys, order, values, types, lines); every other text, including everything
+    ``load`` refuses, gives None so that the caller falls back on ``load``'s full parse.
+    """
+    if not text or _ODD_CHARACTER.search(text):
+        return None
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    result = LineDict()
+    result.lines = where = {}
+    result.line = 1
+    items: list[Any] | None = None  # the sequence being read, under the last ``key:``
+    open_key = ""  # the last key if it had no value on its line: a sequence may follow
+    number = 0
+    known = _READ
+    for line in lines:
+        number += 1
+        read = known.get(line)
+        if read is None:
+            read = _read_line(line)
+            if read is None:
+                return None
+            if len(known) >= _READ_MAX:
+                known.clear()
+            known[line] = read
+        kind, key, value = read
+        if kind == _ITEM:
+            if items is None:
+                if not open_key:
+                    return None
+                items = result[open_key] = []
+                open_key = ""
+            items.append(value)
+            continue
+        if key in result:
+            return None
+        items = None
+        open_key = key if kind == _KEY_OPEN else ""
+        if kind == _KEY_LIST:
+            value = []
+        elif kind == _KEY_MAP:
+            value = LineDict()
+            value.lines = {}
+            value.line = number
+        result[key] = value
+        where[key] = number
+    return result if result else None
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
