@@ -3,7 +3,7 @@ leaves a cache that the next (incremental) audit continues from."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from conftest import BOARD, PM, SUPPORT, Cli
@@ -12,6 +12,7 @@ from test_workflow_apply import SUPPORT_ON_BOARD, hand_edit
 
 from erflow.store.git import Git
 from erflow.trust import audit as auditing
+from erflow.trust import verdicts
 from erflow.trust.verdicts import Violation
 
 
@@ -98,3 +99,14 @@ def test_the_parallel_audit_of_an_empty_history_is_empty(run: Cli, tmp_path: Pat
     result = auditing.run(tmp_path, git, tmp_path / ".git", full=True, workers=workers)
 
     assert (result.commits, result.violations) == (0, [])
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "tickets/ER/00/ER-ABC123.md", "ER-1.md", "tickets/x", "tickets/.md", "tickets/a.b.md",
+        "tickets/a.", "a/b/", "a/b/.", "a/./b.md", "a//b.md", "a/..", ".", "", "tickets/ER/a b.md",
+    ],
+)  # fmt: skip
+def test_the_ticket_id_of_a_path_is_its_stem_as_pathlib_says(path: str) -> None:
+    assert verdicts._id_of(path) == PurePosixPath(path).stem

@@ -285,4 +285,10 @@ def _type_fields(workflow: Workflow | None, data: bytes) -> list[str]:
 
 
 def _id_of(path: str) -> str:
-    return PurePosixPath(path).stem
+    """The ticket id a file's path names (its name without the suffix), as ``PurePosixPath.stem``
+    says, without making a path of it (this runs twice a commit)."""
+    name = path.rpartition("/")[2]
+    if name in ("", ".", ".."):
+        return PurePosixPath(path).stem
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
