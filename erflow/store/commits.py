@@ -235,10 +235,13 @@ def read_commits(
         yield from _read_batches(git, iter(lambda: _take(order, batch), b""), signatures)
 
 
-def read_listed(git: Git, commits: Sequence[str], *, signatures: bool) -> Iterator[CommitRecord]:
-    """These commits, in this order, as ``read_commits`` gives them."""
+def read_listed(
+    git: Git, commits: Sequence[str], *, signatures: bool, batch: int = 2000
+) -> Iterator[CommitRecord]:
+    """These commits, in this order, as ``read_commits`` gives them, read ``batch`` at a time (the
+    first soon there, the next read while the caller uses this one)."""
     ids = iter(commits)
-    chunks = iter(lambda: "".join(c + "\n" for c in itertools.islice(ids, AUDIT_BATCH)).encode(), b"")
+    chunks = iter(lambda: "".join(c + "\n" for c in itertools.islice(ids, batch)).encode(), b"")
     yield from _read_batches(git, chunks, signatures)
 
 

@@ -18,7 +18,7 @@ from erflow import __version__
 from erflow.store.commits import read_commits
 from erflow.store.files import write_atomic
 from erflow.store.git import Git, ObjectReader, is_ancestor
-from erflow.trust.parallel import CHUNK, run_full
+from erflow.trust.parallel import run_full, run_length
 from erflow.trust.replay import Replay, Rules
 from erflow.trust.verdicts import CommitJudge, Violation, judge_records
 
@@ -50,12 +50,12 @@ def run(
     full: bool = False,
     progress: Progress | None = None,
     workers: int | None = None,
-    chunk: int = CHUNK,
+    chunk: int | None = None,
 ) -> AuditResult:
     """Audit the history of the store at ``root``, continuing from the cache unless ``full``;
     ``progress`` hears how far it has got. A whole history (``full``, or no cache) is judged by
     ``workers`` processes (default: one a CPU, for a history of ``PARALLEL_MIN`` commits or more),
-    ``chunk`` commits at a time."""
+    ``chunk`` commits at a time (default: a quarter of each worker's share, within bounds)."""
     cache_path = git_dir / "erflow" / "audit.json"
     cached = None if full else _read_cache(cache_path)
     head = git.head()
@@ -83,7 +83,7 @@ def run(
         if workers > 1:
             whole = run_full(
                 git, prefix, signing, workers=workers, judged=judged, workflows_kept=WORKFLOWS_KEPT,
-                batch=BATCH, chunk=chunk,
+                batch=BATCH, chunk=chunk or run_length(total, workers),
             )  # fmt: skip
             judged(whole.commits)
             result = AuditResult(whole.commits, whole.violations, whole.commits, None)

@@ -11,10 +11,12 @@ would have judged otherwise is judged again, knowing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from erflow.core.workflow import Workflow
 from erflow.store import tickets as store
 from erflow.store.commits import read_commits, read_listed
 from erflow.store.git import Git, ObjectReader, stream
@@ -22,8 +24,10 @@ from erflow.trust import rules
 from erflow.trust.replay import Replay, Rules
 from erflow.trust.verdicts import CommitJudge, Violation, judge_records
 
-CHUNK = 4000  # commits a worker judges at a time
+RUN = (2000, 20000)  # the fewest and most commits a worker judges at a time
 NO_RULES: Rules = (None, None)
+# Each workflow.yaml blob a process has parsed (a worker judges many runs, mostly under one of them).
+_WORKFLOWS: dict[str, tuple[Workflow | None, str]] = {}
 
 
 @dataclass
@@ -54,7 +58,7 @@ def run_full(
     judged: Callable[[int], None],
     workflows_kept: int,
     batch: int,
-    chunk: int = CHUNK,
+    chunk: int,
 ) -> FullAudit:
     """Judge every commit reachable from HEAD with ``workers`` processes (1: in this one);
     ``judged`` hears how many are done as runs end."""
@@ -66,17 +70,22 @@ def run_full(
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
         wait([pool.submit(_ready) for _ in range(workers)])  # forked now, while this process is small
     try:
-        runs, tainted, head_rules = _first_pass(git, prefix, workflows_kept, chunk)
         task = (git.root, prefix, signing, workflows_kept, batch)
+        runs: list[Run] = []
         results: list[tuple[list[Violation], int, bool]] = []
-        if pool is None:
-            done = 0
-            for run in runs:
-                results.append(_judge_run(*task, False, run))
-                done += results[-1][1]
-                judged(done)
-        else:
-            results = _judge_runs(pool, task, runs, judged)
+        pending = []
+        with ObjectReader(git) as objects:
+            first = FirstPass(Replay(objects, git, prefix, workflows_kept))
+            for run in first.runs(git, chunk):  # each run judged as soon as the first pass has it
+                runs.append(run)
+                if pool is not None:
+                    pending.append(pool.submit(_judge_run, *task, False, run))
+                else:
+                    results.append(_judge_run(*task, False, run))
+                    judged(sum(r[1] for r in results))
+            tainted, head_rules = first.replay.tainted, first.rules_after(git.head())
+        if pool is not None:
+            results = _results(pending, judged)
         seen = signing
         found: list[Violation] = []
         for run, (verdicts, _, signed) in zip(runs, results, strict=True):
@@ -90,22 +99,25 @@ def run_full(
     return FullAudit(found, sum(r[1] for r in results), tainted, head_rules)
 
 
+def run_length(commits: int, workers: int) -> int:
+    """How many commits a worker judges at a time: a quarter of its share, so that the workers end
+    together, but not so few that starting git and parsing the first ticket files dominate."""
+    return min(max(commits // (workers * 4), RUN[0]), RUN[1])
+
+
 def _ready() -> None:
     """Nothing: a task that makes the pool start its workers."""
 
 
-def _judge_runs(
-    pool: object, task: tuple[Path, str, bool, int, int], runs: list[Run], judged: Callable[[int], None]
-) -> list[tuple[list[Violation], int, bool]]:
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+def _results(pending: list[Any], judged: Callable[[int], None]) -> list[tuple[list[Violation], int, bool]]:
+    """The runs' results in their order; ``judged`` hears the commits done as each ends."""
+    from concurrent.futures import as_completed
 
-    assert isinstance(pool, ProcessPoolExecutor)
-    futures = [pool.submit(_judge_run, *task, False, run) for run in runs]
     done = 0
-    for future in as_completed(futures):
+    for future in as_completed(pending):
         done += future.result()[1]
         judged(done)
-    return [f.result() for f in futures]
+    return [f.result() for f in pending]
 
 
 def _judge_run(
@@ -114,48 +126,55 @@ def _judge_run(
     """A run's violations, its number of commits, and whether a signed commit was seen by its end."""
     git = Git(root)
     with ObjectReader(git) as objects:
-        replay = Replay(objects, git, prefix, workflows_kept, fixed=run.fixed)
+        replay = Replay(objects, git, prefix, workflows_kept, fixed=run.fixed, workflows=_WORKFLOWS)
         judge = CommitJudge(replay, signing, signed_seen)
         records = read_listed(git, run.commits, signatures=True)
         found, count = judge_records(records, replay, judge, lambda _: None, batch)
     return found, count, judge.signed_seen
 
 
-def _first_pass(
-    git: Git, prefix: str, workflows_kept: int, chunk: int
-) -> tuple[list[Run], dict[str, Rules], Rules]:
-    """The runs to judge, each with the rules in force after its commits' parents; the commits that
-    left workflow.yaml hand-edited, and the rules in force after HEAD."""
-    paths = [f":(top){prefix}{store.WORKFLOW}", f":(top){prefix}{store.TEMPLATES}"]
-    with ObjectReader(git) as objects:
-        replay = Replay(objects, git, prefix, workflows_kept)
+class FirstPass:
+    """The commits in the serial audit's order, cut into runs, with the rules in force after each:
+    the commits that change the rules judged on the way (in order), every other commit holding the
+    rules its nearest such commit on its first-parent line left."""
+
+    def __init__(self, replay: Replay) -> None:
+        self.replay = replay
+        self.anchor: dict[str, str | None] = {}  # commit -> the nearest rules change on its line
+        self.after: dict[str | None, Rules] = {None: NO_RULES}  # rules change -> the rules it left
+
+    def runs(self, git: Git, chunk: int) -> Iterator[Run]:
+        """Runs of ``chunk`` commits, each given as soon as its last commit is read."""
+        prefix = self.replay.prefix
+        paths = [f":(top){prefix}{store.WORKFLOW}", f":(top){prefix}{store.TEMPLATES}"]
         changing = {
             r.commit: r
             for r in read_commits(git, None, signatures=False, paths=paths)
-            if replay.rules_changes(r)
+            if self.replay.rules_changes(r)
         }
-        anchor: dict[str, str | None] = {}  # commit -> the nearest rules change on its first-parent line
-        after: dict[str | None, Rules] = {None: NO_RULES}  # rules change -> the rules it left
-        runs: list[Run] = []
-        parents_anchor: list[dict[str, str | None]] = []
+        run, parents_anchor = Run(), dict[str, str | None]()
         for line in stream(git, ["rev-list", "--reverse", "--topo-order", "--parents", "HEAD"]):
             commit, *parents = line.decode("ascii").split()
-            if not runs or len(runs[-1].commits) == chunk:
-                runs.append(Run())
-                parents_anchor.append({})
-            runs[-1].commits.append(commit)
-            kept = parents_anchor[-1]
+            if len(run.commits) == chunk:
+                yield self._resolved(run, parents_anchor)
+                run, parents_anchor = Run(), {}
+            run.commits.append(commit)
             for parent in parents:
-                kept[parent] = anchor.get(parent)
+                parents_anchor[parent] = self.anchor.get(parent)
             record = changing.get(commit)
             if record is not None:
-                replay.fixed.update((p, after[anchor.get(p)]) for p in parents)
-                rules.judge(replay, record)
-                after[commit] = replay.rules_at(commit)
-            anchor[commit] = commit if record is not None else anchor.get(parents[0]) if parents else None
-        head = git.head()
-        head_rules = after[anchor.get(head)] if head is not None else NO_RULES
-        del anchor
-        for run, kept in zip(runs, parents_anchor, strict=True):
-            run.fixed = {p: after[a] for p, a in kept.items()}
-        return runs, replay.tainted, head_rules
+                self.replay.fixed.update((p, self.after[self.anchor.get(p)]) for p in parents)
+                rules.judge(self.replay, record)
+                self.after[commit] = self.replay.rules_at(commit)
+            self.anchor[commit] = (
+                commit if record is not None else self.anchor.get(parents[0]) if parents else None
+            )
+        if run.commits:
+            yield self._resolved(run, parents_anchor)
+
+    def _resolved(self, run: Run, parents_anchor: dict[str, str | None]) -> Run:
+        run.fixed = {p: self.after[a] for p, a in parents_anchor.items()}
+        return run
+
+    def rules_after(self, commit: str | None) -> Rules:
+        return self.after[self.anchor.get(commit)] if commit is not None else NO_RULES
