@@ -4,6 +4,7 @@ the rules left on its first-parent line (a hand edit of workflow.yaml does not c
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,12 +54,18 @@ class Replay:
 
     def rules_changes(self, record: CommitRecord) -> list[FileChange]:
         """The changes of workflow.yaml and of files under templates/."""
-        workflow, templates = self.prefix + store.WORKFLOW, self.prefix + store.TEMPLATES + "/"
+        workflow, templates = self._paths[:2]
         return [c for c in record.changes if c.path == workflow or c.path.startswith(templates)]
 
     def ticket_changes(self, record: CommitRecord) -> list[FileChange]:
-        tickets = self.prefix + ticketfile.TICKETS + "/"
+        tickets = self._paths[2]
         return [c for c in record.changes if c.path.startswith(tickets) and c.path.endswith(".md")]
+
+    @functools.cached_property
+    def _paths(self) -> tuple[str, str, str]:
+        """Where workflow.yaml, templates/ and tickets/ sit in the repository."""
+        prefix = self.prefix
+        return prefix + store.WORKFLOW, prefix + store.TEMPLATES + "/", prefix + ticketfile.TICKETS + "/"
 
     def load(self, records: Sequence[CommitRecord]) -> None:
         """Parse the ticket files these commits hold, each once: a file a commit leaves is often
