@@ -308,3 +308,36 @@ def test_every_version_of_every_ticket_file_in_a_demo_store_reads_the_same(run: 
         parsed = ticketfile.parse(data, Path("x.md"))
         assert parsed.ticket.meta == yamlio.load_full(front)
     assert taken == len(blobs)
+
+
+# --- the bounds check: cheap for ordinary documents, never fooled by brackets that are text -------
+
+DEPTH = yamlio.MAX_DEPTH + 6
+DEEP_WITH_FAKE_CLOSES = {
+    "quoted": "k: [\n" + "  [ ']',\n" * DEPTH + "  y" + "]" * (DEPTH + 1) + "\n",
+    "double-quoted": "k: [\n" + '  [ "\\"]",\n' * DEPTH + "  y" + "]" * (DEPTH + 1) + "\n",
+    "comments": "k: [ # ]\n" + "  [ # ]\n" * DEPTH + "  y" + "]" * (DEPTH + 1) + "\n",
+    "tags": "k: [\n" + "  [ !<tag:x]> a,\n" * DEPTH + "  y" + "]" * (DEPTH + 1) + "\n",
+    "closed-then-open": "k: [\n" + "  [], [\n" * DEPTH + "  y" + "]" * (DEPTH + 1) + "\n",
+    "plain-key": "a]]]: [[\n" + "  [\n" * DEPTH + "  y" + "]" * (DEPTH + 2) + "\n",
+}
+
+
+@pytest.mark.parametrize("text", DEEP_WITH_FAKE_CLOSES.values(), ids=DEEP_WITH_FAKE_CLOSES)
+def test_deep_nesting_behind_brackets_that_are_text_is_still_refused(text: str) -> None:
+    with pytest.raises(YamlError, match="nesting deeper"):
+        yamlio.load(text)
+
+
+def test_an_ordinary_document_of_flow_collections_is_cleared_without_the_event_walk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    walks: list[str] = []
+    monkeypatch.setattr(yamlio, "_check_depth_exactly", walks.append)
+    text = "team:\n" + "".join(
+        f"  u{i}@example.com: {{name: U {i}, roles: [pm, board]}}  # {'[' * 3}\n" for i in range(300)
+    )
+    yamlio.load(text)
+    assert walks == []
+    yamlio.load(text.replace("{name: U ", "{name: 'U', n: "))
+    assert len(walks) == 1

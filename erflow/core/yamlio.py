@@ -160,15 +160,44 @@ def _check_bounds(text: str) -> None:
     """
     if len(text) > MAX_BYTES:
         raise YamlError(f"document is {len(text)} characters, more than the limit of {MAX_BYTES}")
-    brackets = 0
+    flow = "[" in text or "{" in text
+    carried = 0  # flow collections that may still be open: see _closes_itself
     for line in text.splitlines():
         stripped = line.lstrip(" ")
-        brackets += line.count("[") + line.count("{")
-        bound = 2 * (len(line) - len(stripped)) + 2 + brackets
+        bound = 2 * (len(line) - len(stripped)) + 2 + carried
         bound += stripped.count("- ") + stripped.count(": ") + stripped.count("? ")
+        if flow:
+            opens = line.count("[") + line.count("{")
+            bound += opens
+            if opens and not _closes_itself(line):
+                carried += opens
         if bound > MAX_DEPTH:
             _check_depth_exactly(text)
             return
+
+
+_BRACKETS_ONLY = re.compile(r"[^\[\]{}]+")
+
+
+def _closes_itself(line: str) -> bool:
+    """Whether every flow collection a line opens surely closes on the line.
+
+    True only for a line whose code (what comes before a comment) holds no quote or tag (where a
+    bracket may be text) and whose brackets, in order, pair up. A bracket in the other place it may
+    be text, a plain scalar in block context, stands where no flow collection is open: it cannot
+    hide an open one that the line leaves open, since after that opening bracket every bracket on
+    the line is real. A line inside a multi-line scalar changes no depth, whatever it holds.
+    """
+    code = "" if line.lstrip(" ").startswith("#") else line.split(" #", 1)[0]
+    if "'" in code or '"' in code or "#" in code or "!" in code:
+        return False
+    brackets = _BRACKETS_ONLY.sub("", code)
+    while brackets:
+        paired = brackets.replace("[]", "").replace("{}", "")
+        if paired == brackets:
+            return False
+        brackets = paired
+    return True
 
 
 def _check_depth_exactly(text: str) -> None:

@@ -166,8 +166,9 @@ def parse_bytes(data: bytes, rel: str, meta: dict[str, Any] | None = None) -> Pa
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise InvalidData(located(rel, line, "not valid UTF-8")) from None
-    parsed = parse(text, Path(rel), meta)
-    expected = Path(rel).stem
+    path = Path(rel)
+    parsed = parse(text, path, meta)
+    expected = path.stem
     if parsed.ticket.id != expected:
         line = parsed.lines.get("id", 2)
         raise InvalidData(
