@@ -207,10 +207,12 @@ def read_commits(
     signatures: bool,
     batch: int | None = None,
     on_total: Callable[[int], None] | None = None,
+    paths: Sequence[str] = (),
 ) -> Iterator[CommitRecord]:
     """Every commit reachable from HEAD (and not from ``since``), parents before children, each with
     the files it changed against its first parent (merges included). ``on_total`` is told how many
-    there are before the first is given.
+    there are before the first is given. ``paths`` (pathspecs) keeps only the commits that differ
+    there from a parent (every one that differs from its first parent, and some merges that do not).
 
     The order comes from ``git rev-list --reverse --topo-order`` (into a temporary file, so that
     neither git nor Python holds it); the commits are then read ``batch`` at a time by
@@ -221,18 +223,36 @@ def read_commits(
             on_total(0)
         return
     import tempfile
-    from concurrent.futures import ThreadPoolExecutor  # imported here: the audit's alone (and logging's)
 
     revision = f"{since}..HEAD" if since else "HEAD"
-    with tempfile.TemporaryFile() as order, ThreadPoolExecutor(1) as reader:
-        run_bytes(git, ["rev-list", "--reverse", "--topo-order", revision], stdout=order)
+    limit = ["--full-history", "--", *paths] if paths else []
+    with tempfile.TemporaryFile() as order:
+        run_bytes(git, ["rev-list", "--reverse", "--topo-order", revision, *limit], stdout=order)
         if on_total is not None:
             order.seek(0)
             on_total(sum(chunk.count(b"\n") for chunk in iter(lambda: order.read(1 << 20), b"")))
         order.seek(0)
-        pending = reader.submit(_read_batch, git, _take(order, batch), signatures)
+        yield from _read_batches(git, iter(lambda: _take(order, batch), b""), signatures)
+
+
+def read_listed(
+    git: Git, commits: Sequence[str], *, signatures: bool, batch: int = 2000
+) -> Iterator[CommitRecord]:
+    """These commits, in this order, as ``read_commits`` gives them, read ``batch`` at a time (the
+    first soon there, the next read while the caller uses this one)."""
+    ids = iter(commits)
+    chunks = iter(lambda: "".join(c + "\n" for c in itertools.islice(ids, batch)).encode(), b"")
+    yield from _read_batches(git, chunks, signatures)
+
+
+def _read_batches(git: Git, chunks: Iterator[bytes], signatures: bool) -> Iterator[CommitRecord]:
+    """The commits of each chunk (ids, one a line), the next chunk read while this one is used."""
+    from concurrent.futures import ThreadPoolExecutor  # imported here: the audit's alone (and logging's)
+
+    with ThreadPoolExecutor(1) as reader:
+        pending = reader.submit(_read_batch, git, next(chunks, b""), signatures)
         while records := pending.result():
-            pending = reader.submit(_read_batch, git, _take(order, batch), signatures)
+            pending = reader.submit(_read_batch, git, next(chunks, b""), signatures)
             yield from records
 
 

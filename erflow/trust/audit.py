@@ -8,20 +8,23 @@ matter and a second run can start where the last one ended (the cache lives in t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from erflow import __version__
-from erflow.store.commits import CommitRecord, read_commits
+from erflow.store.commits import read_commits
 from erflow.store.files import write_atomic
 from erflow.store.git import Git, ObjectReader, is_ancestor
-from erflow.trust.replay import Replay, Rules, batches
-from erflow.trust.verdicts import CommitJudge, Violation
+from erflow.trust.parallel import run_full, run_length
+from erflow.trust.replay import Replay, Rules
+from erflow.trust.verdicts import CommitJudge, Violation, judge_records
 
 CACHE_VERSION = 2  # 2: the rules in force (hand edits of workflow.yaml) are kept too
 BATCH = 2000  # commits whose ticket files are read and parsed together
+PARALLEL_MIN = 2000  # commits in a history that make a full audit spread over processes
 WORKFLOWS_KEPT = 4096  # the workflow.yaml blob of the latest commits judged (older ones: ask git)
 
 Progress = Callable[[int, int], None]
@@ -40,10 +43,19 @@ class AuditResult:
 
 
 def run(
-    root: Path, git: Git, git_dir: Path, *, full: bool = False, progress: Progress | None = None
+    root: Path,
+    git: Git,
+    git_dir: Path,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+    workers: int | None = None,
+    chunk: int | None = None,
 ) -> AuditResult:
     """Audit the history of the store at ``root``, continuing from the cache unless ``full``;
-    ``progress`` hears how far it has got."""
+    ``progress`` hears how far it has got. A whole history (``full``, or no cache) is judged by
+    ``workers`` processes (default: one a CPU, for a history of ``PARALLEL_MIN`` commits or more),
+    ``chunk`` commits at a time (default: a quarter of each worker's share, within bounds)."""
     cache_path = git_dir / "erflow" / "audit.json"
     cached = None if full else _read_cache(cache_path)
     head = git.head()
@@ -64,6 +76,19 @@ def run(
         if progress is not None:
             progress(count, max(total, count))
 
+    if since is None and head is not None:
+        on_total(int(git.run("rev-list", "--count", "HEAD").strip() or 0))
+        if workers is None:
+            workers = (os.cpu_count() or 1) if total >= PARALLEL_MIN else 1
+        if workers > 1:
+            whole = run_full(
+                git, prefix, signing, workers=workers, judged=judged, workflows_kept=WORKFLOWS_KEPT,
+                batch=BATCH, chunk=chunk or run_length(total, workers),
+            )  # fmt: skip
+            judged(whole.commits)
+            result = AuditResult(whole.commits, whole.violations, whole.commits, None)
+            _write_cache(cache_path, head, result, whole.tainted, whole.head_rules)
+            return result
     records = read_commits(git, since, signatures=True, on_total=on_total)
     violations = [Violation(**v) for v in cached["violations"]] if since and cached else []
     with ObjectReader(git) as objects:
@@ -73,7 +98,7 @@ def run(
             at_head = cached.get("head_rules")
             if isinstance(at_head, list) and len(at_head) == 2:
                 replay.resume_rules(since, (at_head[0], at_head[1]))
-        found, count = _judge(records, replay, CommitJudge(replay, signing), judged)
+        found, count = judge_records(records, replay, CommitJudge(replay, signing), judged, BATCH)
         head_rules = replay.rules_at(head) if head is not None else (None, None)
     violations += found
     verified = (cached["commits"] if since and cached else 0) + count
@@ -121,22 +146,3 @@ def _write_cache(
         write_atomic(path, json.dumps(payload) + "\n")
     except OSError:  # a read-only repository can still be audited, only not incrementally
         pass
-
-
-def _judge(
-    records: Iterable[CommitRecord], replay: Replay, commits: CommitJudge, judged: Callable[[int], None]
-) -> tuple[list[Violation], int]:
-    """Every violation in these commits, and how many commits there were; ``judged`` is told
-    the count so far every few hundred commits."""
-    found: list[Violation] = []
-    count = 0
-    for batch in batches(records, BATCH):  # blobs are read a batch at a time, never all at once
-        replay.load(batch)
-        for record in batch:
-            found += commits.judge(record)
-            replay.judged(record)
-            count += 1
-            if count % 250 == 0:
-                judged(count)
-    judged(count)
-    return found, count

@@ -280,11 +280,12 @@ def _sets_of(
     fresh = (engine.fresh_fields(chosen) if chosen else set()) - given
     sets: dict[str, Any] = {}
     for key in dict.fromkeys([*new, *old]):
+        if not (old.get(key) != new.get(key) or (key in fresh and key in new)):
+            continue  # (asked first: most fields do not change, and the field's lookup costs more)
         declared = ticket_type.field(key)
         if declared is None or declared.system or key in given:
             continue
-        if old.get(key) != new.get(key) or (key in fresh and key in new):
-            sets[key] = new.get(key)
+        sets[key] = new.get(key)
     return sets
 
 

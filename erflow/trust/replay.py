@@ -4,6 +4,7 @@ the rules left on its first-parent line (a hand edit of workflow.yaml does not c
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,15 +49,23 @@ class Replay:
     # the commits that changed workflow.yaml and leave it other than legitimate: what the rules are
     # after each (kept in the audit's cache: a later run reads older commits' rules from them)
     tainted: dict[str, Rules] = field(default_factory=dict)
+    # the rules in force after commits, found before the replay (a parallel full audit's first pass)
+    fixed: dict[str, Rules] = field(default_factory=dict)
 
     def rules_changes(self, record: CommitRecord) -> list[FileChange]:
         """The changes of workflow.yaml and of files under templates/."""
-        workflow, templates = self.prefix + store.WORKFLOW, self.prefix + store.TEMPLATES + "/"
+        workflow, templates = self._paths[:2]
         return [c for c in record.changes if c.path == workflow or c.path.startswith(templates)]
 
     def ticket_changes(self, record: CommitRecord) -> list[FileChange]:
-        tickets = self.prefix + ticketfile.TICKETS + "/"
+        tickets = self._paths[2]
         return [c for c in record.changes if c.path.startswith(tickets) and c.path.endswith(".md")]
+
+    @functools.cached_property
+    def _paths(self) -> tuple[str, str, str]:
+        """Where workflow.yaml, templates/ and tickets/ sit in the repository."""
+        prefix = self.prefix
+        return prefix + store.WORKFLOW, prefix + store.TEMPLATES + "/", prefix + ticketfile.TICKETS + "/"
 
     def load(self, records: Sequence[CommitRecord]) -> None:
         """Parse the ticket files these commits hold, each once: a file a commit leaves is often
@@ -116,6 +125,9 @@ class Replay:
         """The rules in force after ``commit``: judged in this run, else found from git: the newest
         commit on its first-parent line that changed workflow.yaml holds them, unless the audit
         recorded it as leaving them otherwise."""
+        known = self.fixed.get(commit)
+        if known is not None:
+            return known
         if commit not in self.rules:
             path = f":(top){self.prefix}{store.WORKFLOW}"
             last = self.git.run("rev-list", "--first-parent", "-n", "1", commit, "--", path).strip()

@@ -4,7 +4,7 @@ judges each change under the workflow in force)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -16,7 +16,7 @@ from erflow.store.commits import CommitRecord, FileChange
 from erflow.store.git import merge_base
 from erflow.trust import rules
 from erflow.trust.judge import Judge, Side, kept_history
-from erflow.trust.replay import Replay, Unreadable
+from erflow.trust.replay import Replay, Unreadable, batches
 
 BAD_SIGNATURES = {"B": "its signature is bad", "R": "it is signed with a revoked key"}
 
@@ -134,6 +134,29 @@ class CommitJudge:
                     )
                 )
         return found
+
+
+def judge_records(
+    records: Iterable[CommitRecord],
+    replay: Replay,
+    commits: CommitJudge,
+    judged: Callable[[int], None],
+    size: int,
+) -> tuple[list[Violation], int]:
+    """Every violation in these commits, and how many commits there were; ``judged`` is told
+    the count so far every few hundred commits."""
+    found: list[Violation] = []
+    count = 0
+    for batch in batches(records, size):  # blobs are read a batch at a time, never all at once
+        replay.load(batch)
+        for record in batch:
+            found += commits.judge(record)
+            replay.judged(record)
+            count += 1
+            if count % 250 == 0:
+                judged(count)
+    judged(count)
+    return found, count
 
 
 def _judge_change(
@@ -262,4 +285,10 @@ def _type_fields(workflow: Workflow | None, data: bytes) -> list[str]:
 
 
 def _id_of(path: str) -> str:
-    return PurePosixPath(path).stem
+    """The ticket id a file's path names (its name without the suffix), as ``PurePosixPath.stem``
+    says, without making a path of it (this runs twice a commit)."""
+    name = path.rpartition("/")[2]
+    if name in ("", ".", ".."):
+        return PurePosixPath(path).stem
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name

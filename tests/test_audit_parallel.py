@@ -1,0 +1,147 @@
+"""The full audit spread over worker processes finds what the serial audit finds, in its order, and
+leaves a cache that the next (incremental) audit continues from."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path, PurePosixPath
+
+import pytest
+from conftest import BOARD, PM, SUPPORT, Cli, describe, git
+from test_audit import forge, hand_merge, set_line, signing  # noqa: F401 (signing: a fixture)
+from test_workflow_apply import SUPPORT_ON_BOARD, hand_edit
+
+from erflow.store.git import Git
+from erflow.trust import audit as auditing
+from erflow.trust import verdicts
+from erflow.trust.verdicts import Violation
+
+
+def both(root: Path, chunk: int) -> tuple[auditing.AuditResult, auditing.AuditResult]:
+    """The whole history audited serially, then by two workers ``chunk`` commits at a time."""
+    serial = auditing.run(root, Git(root), root / ".git", full=True, workers=1)
+    parallel = auditing.run(root, Git(root), root / ".git", full=True, workers=2, chunk=chunk)
+    return serial, parallel
+
+
+def test_the_parallel_full_audit_finds_the_serial_audits_violations_in_its_order(run: Cli) -> None:
+    board = run.ticket_at("product_board")
+    first = run.new()
+    forged = forge(run, first, set_line("priority", "high"), author="hand@example.com", action=None)
+    run.git("checkout", "-q", "-b", "side")
+    second = run.new()
+    run.ok("advance", second, "submit", user=SUPPORT)
+    illegal = forge(
+        run, second, set_line("state", "done"), author=SUPPORT, action="advance",
+        transition="submit", move=("triage", "done"),
+    )  # fmt: skip
+    run.git("checkout", "-q", "main")
+    run.ok("note", first, "on main", user=PM)
+    hand_merge(run, "side")  # a merge that took each side as it was: no violation
+    edit = hand_edit(run, *SUPPORT_ON_BOARD)
+    run.ok("advance", board, "approve_no_quote", "--set", "board_rationale=Useful", user=SUPPORT)
+    allowed_by_edit = run.head()
+    run.ok("note", board, "later", user=BOARD)
+    total = int(run.git("rev-list", "--count", "HEAD"))
+
+    for chunk in (1, 2, 3, 7, 1000):
+        serial, parallel = both(run.root, chunk)
+
+        assert parallel.violations == serial.violations, chunk
+        assert parallel.commits == serial.commits == total
+    commits = [v.commit for v in serial.violations]
+    for commit in (forged, illegal, edit, allowed_by_edit):
+        assert commit in commits
+    assert any("allowed only by the hand edit" in v.reason for v in serial.violations)
+
+    # the cache a parallel run leaves is the one a serial run leaves; the next run continues from it
+    cache = run.root / ".git" / "erflow" / "audit.json"
+    parallel_cache = cache.read_text(encoding="utf-8")
+    auditing.run(run.root, Git(run.root), run.root / ".git", full=True, workers=1)
+    assert cache.read_text(encoding="utf-8") == parallel_cache
+    auditing.run(run.root, Git(run.root), run.root / ".git", full=True, workers=2, chunk=2)
+    again = forge(run, board, set_line("priority", "low"), author="hand@example.com", action=None)
+
+    continued = auditing.run(run.root, Git(run.root), run.root / ".git")
+
+    assert continued.new_commits == 1
+    assert continued.commits == total + 1
+    assert continued.violations[:-1] == serial.violations
+    assert continued.violations[-1].commit == again
+    assert (
+        continued.violations == auditing.run(run.root, Git(run.root), run.root / ".git", full=True).violations
+    )
+
+
+def test_a_signed_commit_in_an_earlier_run_of_commits_makes_later_unsigned_ones_violations(
+    run: Cli,
+    signing: Path,  # noqa: F811
+) -> None:
+    ticket_id = run.new()
+    run.ok("advance", ticket_id, "submit", user=SUPPORT)
+    run.git("config", "commit.gpgsign", "false")  # the repository stops signing
+    for text in ("one", "two", "three"):
+        run.ok("note", ticket_id, text, user=PM)
+
+    serial, parallel = both(run.root, 1)
+
+    assert parallel.violations == serial.violations
+    assert serial.violations == [
+        Violation(c, ticket_id, "it is not signed, though this repository signs commits")
+        for c in reversed(run.git("rev-list", "-3", "HEAD").split())
+    ]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_parallel_audit_of_an_empty_history_is_empty(run: Cli, tmp_path: Path, workers: int) -> None:
+    git = Git(tmp_path)
+    git.run("init", "-q")
+
+    result = auditing.run(tmp_path, git, tmp_path / ".git", full=True, workers=workers)
+
+    assert (result.commits, result.violations) == (0, [])
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "tickets/ER/00/ER-ABC123.md", "ER-1.md", "tickets/x", "tickets/.md", "tickets/a.b.md",
+        "tickets/a.", "a/b/", "a/b/.", "a/./b.md", "a//b.md", "a/..", ".", "", "tickets/ER/a b.md",
+    ],
+)  # fmt: skip
+def test_the_ticket_id_of_a_path_is_its_stem_as_pathlib_says(path: str) -> None:
+    assert verdicts._id_of(path) == PurePosixPath(path).stem
+
+
+def test_a_store_in_a_subfolder_is_audited_in_parallel_as_serially(run: Cli, tmp_path: Path) -> None:
+    repo = tmp_path / "company"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README").write_text("the company repo\n", encoding="utf-8")
+    git(repo, "add", "README")
+    git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-q", "-m", "start")
+    elsewhere = tmp_path / "elsewhere"
+    run.ok("init", str(elsewhere))
+    store = repo / "requests"
+    store.mkdir()
+    for name in ("workflow.yaml", ".gitignore"):
+        shutil.copy(elsewhere / name, store / name)
+    for name in ("templates", "tickets"):
+        shutil.copytree(elsewhere / name, store / name)
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-q", "-m", "a request store")
+    made = run("new", "enhancement", "--title", "Sub", "--store", str(store), user=SUPPORT, store=False)
+    assert made.exit_code == 0, describe(made)
+    workflow = store / "workflow.yaml"
+    workflow.write_text(workflow.read_text(encoding="utf-8") + "\n# by hand\n", encoding="utf-8")
+    git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-qam", "by hand")
+    (store / "templates" / "extra.j2").write_text("hello\n", encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-qm", "a template")
+
+    serial = auditing.run(store, Git(store), repo / ".git", full=True, workers=1)
+    parallel = auditing.run(store, Git(store), repo / ".git", full=True, workers=2, chunk=1)
+
+    assert parallel.violations == serial.violations
+    assert [v.reason.split(" ")[0] for v in serial.violations] == ["workflow.yaml", "templates"]
+    assert parallel.commits == serial.commits == 5
