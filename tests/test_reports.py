@@ -266,7 +266,7 @@ def test_git_runs_with_small_pack_windows_and_keeps_configuration_given_in_the_e
     monkeypatch.setenv("GIT_CONFIG_VALUE_0", "Support@example.com")
     git = Git(store)
     assert git.config("core.packedGitWindowSize") == "16m"
-    assert git.config("core.packedGitLimit") == "64m"
+    assert git.config("core.packedGitLimit") == "128m"
     assert git.config("user.email") == "Support@example.com"
     run.ok("new", "enhancement", *INTAKE_FLAGS)  # no ERFLOW_USER: the actor is git's user.email
     assert run.git("log", "-1", "--format=%ae").strip() == SUPPORT
