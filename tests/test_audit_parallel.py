@@ -11,9 +11,9 @@ from conftest import BOARD, PM, SUPPORT, Cli, describe, git
 from test_audit import forge, hand_merge, set_line, signing  # noqa: F401 (signing: a fixture)
 from test_workflow_apply import SUPPORT_ON_BOARD, hand_edit
 
+from erflow.store import ticketfile
 from erflow.store.git import Git
 from erflow.trust import audit as auditing
-from erflow.trust import verdicts
 from erflow.trust.verdicts import Violation
 
 
@@ -110,7 +110,7 @@ def test_the_parallel_audit_of_an_empty_history_is_empty(run: Cli, tmp_path: Pat
     ],
 )  # fmt: skip
 def test_the_ticket_id_of_a_path_is_its_stem_as_pathlib_says(path: str) -> None:
-    assert verdicts._id_of(path) == PurePosixPath(path).stem
+    assert ticketfile.id_of(path) == PurePosixPath(path).stem
 
 
 def test_a_store_in_a_subfolder_is_audited_in_parallel_as_serially(run: Cli, tmp_path: Path) -> None:

@@ -202,3 +202,13 @@ def _decoded(data: bytes, rel: str) -> str:
 def _same_id(found: str, expected: str, rel: str, line: int) -> None:
     if found != expected:
         raise InvalidData(located(rel, line, f"id {found!r} does not match the file name {expected!r}"))
+
+
+def id_of(path: str) -> str:
+    """The ticket id a file's path names (its name without the suffix), as ``PurePosixPath.stem``
+    says, without making a path of it (the audit asks twice a commit, the index once a file)."""
+    name = path.rpartition("/")[2]
+    if name in ("", ".", ".."):
+        return PurePosixPath(path).stem
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from erflow.core import engine
 from erflow.core.errors import ErflowError
@@ -14,6 +14,7 @@ from erflow.core.workflow import Workflow
 from erflow.store import ticketfile
 from erflow.store.commits import CommitRecord, FileChange
 from erflow.store.git import merge_base
+from erflow.store.ticketfile import id_of
 from erflow.trust import rules
 from erflow.trust.judge import Judge, Side, kept_history
 from erflow.trust.replay import Replay, Unreadable, batches
@@ -51,7 +52,7 @@ class CommitJudge:
         if "action" not in trailers:
             return found + [
                 Violation(
-                    record.commit, _id_of(c.path), f"changed outside erflow: {c.path} (no Erflow trailers)"
+                    record.commit, id_of(c.path), f"changed outside erflow: {c.path} (no Erflow trailers)"
                 )
                 for c in changes
             ]
@@ -68,7 +69,7 @@ class CommitJudge:
         sign = record.signature or "N"
         if sign != "N":
             self.signed_seen = True
-        ticket = _id_of(changes[0].path) if changes else ""
+        ticket = id_of(changes[0].path) if changes else ""
         if sign in BAD_SIGNATURES:
             return [Violation(record.commit, ticket, BAD_SIGNATURES[sign])]
         if sign == "E":
@@ -91,9 +92,7 @@ class CommitJudge:
 
         if len(record.parents) > 2:
             return [
-                Violation(
-                    record.commit, _id_of(c.path), "an octopus merge of ticket files cannot be verified"
-                )
+                Violation(record.commit, id_of(c.path), "an octopus merge of ticket files cannot be verified")
                 for c in changes
             ]
         ours, theirs = record.parents
@@ -123,13 +122,13 @@ class CommitJudge:
                     type_fields=type_fields,
                 ).text
             except ErflowError as exc:
-                found.append(Violation(record.commit, _id_of(change.path), f"merge: {exc.message}"))
+                found.append(Violation(record.commit, id_of(change.path), f"merge: {exc.message}"))
                 continue
             if expected != _text(after):
                 found.append(
                     Violation(
                         record.commit,
-                        _id_of(change.path),
+                        id_of(change.path),
                         f"the merge changed {change.path} beyond erflow's merge of its two parents",
                     )
                 )
@@ -181,7 +180,7 @@ def _judge_change(
         return found + _judge_renumber(replay, record, trailers, changes)
     sides: dict[str, Side] = {}
     for change in changes:
-        ticket_id = _id_of(change.path)
+        ticket_id = id_of(change.path)
         if ticket_id not in named:
             found.append(
                 Violation(commit, ticket_id, f"changed {change.path}, which the commit does not name")
@@ -234,7 +233,7 @@ def _judge_renumber(
     new = trailers.get("ticket", [""])[0]
     gone = [c for c in changes if c.new is None]
     made = [c for c in changes if c.old is None]
-    if [_id_of(c.path) for c in gone] != [old] or [_id_of(c.path) for c in made] != [new]:
+    if [id_of(c.path) for c in gone] != [old] or [id_of(c.path) for c in made] != [new]:
         return [Violation(commit, new, f"a renumber must move {old}'s file to {new}'s, and nothing else")]
     if old.split("-", 1)[0] != new.split("-", 1)[0]:
         return [Violation(commit, new, f"a renumber keeps the type's prefix ({old} -> {new})")]
@@ -254,7 +253,7 @@ def _judge_renumber(
         try:
             one, two = replay.ticket(change.old, change.path), replay.ticket(change.new, change.path)
         except Unreadable as exc:
-            found.append(Violation(commit, _id_of(change.path), exc.reason))
+            found.append(Violation(commit, id_of(change.path), exc.reason))
             continue
         expected = [str(x).replace(old, new) for x in (one.meta.get("links") or [])] if one else []
         if (
@@ -264,7 +263,7 @@ def _judge_renumber(
             or (one.description, one.sections) != (two.description, two.sections)
         ):
             found.append(
-                Violation(commit, _id_of(change.path), f"a renumber of {old} changed more than its links")
+                Violation(commit, id_of(change.path), f"a renumber of {old} changed more than its links")
             )
     return found
 
@@ -282,13 +281,3 @@ def _type_fields(workflow: Workflow | None, data: bytes) -> list[str]:
         return []
     ticket_type = workflow.types.get(ticket.ticket.type)
     return list(ticket_type.fields) if ticket_type else []
-
-
-def _id_of(path: str) -> str:
-    """The ticket id a file's path names (its name without the suffix), as ``PurePosixPath.stem``
-    says, without making a path of it (this runs twice a commit)."""
-    name = path.rpartition("/")[2]
-    if name in ("", ".", ".."):
-        return PurePosixPath(path).stem
-    dot = name.rfind(".")
-    return name[:dot] if 0 < dot < len(name) - 1 else name
