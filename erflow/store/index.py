@@ -419,8 +419,9 @@ def _parse(root: Path, stats: list[Stat], progress: Progress | None) -> Iterator
 def _parse_chunk(root: str, stats: list[Stat]) -> list[Row]:
     """In a worker process: the rows of these files that still exist."""
     rows = []
+    base = Path(root)
     for stat in stats:
-        entry = load_entry(Path(root), stat[0])
+        entry = load_entry(base, stat[0])
         if entry is not None:
             rows.append(_row(stat, *entry))
     return rows

@@ -183,7 +183,7 @@ def front_matter_bytes(data: bytes, rel: str) -> dict[str, Any]:
     splitting the body (the index keeps the front-matter alone)."""
     text, end = _opened(_decoded(data, rel), rel)
     meta = _front_matter(text, end, rel)
-    _same_id(str(meta.get("id", "")), PurePosixPath(rel).stem, rel, meta.lines.get("id", 1) + 1)
+    _same_id(str(meta.get("id", "")), id_of(rel), rel, meta.lines.get("id", 1) + 1)
     return dict(meta)
 
 
