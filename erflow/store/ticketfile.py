@@ -29,7 +29,7 @@ class Parsed:
     lines: Mapping[str, int]  # front-matter key -> line in the file
 
 
-def parse(text: str, path: Path, meta: dict[str, Any] | None = None) -> Parsed:
+def parse(text: str, path: Path | str, meta: dict[str, Any] | None = None) -> Parsed:
     """Parse a ticket file; raise InvalidData naming the file and line. ``meta``: the front-matter
     as the index holds it for exactly these bytes (see Store.read_file), so PyYAML is not needed;
     the parse then knows no key's line."""

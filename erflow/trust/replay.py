@@ -194,7 +194,7 @@ def _parse_blob(data: bytes, name: str) -> Ticket | str:
     try:
         if b"\x00" in data:
             return "contains a NUL byte"
-        return ticketfile.parse(data.decode("utf-8"), Path(name)).ticket
+        return ticketfile.parse(data.decode("utf-8"), name).ticket
     except UnicodeDecodeError:
         return "not valid UTF-8"
     except ErflowError as exc:
