@@ -6,7 +6,7 @@ vanished files dropped. Any trouble with the database (corrupt, read-only, locke
 timeout, from another erflow) falls back to parsing the files: the cache never fails a command.
 Two erflow processes may refresh it at once (WAL, a busy timeout, each write one transaction).
 
-The only module that uses sqlite3.
+The only module that uses sqlite3, with index_peek (its read-only lookups for shell completion).
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def metas_by_blob(root: Path, blob_ids: Iterable[str]) -> dict[str, dict[str, An
         return found
     try:
         with contextlib.closing(_connect(root)) as connection:
-            if not _current(connection):
+            if not current(connection):
                 return found
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
@@ -178,7 +178,7 @@ def current_meta(root: Path, rel: str, stat: tuple[int, int, int]) -> dict[str, 
         return None
     try:
         with contextlib.closing(_connect(root)) as connection:
-            if not _current(connection):
+            if not current(connection):
                 return None
             row = connection.execute(
                 "SELECT meta FROM files WHERE path = ? AND mtime_ns = ? AND size = ? AND ino = ?"
@@ -191,56 +191,6 @@ def current_meta(root: Path, rel: str, stat: tuple[int, int, int]) -> dict[str, 
         return json.loads(row[0]) if row else None
     except ValueError:
         return None
-
-
-def titles(root: Path, ids: Iterable[str]) -> dict[str, str]:
-    """The title a row holds for each of these ids, as the index was last left (no refresh, no
-    write: for shell completion); those it holds, none when it cannot be read."""
-    wanted = sorted(set(ids))
-    found: dict[str, str] = {}
-    with contextlib.suppress(sqlite3.Error, OSError, ErflowError):
-        with contextlib.closing(_read_only(root)) as connection:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                sql = f"SELECT id, json_extract(meta, '$.title') FROM files WHERE id IN ({marks})"
-                for ticket_id, title in connection.execute(sql, chunk):
-                    if isinstance(title, str):
-                        found[ticket_id] = title
-    return found
-
-
-def head_of(root: Path, ticket_id: str) -> tuple[str, tuple[int, int, int], str, str] | None:
-    """The path, stat (mtime_ns, size, inode), type and state of the ticket's row, as the index was
-    last left (no refresh, no write); the caller compares the stat with the file's. None when
-    there is no such row or the index cannot be read."""
-    row = None
-    with contextlib.suppress(sqlite3.Error, OSError, ErflowError):
-        with contextlib.closing(_read_only(root)) as connection:
-            row = connection.execute(
-                "SELECT path, mtime_ns, size, ino, type, state FROM files WHERE id = ? AND problem IS NULL",
-                (ticket_id,),
-            ).fetchone()
-    if row is None or not isinstance(row[4], str) or not isinstance(row[5], str):
-        return None
-    return row[0], (row[1], row[2], row[3]), row[4], row[5]
-
-
-def _read_only(root: Path) -> sqlite3.Connection:
-    """The index opened read-only and immutable: no lock taken, no -wal or -shm file made beside it."""
-    from urllib.parse import quote
-
-    path = plain(root, PATH)
-    if not path.is_file():
-        raise FileNotFoundError(path)
-    connection = sqlite3.connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True)
-    try:
-        if not _current(connection):
-            raise sqlite3.DatabaseError("an index of another erflow")
-    except BaseException:
-        connection.close()
-        raise
-    return connection
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,7 +237,7 @@ def _open(root: Path) -> sqlite3.Connection:
             _remove(root)
             continue
         try:
-            if not _current(connection):
+            if not current(connection):
                 _rebuild(connection)
             return connection
         except sqlite3.DatabaseError as exc:
@@ -309,7 +259,8 @@ def _remove(root: Path) -> None:
             os.unlink(f"{root / PATH}{suffix}")
 
 
-def _current(connection: sqlite3.Connection) -> bool:
+def current(connection: sqlite3.Connection) -> bool:
+    """The index is of this schema and this erflow's version."""
     if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA:
         return False
     try:
@@ -322,7 +273,7 @@ def _current(connection: sqlite3.Connection) -> bool:
 def _rebuild(connection: sqlite3.Connection) -> None:
     connection.execute("BEGIN IMMEDIATE")
     try:
-        if not _current(connection):  # unless another process did it while we waited
+        if not current(connection):  # unless another process did it while we waited
             tables = [r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
             for table in tables:
                 connection.execute(f'DROP TABLE IF EXISTS "{table}"')

@@ -59,9 +59,9 @@ def _names(top: str, prefix: str, *, deep: bool) -> set[str]:
 
 def titles(root: Path, ids: Iterable[str]) -> dict[str, str]:
     """The title the index holds for each of these ids (those it holds; none when it cannot be read)."""
-    from erflow.store import index  # sqlite3: only for what the index holds
+    from erflow.store import index_peek  # sqlite3: only for what the index holds
 
-    return index.titles(root, ids)
+    return index_peek.titles(root, ids)
 
 
 def type_and_state(root: Path, ticket_id: str) -> tuple[str, str] | None:
@@ -70,9 +70,9 @@ def type_and_state(root: Path, ticket_id: str) -> tuple[str, str] | None:
     wanted = ticket_id.strip().upper()
     if not _ID.fullmatch(wanted):
         return None
-    from erflow.store import index
+    from erflow.store import index_peek
 
-    head = index.head_of(root, wanted)
+    head = index_peek.head_of(root, wanted)
     if head is not None:
         with contextlib.suppress(OSError):
             stat = os.stat(os.path.join(root, head[0]), follow_symlinks=False)
