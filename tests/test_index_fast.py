@@ -206,3 +206,41 @@ def test_a_hand_edit_in_place_of_the_same_size_is_seen_by_the_next_list(run: Cli
 
     assert [t["priority"] for t in run.json("list")] == ["urgent"]
     assert [i.meta["priority"] for i in Store(run.root).indexed() if i.meta] == ["urgent"]
+
+
+def test_a_first_index_made_by_another_erflow_meanwhile_is_brought_up_to_date(
+    run: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first index's rows are written under the write lock; one that finds rows there once it
+    has the lock (another erflow made them while it waited) leaves them and refreshes as usual."""
+    odd_store(run)
+    monkeypatch.setattr(index, "PARALLEL_FROM", 5)
+    list(Store(run.root).indexed())
+    made = index_rows(run.root)
+    with contextlib.closing(sqlite3.connect(run.root / INDEX)) as db:
+        db.execute("DELETE FROM files WHERE path NOT IN (SELECT path FROM files ORDER BY path LIMIT 3)")
+        db.commit()
+    connection = index._open(run.root)
+    try:
+        walked = sorted(index.walk(run.root))
+        assert index._first_index(connection, run.root, walked, None) is False  # not empty: left alone
+        assert len(index_rows(run.root)) == 3
+        index._refresh(connection, run.root, None)
+    finally:
+        connection.close()
+    assert index_rows(run.root) == made
+
+
+def test_a_first_index_of_many_files_holds_every_row_and_its_indexes(
+    run: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    odd_store(run)
+    monkeypatch.setattr(index, "PARALLEL_FROM", 10**9)
+    list(Store(run.root).indexed())
+    serial = index_rows(run.root)
+    shutil.rmtree(run.root / ".erflow")
+    monkeypatch.setattr(index, "PARALLEL_FROM", 5)
+    monkeypatch.setattr(index, "CHUNK", 4)  # rows written in several batches within the transaction
+    out = run.ok("list", "--json").stdout
+    assert index_rows(run.root) == serial
+    assert out == row_by_row(run.root)[0]

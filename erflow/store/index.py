@@ -57,6 +57,7 @@ _CREATE = (
     "CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 _INDEXES = tuple(s for s in _CREATE if s.startswith("CREATE INDEX "))  # CREATE INDEX name ON ...
+_INSERT = "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
 def entries(
@@ -297,6 +298,10 @@ def _refresh(connection: sqlite3.Connection, root: Path, progress: Progress | No
     stored = connection.execute("SELECT path, mtime_ns, size, ino FROM files ORDER BY path").fetchall()
     if walked == stored:
         return
+    if not stored and len(walked) > PARALLEL_FROM:
+        if not _first_index(connection, root, walked, progress):
+            _refresh(connection, root, progress)  # another erflow made it meanwhile: bring it up to date
+        return
     on_disk, known = set(walked), set(stored)
     changed = on_disk - known  # new, or changed since their row was written
     if not changed and known <= on_disk:
@@ -304,20 +309,44 @@ def _refresh(connection: sqlite3.Connection, root: Path, progress: Progress | No
     rows = list(_parse(root, sorted(changed), progress))
     # Rows of files gone since the last refresh, or since this walk (changed, then not found).
     gone = [(path,) for path in {row[0] for row in known - on_disk} - {row[0] for row in rows}]
-    first = not stored and len(rows) > PARALLEL_FROM  # a first index: its indexes made after the rows
     connection.execute("BEGIN IMMEDIATE")
     try:
-        for statement in _INDEXES if first else ():
-            connection.execute(f"DROP INDEX IF EXISTS {statement.split()[2]}")
-        connection.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        connection.executemany(_INSERT, rows)
         connection.executemany("DELETE FROM files WHERE path = ?", gone)
-        for statement in _INDEXES if first else ():
-            connection.execute(statement)
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         raise
+
+
+def _first_index(
+    connection: sqlite3.Connection, root: Path, walked: list[Stat], progress: Progress | None
+) -> bool:
+    """An empty index and many files (a fresh clone, a deleted .erflow/): the rows written as the
+    worker processes give them, in one transaction, and the two indexes made after the rows. The
+    write lock is held while the files are parsed: a second erflow making the same index waits for
+    this one (as long as its busy timeout; then it reads the files) rather than parsing them all
+    too. False when the index was no longer empty once the lock was had."""
+    import itertools
+
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        empty = connection.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
+        if empty:
+            for statement in _INDEXES:
+                connection.execute(f"DROP INDEX IF EXISTS {statement.split()[2]}")
+            rows = _parse(root, walked, progress)
+            while batch := list(itertools.islice(rows, CHUNK)):
+                connection.executemany(_INSERT, batch)
+            for statement in _INDEXES:
+                connection.execute(statement)
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    return empty
 
 
 def _page(
