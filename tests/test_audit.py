@@ -397,7 +397,9 @@ def test_an_unsigned_change_in_a_repository_that_signs_is_a_violation(run: Cli, 
 # Where the store sits
 
 
-def test_a_store_in_a_subfolder_of_a_repository_is_audited(run: Cli, tmp_path: Path) -> None:
+def store_in_subfolder(run: Cli, tmp_path: Path) -> Path:
+    """A store in ``requests/`` of a company repository (its own first commit before), with one
+    ticket made by erflow; the store's folder."""
     repo = tmp_path / "company"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
@@ -416,6 +418,11 @@ def test_a_store_in_a_subfolder_of_a_repository_is_audited(run: Cli, tmp_path: P
     git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-q", "-m", "a request store")
     made = run("new", "enhancement", "--title", "Sub", "--store", str(store), user=SUPPORT, store=False)
     assert made.exit_code == 0, describe(made)
+    return store
+
+
+def test_a_store_in_a_subfolder_of_a_repository_is_audited(run: Cli, tmp_path: Path) -> None:
+    store = store_in_subfolder(run, tmp_path)
 
     result = run("audit", "--store", str(store), store=False)
 

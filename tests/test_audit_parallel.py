@@ -3,12 +3,11 @@ leaves a cache that the next (incremental) audit continues from."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path, PurePosixPath
 
 import pytest
-from conftest import BOARD, PM, SUPPORT, Cli, describe, git
-from test_audit import forge, hand_merge, set_line, signing  # noqa: F401 (signing: a fixture)
+from conftest import BOARD, PM, SUPPORT, Cli, git
+from test_audit import forge, hand_merge, set_line, signing, store_in_subfolder  # noqa: F401 (signing: a fixture)
 from test_workflow_apply import SUPPORT_ON_BOARD, hand_edit
 
 from erflow.store import ticketfile
@@ -114,24 +113,8 @@ def test_the_ticket_id_of_a_path_is_its_stem_as_pathlib_says(path: str) -> None:
 
 
 def test_a_store_in_a_subfolder_is_audited_in_parallel_as_serially(run: Cli, tmp_path: Path) -> None:
-    repo = tmp_path / "company"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "README").write_text("the company repo\n", encoding="utf-8")
-    git(repo, "add", "README")
-    git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-q", "-m", "start")
-    elsewhere = tmp_path / "elsewhere"
-    run.ok("init", str(elsewhere))
-    store = repo / "requests"
-    store.mkdir()
-    for name in ("workflow.yaml", ".gitignore"):
-        shutil.copy(elsewhere / name, store / name)
-    for name in ("templates", "tickets"):
-        shutil.copytree(elsewhere / name, store / name)
-    git(repo, "add", "-A")
-    git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-q", "-m", "a request store")
-    made = run("new", "enhancement", "--title", "Sub", "--store", str(store), user=SUPPORT, store=False)
-    assert made.exit_code == 0, describe(made)
+    store = store_in_subfolder(run, tmp_path)
+    repo = store.parent
     workflow = store / "workflow.yaml"
     workflow.write_text(workflow.read_text(encoding="utf-8") + "\n# by hand\n", encoding="utf-8")
     git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-qam", "by hand")

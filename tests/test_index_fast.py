@@ -78,14 +78,20 @@ def from_files(root: Path, states: tuple[str, ...] = ()) -> str:
 # The first index, parsed in worker processes
 
 
-def test_a_parallel_first_index_holds_the_rows_of_a_serial_one(
-    run: Cli, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def serial_rows(run: Cli, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """The rows of an index of the odd store parsed in this process, the index then removed."""
     odd_store(run)
     monkeypatch.setattr(index, "PARALLEL_FROM", 10**9)
     list(Store(run.root).indexed())
     serial = index_rows(run.root)
     shutil.rmtree(run.root / ".erflow")
+    return serial
+
+
+def test_a_parallel_first_index_holds_the_rows_of_a_serial_one(
+    run: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serial = serial_rows(run, monkeypatch)
 
     parsed_here: list[str] = []
     load_entry = index.load_entry
@@ -234,11 +240,7 @@ def test_a_first_index_made_by_another_erflow_meanwhile_is_brought_up_to_date(
 def test_a_first_index_of_many_files_holds_every_row_and_its_indexes(
     run: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    odd_store(run)
-    monkeypatch.setattr(index, "PARALLEL_FROM", 10**9)
-    list(Store(run.root).indexed())
-    serial = index_rows(run.root)
-    shutil.rmtree(run.root / ".erflow")
+    serial = serial_rows(run, monkeypatch)
     monkeypatch.setattr(index, "PARALLEL_FROM", 5)
     monkeypatch.setattr(index, "CHUNK", 4)  # rows written in several batches within the transaction
     out = run.ok("list", "--json").stdout

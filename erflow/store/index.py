@@ -66,10 +66,7 @@ def entries(
     """The index's rows of the store at ``root``, brought up to date, in (created, id, path) order;
     see Store.indexed. ``progress`` is told how a refresh that parses many files goes."""
     after: Key | None = None
-    try:
-        connection = _open(root)
-    except (sqlite3.Error, OSError):
-        connection = None
+    connection = _open_or_none(root)
     if connection is not None:
         try:
             with contextlib.closing(connection):
@@ -94,10 +91,7 @@ def json_texts(
     without a Python object per row: the problems of the files that cannot be read, in the list's
     order, and the stored JSON texts of the others of these types and states, in that order, in
     runs joined by ``",\\n"`` (never an empty run). Byte for byte ``entries``' ``raw`` texts."""
-    try:
-        connection = _open(root)
-    except (sqlite3.Error, OSError):
-        connection = None
+    connection = _open_or_none(root)
     if connection is not None:
         try:
             _refresh(connection, root, progress)
@@ -219,6 +213,14 @@ def _connect(root: Path) -> sqlite3.Connection:
         connection.close()
         raise
     return connection
+
+
+def _open_or_none(root: Path) -> sqlite3.Connection | None:
+    """The index opened as ``_open`` does, or None when it cannot be (the caller reads the files)."""
+    try:
+        return _open(root)
+    except (sqlite3.Error, OSError):
+        return None
 
 
 def _open(root: Path) -> sqlite3.Connection:
