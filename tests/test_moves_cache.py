@@ -224,3 +224,19 @@ def test_a_store_without_commits_has_no_moves_and_writes_no_cache(tmp_path: Path
     repo = Git(root)
     assert list(moves.read_moves(repo)) == []
     assert not moves.cache_path(repo).exists()
+
+
+def test_the_cache_read_in_small_chunks_splits_no_character_nor_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "repo"
+    history(root)
+    commit(root, 1600, moved("ER-Ü1", "prüfung ✓"))
+    commit(root, 1601, "more\n\nErflow-Ticket: ER-A1\nErflow-To: état\nErflow-Created: ER-Ω9\n")
+    repo = Git(root)
+    expected = list(commits.read_moves(repo))
+    assert list(moves.read_moves(repo)) == expected
+    for size in (1, 2, 3, 5, 64):
+        monkeypatch.setattr(moves, "_READ", size)
+        assert list(moves.read_moves(repo)) == expected, size
+    assert expected[0] == Move(1601, "ER-A1", "état", ("ER-Ω9",))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 import statistics
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -173,22 +174,13 @@ def trace(workflow: Workflow, moves: Iterable[MoveFields], limit: int) -> dict[s
     """Every ticket's path from its moves (any order; git's, newest first, keeps a second's moves
     in commit order), ignoring moves after ``limit``."""
     by_prefix = {t.prefix: (t, _steps(t, funnel_rows(t))) for t in workflow.types.values()}
-    entries: dict[str, list[tuple[int, str | None]]] = {}
-    found = entries.get
+    entries: defaultdict[str, list[tuple[int, str | None]]] = defaultdict(list)
     for when, ticket, to_state, created in moves:
         if when > limit:
             continue
-        items = found(ticket)
-        if items is None:
-            entries[ticket] = [(when, to_state)]
-        else:
-            items.append((when, to_state))
+        entries[ticket].append((when, to_state))
         for made in created:
-            items = found(made)
-            if items is None:
-                entries[made] = [(when, "")]  # "": the type's initial state
-            else:
-                items.append((when, ""))
+            entries[made].append((when, ""))  # "": the type's initial state
     paths: dict[str, Journey] = {}
     first = operator.itemgetter(0)
     for ticket_id, items in entries.items():

@@ -16,6 +16,7 @@ missing, damaged or of another version is written anew, and a read-only git fold
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import os
@@ -35,6 +36,7 @@ _DIGEST = hashlib.sha256(f"{VERSION} {MOVE_FORMAT}".encode()).hexdigest()[:16]
 _MAGIC = b"erflow-moves"
 EXTEND_MAX = 20_000  # new commits on top of the cached tip read by one walk; more: a full walk
 _CHUNK = 4096  # cache lines written (and hashed) at a time
+_READ = 1 << 20  # bytes of the cache decoded at a time
 
 
 def read_moves(git: Git, upto: str = "HEAD") -> Iterator[Move]:
@@ -117,7 +119,7 @@ def _on_top(git: Git, tip: bytes, old_tip: bytes) -> bool:
     return all(row[1:] == [under] for row, under in zip(rows, below, strict=True))
 
 
-def _extend(git: Git, path: Path, tip: bytes, old_tip: bytes, body: bytes) -> Iterator[MoveFields]:
+def _extend(git: Git, path: Path, tip: bytes, old_tip: bytes, body: memoryview) -> Iterator[MoveFields]:
     """The moves of the commits on top of the cached tip, from git, then the cached ones."""
     found = list(_lines(stream(git, ["log", _FORMAT, tip.decode(), "^" + old_tip.decode()])))
     _write(path, tip, [_line(c, m) for c, m in found], body)
@@ -127,12 +129,12 @@ def _extend(git: Git, path: Path, tip: bytes, old_tip: bytes, body: bytes) -> It
     yield from _parse(body, path)
 
 
-def _listed(git: Git, path: Path, tip: bytes, body: bytes) -> Iterator[MoveFields]:
+def _listed(git: Git, path: Path, tip: bytes, cached: memoryview) -> Iterator[MoveFields]:
     """The moves of ``git rev-list tip``'s commits, the cached ones from the cache, the others
     from one ``git log --no-walk`` (most not cached: one walk instead)."""
     commits = run_bytes(git, ["rev-list", tip.decode(), "--"]).split()
-    known = {line.partition(b"\x1f")[0]: line for line in body.split(b"\n") if line}
-    del body
+    known = {line.partition(b"\x1f")[0]: line for line in bytes(cached).split(b"\n") if line}
+    del cached
     missing = {c for c in commits if c not in known}
     if len(missing) * 2 > len(commits):
         yield from _walk(git, path, tip)
@@ -150,14 +152,21 @@ def _listed(git: Git, path: Path, tip: bytes, body: bytes) -> Iterator[MoveField
     yield from _parse(body, path)
 
 
-def _parse(body: bytes, path: Path) -> Iterator[MoveFields]:
-    """The moves in the cache's lines (their checksum was checked)."""
+def _parse(body: bytes | memoryview, path: Path) -> Iterator[MoveFields]:
+    """The moves in the cache's lines (their checksum was checked), decoded a chunk at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    rest, size = "", len(body)
     try:
-        for line in str(body, "utf-8").split("\n"):
-            parts = line.split("\x1f")
-            if len(parts) > 1:
-                state = parts[3]
-                yield int(parts[1]), parts[2], state[1:] if state else None, tuple(parts[4:])
+        for start in range(0, size, _READ):
+            lines = (rest + decoder.decode(body[start : start + _READ], start + _READ >= size)).split("\n")
+            rest = lines.pop()
+            for line in lines:
+                parts = line.split("\x1f")
+                if len(parts) > 1:
+                    state = parts[3]
+                    yield int(parts[1]), parts[2], state[1:] if state else None, tuple(parts[4:])
+        if rest:
+            raise ValueError("the last line has no end")
     except (ValueError, IndexError) as error:
         with contextlib.suppress(OSError):
             path.unlink()  # made by hand with a good checksum: read from git next time
@@ -168,7 +177,7 @@ def _header(tip: bytes, checksum: str) -> bytes:
     return b" ".join([_MAGIC, str(VERSION).encode(), _DIGEST.encode(), tip, checksum.encode()]) + b"\n"
 
 
-def _read(path: Path) -> tuple[bytes, bytes] | None:
+def _read(path: Path) -> tuple[bytes, memoryview] | None:
     """The cache's tip and its lines; None when it is missing, of another version or damaged."""
     try:
         data = path.read_bytes()
@@ -181,10 +190,10 @@ def _read(path: Path) -> tuple[bytes, bytes] | None:
     body = memoryview(data)[end + 1 :]
     if hashlib.sha256(body).hexdigest().encode() != fields[4]:
         return None
-    return fields[3], bytes(body)
+    return fields[3], body
 
 
-def _write(path: Path, tip: bytes, first: list[bytes], body: bytes) -> None:
+def _write(path: Path, tip: bytes, first: list[bytes], body: bytes | memoryview) -> None:
     """Write the cache for ``tip``: the lines ``first``, then ``body`` (lines with their ends)."""
     out = _Writer.open(path, tip)
     if out is None:
@@ -227,7 +236,7 @@ class _Writer:
             self.add_raw(b"\n".join(self.pending) + b"\n")
             self.pending = []
 
-    def add_raw(self, data: bytes) -> None:
+    def add_raw(self, data: bytes | memoryview) -> None:
         self.hash.update(data)
         self.handle.write(data)
 
