@@ -35,6 +35,9 @@ _FORMAT = f"--format=%H {MOVE_FORMAT}"
 _DIGEST = hashlib.sha256(f"{VERSION} {MOVE_FORMAT}".encode()).hexdigest()[:16]
 _MAGIC = b"erflow-moves"
 EXTEND_MAX = 20_000  # new commits on top of the cached tip read by one walk; more: a full walk
+# The walk reads only commits, which git packs side by side: a smaller share of the pack mapped at
+# once than erflow's 128m costs it no time (100k: 3.5 s either way) and 50 MB of memory less.
+_SMALL_MAP = ("-c", "core.packedGitLimit=32m")
 _CHUNK = 4096  # cache lines written (and hashed) at a time
 _READ = 1 << 20  # bytes of the cache decoded at a time
 
@@ -93,7 +96,7 @@ def _walk(git: Git, path: Path, tip: bytes) -> Iterator[MoveFields]:
     out = _Writer.open(path, tip)
     done = False
     try:
-        for commit, move in _lines(stream(git, ["log", _FORMAT, tip.decode("ascii")])):
+        for commit, move in _lines(stream(git, [*_SMALL_MAP, "log", _FORMAT, tip.decode("ascii")])):
             if out is not None:
                 out.add(_line(commit, move))
             if move is not None:
