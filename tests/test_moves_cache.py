@@ -3,11 +3,15 @@ same moves, in the same order, as commits.read_moves's one git log over all hist
 history (merges, commits without trailers, several tickets created, a folded trailer) and whatever
 the cache holds."""
 
-import json
+import hashlib
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from erflow.core.errors import InvalidData
 from erflow.store import commits, moves
 from erflow.store.commits import Move
 from erflow.store.git import Git
@@ -96,30 +100,121 @@ def test_cached_moves_are_the_moves_of_one_git_log_in_its_order(tmp_path: Path) 
     ]
 
 
-def test_the_cache_is_used_and_one_not_well_formed_is_read_anew(tmp_path: Path) -> None:
+def rewrite(cache: Path, edit: Callable[[bytes], bytes]) -> None:
+    """Change the cache's lines by hand and give it the checksum of the change."""
+    header, _, body = cache.read_bytes().partition(b"\n")
+    body = edit(body)
+    fields = header.split(b" ")
+    fields[4] = hashlib.sha256(body).hexdigest().encode()
+    cache.write_bytes(b" ".join(fields) + b"\n" + body)
+
+
+def tip_of(cache: Path) -> str:
+    return cache.read_bytes().split(b"\n", 1)[0].split(b" ")[3].decode()
+
+
+def test_the_cache_is_used_and_one_damaged_or_of_another_version_is_read_anew(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     marks = history(root)
     repo = Git(root)
     expected = list(commits.read_moves(repo))
+    legacy = moves.cache_path(repo).parent / "moves.json"
+    legacy.parent.mkdir()
+    legacy.write_text("{}", encoding="utf-8")
+    assert list(moves.read_moves(repo)) == expected
+    assert not legacy.exists()  # the earlier version's cache is gone
+    cache = moves.cache_path(repo)
+    assert tip_of(cache) == marks["head"]
+    good = cache.read_bytes()
+    first = marks["first"].encode()
+    rewrite(cache, lambda body: body.replace(first + b"\x1f1000\x1fER-A1", first + b"\x1f1000\x1fER-CACHED"))
+    assert list(moves.read_moves(repo))[-1] == Move(1000, "ER-CACHED", "intake", ())  # read from the cache
+    header, _, body = good.partition(b"\n")
+    for broken in (
+        good.replace(b"ER-A1", b"ER-A2", 1),  # damaged: the checksum no longer holds
+        good[:-10],  # cut short
+        header.replace(b"erflow-moves 2 ", b"erflow-moves 1 ") + b"\n" + body,  # another version
+        header.replace(header.split(b" ")[2], b"0" * 16) + b"\n" + body,  # another log format
+        b"\xff not a cache",
+        b"",
+    ):
+        cache.write_bytes(broken)
+        assert list(moves.read_moves(repo)) == expected, broken
+        assert cache.read_bytes() == good, broken  # written anew
+    rewrite(cache, lambda body: body.replace(b"\x1f1000\x1f", b"\x1fsoon\x1f", 1))
+    with pytest.raises(InvalidData):
+        list(moves.read_moves(repo))  # well summed, not well formed (made by hand): it goes
+    assert list(moves.read_moves(repo)) == expected
+    assert cache.read_bytes() == good
+
+
+def test_commits_on_top_of_the_cached_tip_are_read_alone_and_others_listed(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    marks = history(root)
+    repo = Git(root)
     list(moves.read_moves(repo))
     cache = moves.cache_path(repo)
-    data = json.loads(cache.read_text(encoding="utf-8"))
-    data["commits"][marks["first"]] = [1000, "ER-CACHED", None, []]
-    cache.write_text(json.dumps(data), encoding="utf-8")
-    assert list(moves.read_moves(repo))[-1] == Move(1000, "ER-CACHED", None, ())  # read from the cache
-    for broken in (
-        {**data, "commits": {**data["commits"], marks["first"]: [1000, 7, None, []]}},
-        {**data, "commits": {**data["commits"], marks["first"]: ["1000", "ER-A1", None, []]}},
-        {**data, "commits": {**data["commits"], marks["first"]: True}},
-        {**data, "version": [0, data["version"][1]]},
-        {**data, "commits": []},
-        [],
-    ):
-        cache.write_text(json.dumps(broken), encoding="utf-8")
-        assert list(moves.read_moves(repo)) == expected, broken
-    cache.write_bytes(b"\xff not json")
-    assert list(moves.read_moves(repo)) == expected
-    assert json.loads(cache.read_text(encoding="utf-8"))["commits"][marks["head"]][1] == "ER-B2"
+    first = marks["first"].encode()
+
+    def mark(body: bytes) -> bytes:
+        return body.replace(first + b"\x1f1000\x1fER-A1", first + b"\x1f1000\x1fER-CACHED")
+
+    rewrite(cache, mark)
+    commit(root, 1600, moved("ER-A1", "reopened"))
+    commit(root, 1600, "no trailers\n")
+    commit(root, 1450, moved("ER-E1", "intake"))  # older than the commit below it
+    expected = list(commits.read_moves(repo))
+    assert moves._on_top(repo, git(root, "rev-parse", "HEAD").encode(), marks["head"].encode())
+    got = list(moves.read_moves(repo))
+    assert got[:-1] == expected[:-1] and got[-1].ticket == "ER-CACHED"  # the cached ones kept
+    assert tip_of(cache) == git(root, "rev-parse", "HEAD")
+    assert list(moves.read_moves(repo)) == got  # the new tip's walk, from the cache
+    for upto in (marks["fork"], marks["first"], "side", "main~1", "HEAD~2"):  # older: listed
+        want = list(commits.read_moves(repo, upto))
+        assert [m for m in moves.read_moves(repo, upto) if m.ticket != "ER-CACHED"] == want[:-1], upto
+    assert tip_of(cache) == git(root, "rev-parse", "HEAD")  # nothing missing: left as it was
+    git(root, "checkout", "-q", "-b", "other", marks["fork"])
+    commit(root, 1700, moved("ER-F1", "intake"))
+    git(root, "checkout", "-q", "main")
+    git(
+        root,
+        "merge",
+        "-q",
+        "--no-ff",
+        "other",
+        "-m",
+        "merge\n\nErflow-Ticket: ER-M2\nErflow-To: m",
+        when=1800,
+    )
+    head, cached_tip = git(root, "rev-parse", "HEAD").encode(), tip_of(cache).encode()
+    assert not moves._on_top(repo, head, cached_tip) and moves._on_top(repo, head, head + b"x") is False
+    got = list(moves.read_moves(repo))  # a merge on top: the walk listed, the new commits read
+    assert got[:-1] == list(commits.read_moves(repo))[:-1] and got[-1].ticket == "ER-CACHED"
+    rewrite(cache, lambda body: b"".join(line + b"\n" for line in body.split(b"\n")[:3]))
+    assert list(moves.read_moves(repo, "HEAD~1")) == list(commits.read_moves(repo, "HEAD~1"))
+    assert tip_of(cache) == git(root, "rev-parse", "HEAD~1")  # most were missing: one walk, cached
+
+
+def test_a_git_folder_that_cannot_be_written_to_goes_without_the_cache(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    history(root)
+    repo = Git(root)
+    blocked = moves.cache_path(repo).parent
+    blocked.write_text("a file where the cache's folder would be", encoding="utf-8")
+    assert list(moves.read_moves(repo)) == list(commits.read_moves(repo))
+    assert list(moves.read_moves(repo)) == list(commits.read_moves(repo))
+    assert blocked.is_file() and [p.name for p in blocked.parent.iterdir() if ".tmp" in p.name] == []
+
+
+def test_a_walk_stopped_early_writes_no_cache(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    history(root)
+    repo = Git(root)
+    walk = moves.move_tuples(repo)
+    assert next(walk)[1] == "ER-B2"
+    walk.close()
+    folder = moves.cache_path(repo).parent
+    assert not moves.cache_path(repo).exists() and list(folder.iterdir()) == []
 
 
 def test_a_store_without_commits_has_no_moves_and_writes_no_cache(tmp_path: Path) -> None:
@@ -129,3 +224,19 @@ def test_a_store_without_commits_has_no_moves_and_writes_no_cache(tmp_path: Path
     repo = Git(root)
     assert list(moves.read_moves(repo)) == []
     assert not moves.cache_path(repo).exists()
+
+
+def test_the_cache_read_in_small_chunks_splits_no_character_nor_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "repo"
+    history(root)
+    commit(root, 1600, moved("ER-Ü1", "prüfung ✓"))
+    commit(root, 1601, "more\n\nErflow-Ticket: ER-A1\nErflow-To: état\nErflow-Created: ER-Ω9\n")
+    repo = Git(root)
+    expected = list(commits.read_moves(repo))
+    assert list(moves.read_moves(repo)) == expected
+    for size in (1, 2, 3, 5, 64):
+        monkeypatch.setattr(moves, "_READ", size)
+        assert list(moves.read_moves(repo)) == expected, size
+    assert expected[0] == Move(1601, "ER-A1", "état", ("ER-Ω9",))

@@ -15,15 +15,17 @@ cancelled earlier counts up to the stage it stopped in.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import statistics
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from erflow.core.workflow import TicketType, Workflow
 from erflow.reports.base import Chart, Query, Report
 from erflow.reports.snapshot import Snapshot
-from erflow.store.commits import Move
-from erflow.store.moves import read_moves
+from erflow.store.commits import MoveFields
+from erflow.store.moves import move_tuples
 
 DONE = "Done"
 WEEKS = 12  # the throughput chart's weeks up to now, when no --since says where to start
@@ -80,10 +82,7 @@ class Journey:
     entered: int = 0
     reached: dict[int, int] = field(default_factory=dict)  # row -> first time at least this far
     now: int | None = None
-
-    @property
-    def furthest(self) -> int:
-        return max(self.reached, default=-1)
+    furthest: int = -1  # the furthest row reached
 
 
 def funnel(snap: Snapshot, q: Query) -> Report:
@@ -96,7 +95,7 @@ def funnel(snap: Snapshot, q: Query) -> Report:
     report.notes.append(HOW_COUNTED)
     upto = snap.commit or "HEAD"
     limit = int(snap.now.timestamp())
-    paths = trace(snap.workflow, read_moves(snap.git, upto), limit)
+    paths = trace(snap.workflow, move_tuples(snap.git, upto), limit)
     since = int(q.since.timestamp()) if q.since else None
     until = int(q.until.timestamp()) if q.until else None
     for type_name in list(q.types) or list(snap.workflow.types):
@@ -171,46 +170,76 @@ def _monday(when: dt.datetime, tz: dt.tzinfo) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
-def trace(workflow: Workflow, moves: Iterable[Move], limit: int) -> dict[str, Journey]:
-    """Every ticket's path from its moves (any order), ignoring moves after ``limit``."""
-    by_prefix = {t.prefix: t for t in workflow.types.values()}
-    rows_of = {t.name: funnel_rows(t) for t in workflow.types.values()}
-    entries: dict[str, list[tuple[int, str | None]]] = {}
-    for move in moves:
-        if move.when > limit:
+def trace(workflow: Workflow, moves: Iterable[MoveFields], limit: int) -> dict[str, Journey]:
+    """Every ticket's path from its moves (any order; git's, newest first, keeps a second's moves
+    in commit order), ignoring moves after ``limit``."""
+    by_prefix = {t.prefix: (t, _steps(t, funnel_rows(t))) for t in workflow.types.values()}
+    entries: defaultdict[str, list[tuple[int, str | None]]] = defaultdict(list)
+    for when, ticket, to_state, created in moves:
+        if when > limit:
             continue
-        entries.setdefault(move.ticket, []).append((move.when, move.to_state))
-        for made in move.created:
-            entries.setdefault(made, []).append((move.when, ""))  # "": the type's initial state
+        entries[ticket].append((when, to_state))
+        for made in created:
+            entries[made].append((when, ""))  # "": the type's initial state
     paths: dict[str, Journey] = {}
+    first = operator.itemgetter(0)
     for ticket_id, items in entries.items():
-        ticket_type = by_prefix.get(ticket_id.partition("-")[0])
-        if ticket_type is None:
+        kind = by_prefix.get(ticket_id.partition("-")[0])
+        if kind is None:
             continue
         items.reverse()  # git gave them newest first: keep a second's moves in commit order
-        items.sort(key=lambda item: item[0])
-        path = Journey(ticket_type, entered=items[0][0])
-        _walk(path, rows_of[ticket_type.name], items)
+        items.sort(key=first)
+        path = Journey(kind[0], entered=items[0][0])
+        _walk(path, kind[1], items)
         paths[ticket_id] = path
     return paths
 
 
-def _walk(path: Journey, rows: Rows, items: Iterable[tuple[int, str | None]]) -> None:
-    """Follow one ticket's states in time order, filling in how far it got and when."""
-    for when, state_name in items:
-        if state_name is None:
-            continue  # the commit named no state
-        state = path.type.states.get(state_name or path.type.initial)
-        if state is None:
-            continue  # a state the workflow no longer has
+# What a move to a state does to a journey: (row it is in now, row it has got as far as), or, for
+# a terminal state, None: done when it was in the last open stage or done, else stopped.
+Step = tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class Steps:
+    """A type's states as ``_walk`` follows them: each state's step (``""``: the initial state's),
+    and the rows a terminal state needs."""
+
+    of: dict[str, Step]
+    done: int
+    last_open: int
+
+
+def _steps(ticket_type: TicketType, rows: Rows) -> Steps:
+    of: dict[str, Step] = {}
+    for state in ticket_type.states.values():
         if state.terminal:
-            if path.now not in (rows.last_open, rows.done):
-                path.now = None  # declined or cancelled before the end: it stops where it got
-                continue
-            row = now = rows.done
+            of[state.name] = None
         else:
             now = rows.row_of[state.name]
-            row = rows.done if state.name in rows.done_states else now
-        for index in range(path.furthest + 1, row + 1):
-            path.reached[index] = when
-        path.now = now
+            of[state.name] = (now, rows.done if state.name in rows.done_states else now)
+    if ticket_type.initial in of:
+        of[""] = of[ticket_type.initial]
+    return Steps(of, rows.done, rows.last_open)
+
+
+def _walk(path: Journey, steps: Steps, items: Iterable[tuple[int, str | None]]) -> None:
+    """Follow one ticket's states in time order, filling in how far it got and when."""
+    of, done, last_open = steps.of, steps.done, steps.last_open
+    reached = path.reached
+    furthest, now = path.furthest, path.now
+    for when, state_name in items:
+        if state_name is None or state_name not in of:
+            continue  # the commit named no state, or one the workflow no longer has
+        step = of[state_name]
+        if step is None:
+            if now != last_open and now != done:
+                now = None  # declined or cancelled before the end: it stops where it got
+                continue
+            row = now = done
+        else:
+            now, row = step
+        while furthest < row:
+            furthest += 1
+            reached[furthest] = when
+    path.furthest, path.now = furthest, now

@@ -333,6 +333,17 @@ def read_moves(git: Git, upto: str = "HEAD") -> Iterator[Move]:
 
 def parse_move(raw: bytes) -> Move | None:
     """The move in one line of ``git log --format=MOVE_FORMAT``; None when it names no ticket."""
+    fields = move_fields(raw)
+    return None if fields is None else Move(*fields)
+
+
+# A move as plain values, for readers of every move in the history (no object a commit):
+# (author time, ticket, state moved to or None, tickets created).
+MoveFields = tuple[int, str, str | None, tuple[str, ...]]
+
+
+def move_fields(raw: bytes) -> MoveFields | None:
+    """``parse_move``'s move as a plain tuple; None when the line names no ticket."""
     stamp, _, trailers = raw.decode("utf-8", "replace").rstrip("\n").partition("\x00")
     ticket, to_state, created = "", None, []
     for item in trailers.split("\x1f"):
@@ -344,5 +355,5 @@ def parse_move(raw: bytes) -> Move | None:
         elif key == "Erflow-Created":
             created.append(value.strip())
     if ticket and stamp.isdigit():
-        return Move(int(stamp), ticket, to_state, tuple(created))
+        return int(stamp), ticket, to_state, tuple(created)
     return None
