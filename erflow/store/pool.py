@@ -21,17 +21,23 @@ def cpus() -> int:
     return os.cpu_count() or 1
 
 
+def context() -> Any:
+    """How erflow starts worker processes: forked on Linux (nothing to import again), the system's
+    default elsewhere (fork is unsafe on macOS)."""
+    import multiprocessing
+
+    return multiprocessing.get_context("fork" if sys.platform == "linux" else None)
+
+
 def mapped(function: Callable[..., Result], *arguments: list[Any], workers: int) -> Iterator[Result]:
     """``function`` of each set of arguments in turn, run by ``workers`` processes (forked on
     Linux: nothing to import again; the system's default elsewhere). It stops early, having yielded
     the results so far, when the pool cannot be started or breaks: the caller does the rest."""
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
     try:
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(workers, mp_context=context()) as pool:
             yield from pool.map(function, *arguments)
     except (OSError, BrokenProcessPool):
         return

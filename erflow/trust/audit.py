@@ -8,7 +8,6 @@ matter and a second run can start where the last one ended (the cache lives in t
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +78,9 @@ def run(
     if since is None and head is not None:
         on_total(int(git.run("rev-list", "--count", "HEAD").strip() or 0))
         if workers is None:
-            workers = (os.cpu_count() or 1) if total >= PARALLEL_MIN else 1
+            from erflow.store.pool import cpus
+
+            workers = cpus() if total >= PARALLEL_MIN else 1
         if workers > 1:
             whole = run_full(
                 git, prefix, signing, workers=workers, judged=judged, workflows_kept=WORKFLOWS_KEPT,

@@ -64,10 +64,11 @@ def run_full(
     ``judged`` hears how many are done as runs end."""
     pool = None
     if workers > 1:
-        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, wait
 
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        from erflow.store.pool import context
+
+        pool = ProcessPoolExecutor(workers, mp_context=context())
         wait([pool.submit(_ready) for _ in range(workers)])  # forked now, while this process is small
     try:
         task = (git.root, prefix, signing, workflows_kept, batch)
