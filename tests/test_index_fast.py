@@ -180,15 +180,106 @@ def test_json_texts_from_the_files_when_the_index_cannot_be_made(run: Cli) -> No
     assert result.exit_code == 0 and result.stdout == expected
 
 
-def test_the_texts_are_cut_in_runs_of_whole_documents(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_texts_of_some_states_are_cut_in_runs_of_whole_documents(
+    run: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     odd_store(run)
     monkeypatch.setattr(index, "PAGE", 4)
-    problems, runs = Store(run.root).indexed_json()
+    problems, runs = Store(run.root).indexed_json(states=["pm_review", "intake"])
     cut = list(runs)
 
     assert len(cut) == 7 and all(r for r in cut)  # 25 documents: 6 pages of 4 and one of 1
     assert "[\n" + ",\n".join(cut) + "\n]\n" == from_files(run.root)
     assert len(problems) == 5
+
+
+# ---------------------------------------------------------------------------------------------
+# The list of every ticket, kept for the index's generation (.erflow/list.json)
+
+
+def listed_again(run: Cli) -> tuple[list[str], str]:
+    """What the index gives of every ticket, asserted the same as a list made without the index."""
+    problems, runs = Store(run.root).indexed_json()
+    text = "[\n" + ",\n".join(runs) + "\n]\n"
+    assert text == from_files(run.root)
+    return problems, text
+
+
+def test_the_list_of_every_ticket_is_kept_from_the_second_list_with_no_change(run: Cli) -> None:
+    """A list that changed rows does not keep the list (after an advance more are likely: no file of
+    every ticket written after each); the next one, with nothing changed, does."""
+    made = odd_store(run)
+    first = listed_again(run)
+    assert not (run.root / index.LISTED).exists()
+    assert listed_again(run) == first
+    kept = (run.root / index.LISTED).read_bytes()
+    assert len(first[0]) == 5 and b'"problems": [' in kept.rsplit(b"\n", 1)[1]
+
+    run.path(made[2]).unlink()
+    assert listed_again(run) != first and (run.root / index.LISTED).read_bytes() == kept
+    listed_again(run)
+    assert (run.root / index.LISTED).read_bytes() != kept
+
+
+def test_the_list_of_every_ticket_is_kept_and_served_while_no_row_changes(run: Cli) -> None:
+    odd_store(run)
+    first = listed_again(run)
+    listed_again(run)
+
+    with contextlib.closing(sqlite3.connect(run.root / INDEX)) as db:  # the texts served are the file's
+        db.execute("UPDATE files SET meta = json_set(meta, '$.title', 'from the rows')")
+        db.commit()
+    assert listed_again(run) == first
+    assert run("list", "--json").stdout == first[1]
+
+
+@pytest.mark.parametrize("change", ["edit", "new", "delete"])
+def test_a_changed_ticket_file_makes_the_kept_list_stale(run: Cli, change: str) -> None:
+    made = odd_store(run)
+    listed_again(run)
+    listed_again(run)
+    assert (run.root / index.LISTED).exists()
+    path = run.path(made[3])
+    if change == "edit":  # same size, and the mtime set forward: the row changes, so does the list
+        data = path.read_bytes()
+        path.write_bytes(data.replace(b"state: pm_review", b"state: pm_xeview"))
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    elif change == "new":
+        shutil.copy(path, path.with_name("ER-NEW001.md"))
+        text = path.with_name("ER-NEW001.md").read_text(encoding="utf-8")
+        path.with_name("ER-NEW001.md").write_text(text.replace(made[3], "ER-NEW001"), "utf-8")
+    else:
+        path.unlink()
+
+    problems, text = listed_again(run)
+    assert ("pm_xeview" in text) == (change == "edit") and ("ER-NEW001" in text) == (change == "new")
+    assert (made[3] in text) == (change != "delete")
+
+
+@pytest.mark.parametrize("damage", ["cut", "other generation", "not json", "symlink", "folder"])
+def test_a_kept_list_that_is_not_whole_or_not_ours_is_made_again(run: Cli, damage: str) -> None:
+    odd_store(run)
+    expected = listed_again(run)
+    listed_again(run)
+    kept = run.root / index.LISTED
+    data = kept.read_bytes()
+    kept.unlink()
+    if damage == "cut":
+        kept.write_bytes(data[:-10])
+    elif damage == "other generation":
+        kept.write_bytes(data.replace(b'"generation": "', b'"generation": "0'))
+    elif damage == "not json":
+        kept.write_bytes(b"[\n" + data)
+    elif damage == "symlink":  # a file elsewhere, made for this generation: never read through a link
+        elsewhere = run.root.parent / "elsewhere.json"
+        elsewhere.write_bytes(data.replace(b"Saves", b"Spent"))
+        kept.symlink_to(elsewhere)
+    else:
+        kept.mkdir()
+
+    assert listed_again(run) == expected
+    if damage != "folder":
+        assert kept.is_file() and not kept.is_symlink() and kept.read_bytes() == data
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,8 +27,9 @@ from erflow.store.paths import problem as link_problem
 from erflow.store.ticketfile import Indexed, Progress, front_matter_bytes
 
 PATH = ".erflow/index.sqlite"
+LISTED = ".erflow/list.json"  # what ``list --json`` printed of every ticket, for the index's generation
 LEGACY = ".erflow/index.json"  # the index of erflow 0.1: removed when found
-SCHEMA = 1  # PRAGMA user_version; with erflow's version, a mismatch rebuilds the index
+SCHEMA = 2  # PRAGMA user_version; with erflow's version, a mismatch rebuilds the index
 PROGRESS_FROM = 2000  # a refresh that parses more files than this reports its progress
 PAGE = 2000  # rows read per query: no read transaction stays open while the caller works
 PARALLEL_FROM = 2000  # a refresh that parses more files than this spreads them over processes
@@ -57,6 +58,8 @@ _CREATE = (
     "CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 _INDEXES = tuple(s for s in _CREATE if s.startswith("CREATE INDEX "))  # CREATE INDEX name ON ...
+_PROBLEMS = "SELECT problem FROM files WHERE problem IS NOT NULL ORDER BY created, id, path"
+_TEXTS = "SELECT coalesce(meta, 'null') FROM files WHERE problem IS NULL ORDER BY created, id, path"
 _INSERT = "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
@@ -94,9 +97,13 @@ def json_texts(
     connection = _open_or_none(root)
     if connection is not None:
         try:
+            before = _generation(connection)
             _refresh(connection, root, progress)
-            sql = "SELECT problem FROM files WHERE problem IS NOT NULL ORDER BY created, id, path"
-            problems = [problem for (problem,) in connection.execute(sql)]
+            listed = None if types or states else _listed(connection, root, before)
+            if listed is not None:
+                connection.close()
+                return listed
+            problems = [problem for (problem,) in connection.execute(_PROBLEMS)]
             return problems, _runs(connection, root, types, states, progress)
         except (sqlite3.Error, OSError):
             connection.close()
@@ -142,6 +149,87 @@ def _runs(
 
 def _joined(texts: list[str]) -> list[str]:
     return [",\n".join(texts)] if texts else []
+
+
+def _listed(
+    connection: sqlite3.Connection, root: Path, before: str
+) -> tuple[list[str], Iterator[str]] | None:
+    """``json_texts`` of every ticket from LISTED, when it was made for the index's generation; else
+    made anew when the refresh changed no row (``before``: the generation before it; after a
+    change more are likely, a store that is stable for two lists keeps it); else None."""
+    generation = _generation(connection)
+    kept = _read_listed(root, generation)
+    if kept is None and generation == before and _write_listed(connection, root):
+        kept = _read_listed(root, generation)
+    if kept is None:
+        return None
+    return kept[0], iter([kept[1]] if kept[1] else [])
+
+
+def _generation(connection: sqlite3.Connection) -> str:
+    row = connection.execute("SELECT value FROM info WHERE key = 'generation'").fetchone()
+    return str(row[0]) if row else ""
+
+
+def _changed(connection: sqlite3.Connection) -> None:
+    """In a write transaction: the rows change, so LISTED, made from those of before, is stale."""
+    connection.execute("INSERT OR REPLACE INTO info VALUES ('generation', ?)", (os.urandom(8).hex(),))
+
+
+def _read_listed(root: Path, generation: str) -> tuple[list[str], str] | None:
+    """The problems and the texts LISTED holds, if it was made for this generation and is whole;
+    None otherwise. The file: the texts joined by ``",\\n"``, a newline, and a line of JSON that
+    says which generation they are of, how many bytes they take and the problems."""
+    try:
+        fd = os.open(root / LISTED, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read()
+        cut = data.rfind(b"\n")
+        trailer = json.loads(data[cut + 1 :]) if cut >= 0 else None
+        if not generation or not isinstance(trailer, dict) or trailer.get("generation") != generation:
+            return None
+        problems = trailer.get("problems")
+        if cut != trailer.get("bytes") or not isinstance(problems, list):
+            return None
+        return [str(p) for p in problems], str(memoryview(data)[:cut], "utf-8")
+    except (OSError, ValueError):  # missing, a symlink, cut short, not ours: made again
+        return None
+
+
+def _write_listed(connection: sqlite3.Connection, root: Path) -> bool:
+    """Write LISTED from the rows, read in one transaction (the texts of one generation): written
+    as it is read, to a temp file synced and renamed over it. False when it cannot be (a read-only
+    store, a symlinked .erflow/: the list is read from the rows as before)."""
+    import tempfile
+
+    try:
+        plain(root, os.path.dirname(LISTED))  # a link at LISTED itself is replaced, not followed
+        fd, tmp = tempfile.mkstemp(prefix=".list.json.", suffix=".tmp", dir=root / os.path.dirname(LISTED))
+    except (OSError, ErflowError):
+        return False
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            connection.execute("BEGIN")  # a read transaction: a refresh elsewhere does not wait on it
+            try:
+                generation = _generation(connection)
+                problems = [problem for (problem,) in connection.execute(_PROBLEMS)]
+                cursor, size, joint = connection.execute(_TEXTS), 0, b""
+                while page := cursor.fetchmany(PAGE):
+                    size += handle.write(joint + ",\n".join([text for (text,) in page]).encode("utf-8"))
+                    joint = b",\n"
+            finally:
+                connection.execute("COMMIT")
+            trailer = {"generation": generation, "bytes": size, "problems": problems}
+            handle.write(b"\n" + json.dumps(trailer).encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, root / LISTED)
+        return True
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return False
 
 
 def metas_by_blob(root: Path, blob_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -283,6 +371,7 @@ def _rebuild(connection: sqlite3.Connection) -> None:
             for statement in _CREATE:
                 connection.execute(statement)
             connection.execute("INSERT INTO info VALUES ('erflow', ?)", (__version__,))
+            _changed(connection)
             connection.execute(f"PRAGMA user_version = {SCHEMA}")
         connection.execute("COMMIT")
     except BaseException:
@@ -315,6 +404,7 @@ def _refresh(connection: sqlite3.Connection, root: Path, progress: Progress | No
     try:
         connection.executemany(_INSERT, rows)
         connection.executemany("DELETE FROM files WHERE path = ?", gone)
+        _changed(connection)
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:
@@ -343,6 +433,7 @@ def _first_index(
                 connection.executemany(_INSERT, batch)
             for statement in _INDEXES:
                 connection.execute(statement)
+            _changed(connection)
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:
