@@ -11,7 +11,8 @@ from test_audit import forge, hand_merge, set_line, signing, store_in_subfolder 
 from test_workflow_apply import SUPPORT_ON_BOARD, hand_edit
 
 from erflow.store import ticketfile
-from erflow.store.git import Git
+from erflow.store.commits import FileChange, read_commits, read_listed
+from erflow.store.git import Git, GitError
 from erflow.trust import audit as auditing
 from erflow.trust.verdicts import Violation
 
@@ -128,3 +129,50 @@ def test_a_store_in_a_subfolder_is_audited_in_parallel_as_serially(run: Cli, tmp
     assert parallel.violations == serial.violations
     assert [v.reason.split(" ")[0] for v in serial.violations] == ["workflow.yaml", "templates"]
     assert parallel.commits == serial.commits == 5
+
+
+def long_history(repo: Path) -> list[str]:
+    """Five commits, oldest first, whose messages are long (git's output is read in many pieces)
+    and hold characters of two to four bytes and a byte that is not UTF-8."""
+    repo.mkdir()
+    git(repo, "init", "-q")
+    for number in range(5):
+        (repo / f"file{number}.txt").write_text(f"{number}\n", encoding="utf-8")
+        git(repo, "add", "-A")
+        message = f"commit {number}\n\n".encode() + ("é€😀x" * (7000 + number)).encode() + b"\xff\xfe end\n"
+        (repo.parent / "message").write_bytes(message)
+        git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-q", "-F", "../message")
+    return git(repo, "rev-list", "--reverse", "HEAD").split()
+
+
+def test_commits_read_by_their_ids_are_those_the_serial_audit_reads_in_that_order(tmp_path: Path) -> None:
+    ids = long_history(tmp_path / "repo")
+    order = [ids[3], ids[0], ids[4], ids[1], ids[2]]
+    serial = {r.commit: r for r in read_commits(Git(tmp_path / "repo"), None, signatures=True)}
+
+    listed = list(read_listed(Git(tmp_path / "repo"), order, signatures=True))
+
+    assert listed == [serial[commit] for commit in order]
+    assert "é€😀x" * 7003 in listed[0].message
+    assert listed[0].changes == [FileChange("file3.txt", None, listed[0].changes[0].new)]
+
+
+def test_no_commits_read_by_their_ids_is_no_commit_not_heads_history(tmp_path: Path) -> None:
+    long_history(tmp_path / "repo")
+
+    assert list(read_listed(Git(tmp_path / "repo"), [], signatures=False)) == []
+
+
+def test_an_unknown_commit_read_by_its_id_is_gits_error(tmp_path: Path) -> None:
+    ids = long_history(tmp_path / "repo")
+
+    with pytest.raises(GitError, match="log"):
+        list(read_listed(Git(tmp_path / "repo"), [ids[0], "1" * 40], signatures=False))
+
+
+def test_commits_read_by_their_ids_may_be_left_after_the_first(tmp_path: Path) -> None:
+    ids = long_history(tmp_path / "repo")
+    records = read_listed(Git(tmp_path / "repo"), ids * 200, signatures=False)  # more than git's pipe holds
+
+    assert next(records).commit == ids[0]
+    records.close()  # git stopped, its reader ended: nothing waits
