@@ -3,6 +3,7 @@ leaves a cache that the next (incremental) audit continues from."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -14,6 +15,7 @@ from erflow.store import ticketfile
 from erflow.store.commits import FileChange, read_commits, read_listed
 from erflow.store.git import Git, GitError
 from erflow.trust import audit as auditing
+from erflow.trust import replay
 from erflow.trust.verdicts import Violation
 
 
@@ -176,3 +178,61 @@ def test_commits_read_by_their_ids_may_be_left_after_the_first(tmp_path: Path) -
 
     assert next(records).commit == ids[0]
     records.close()  # git stopped, its reader ended: nothing waits
+
+
+@pytest.mark.parametrize(("batch", "kept"), [(2000, replay.PARSED_KEPT), (1, replay.PARSED_KEPT), (1, 1)])
+def test_a_ticket_file_that_does_not_parse_is_a_violation_in_every_commit_that_holds_it(
+    run: Cli, store: Path, monkeypatch: pytest.MonkeyPatch, batch: int, kept: int
+) -> None:
+    """However long the file stays parsed (the batches of commits read together, the files kept)."""
+    monkeypatch.setattr(auditing, "BATCH", batch)
+    monkeypatch.setattr(replay, "PARSED_KEPT", kept)
+    ticket_id = run.new()
+    text = run.path(ticket_id).read_text(encoding="utf-8")
+    broken = [
+        forge(run, ticket_id, lambda t: t.replace("---\n", "", 1), author=PM, action="note")
+        if step % 2 == 0
+        else forge(run, ticket_id, lambda _: text, author=PM, action="note")
+        for step in range(5)
+    ]
+
+    for workers in (1, 2):
+        result = auditing.run(run.root, Git(run.root), run.root / ".git", full=True, workers=workers, chunk=2)
+
+        unparsed = [v.commit for v in result.violations if "does not parse" in v.reason]
+        assert unparsed == broken, workers  # broken, then read broken as the old file, and so on
+
+
+@pytest.mark.parametrize("batch", [2000, 1])
+def test_the_same_change_of_a_ticket_file_under_other_rules_is_judged_under_those(
+    run: Cli, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    """A file parsed once is judged again under the rules of each commit that holds it."""
+    monkeypatch.setattr(auditing, "BATCH", batch)
+    board = run.ticket_at("product_board")
+    path = str(run.path(board).relative_to(run.root))
+    before = hand_edit(run, *SUPPORT_ON_BOARD)
+    run.ok("advance", board, "approve_no_quote", "--set", "board_rationale=Useful", user=SUPPORT)
+    advanced = run.head()
+    run.git("checkout", f"{before}~1", "--", "workflow.yaml", path)  # both undone by hand
+    run.commit_all("undone")
+    run.git("checkout", advanced, "--", path)  # the same change again, under the rules as they were
+    message = run.git("log", "-1", "--format=%B", advanced)
+    subprocess.run(
+        ["git", "-c", "user.name=S", "-c", f"user.email={SUPPORT}", "commit", "-q", "-F", "-"],
+        cwd=run.root, input=message, text=True, check=True,
+    )  # fmt: skip
+    again = run.head()
+    assert run.git("diff", f"{advanced}~1", advanced) == run.git("diff", f"{again}~1", again)
+
+    for workers in (1, 2):
+        found = auditing.run(
+            run.root, Git(run.root), run.root / ".git", full=True, workers=workers
+        ).violations
+
+        first = [v.reason for v in found if v.commit == advanced]
+        second = [v.reason for v in found if v.commit == again]
+        assert first and all(
+            r.endswith(f"(allowed only by the hand edit of workflow.yaml in {before[:12]})") for r in first
+        )
+        assert second == [r.split(" (allowed only by")[0] for r in first], workers
