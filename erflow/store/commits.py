@@ -235,6 +235,14 @@ def read_commits(
         yield from _read_batches(git, iter(lambda: _take(order, batch), b""), signatures)
 
 
+# A run's one git log keeps more delta bases than BOUNDED's 16 MB: it reads the tickets' trees,
+# each a chain of deltas, commit after commit. At 100k tickets, a run of 20,000 commits: git's user
+# time 1.38 -> 0.99 s (its RSS, mapped pack included, 203 -> 285 MB); the whole full audit 68.8 ->
+# 63.4 s user, 7.8 -> 8.2 s sys. (With a git per 2000 commits, each filling its own cache, the
+# kernel's time grew as much as git's own fell.)
+_RUN_BOUNDED = (*BOUNDED, "-c", "core.deltaBaseCacheLimit=96m")  # (git: the last value given wins)
+
+
 def read_listed(git: Git, commits: Sequence[str], *, signatures: bool) -> Iterator[CommitRecord]:
     """These commits, in this order, as ``read_commits`` gives them: one ``git log`` over them all
     (a few ten thousand at most: a parallel audit's run; each git started costs a tenth of its
@@ -249,7 +257,7 @@ def read_listed(git: Git, commits: Sequence[str], *, signatures: bool) -> Iterat
         ids.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")("replace")  # as one decode of the whole
         rest = ""
-        for piece in stream_chunks(git, _log_args(signatures), ids):
+        for piece in stream_chunks(git, _log_args(signatures, _RUN_BOUNDED), ids):
             parts = (rest + decoder.decode(piece)).split(_SEP)
             rest = parts.pop()
             yield from (_commit_record(part) for part in parts if part)
@@ -281,11 +289,11 @@ def _read_batch(git: Git, ids: bytes, signatures: bool) -> list[CommitRecord]:
     return [_commit_record(part) for part in text.split(_SEP) if part]
 
 
-def _log_args(signatures: bool) -> list[str]:
+def _log_args(signatures: bool, bounded: Sequence[str] = BOUNDED) -> list[str]:
     """``git log`` of the commits named on its input, one a line, as the audit reads them."""
     fmt = _SEP + "%H%x00%P%x00%ae%x00%aI%x00" + ("%G?" if signatures else "N") + "%x00%B" + _END
     return [
-        *BOUNDED, "log", "--no-walk=unsorted", "--stdin", "--no-renames", "--raw", "-z",
+        *bounded, "log", "--no-walk=unsorted", "--stdin", "--no-renames", "--raw", "-z",
         "--no-abbrev", "--diff-merges=first-parent", f"--format={fmt}",
     ]  # fmt: skip
 
