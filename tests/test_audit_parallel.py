@@ -3,6 +3,7 @@ leaves a cache that the next (incremental) audit continues from."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -11,8 +12,10 @@ from test_audit import forge, hand_merge, set_line, signing, store_in_subfolder 
 from test_workflow_apply import SUPPORT_ON_BOARD, hand_edit
 
 from erflow.store import ticketfile
-from erflow.store.git import Git
+from erflow.store.commits import FileChange, read_commits, read_listed
+from erflow.store.git import Git, GitError
 from erflow.trust import audit as auditing
+from erflow.trust import replay
 from erflow.trust.verdicts import Violation
 
 
@@ -128,3 +131,108 @@ def test_a_store_in_a_subfolder_is_audited_in_parallel_as_serially(run: Cli, tmp
     assert parallel.violations == serial.violations
     assert [v.reason.split(" ")[0] for v in serial.violations] == ["workflow.yaml", "templates"]
     assert parallel.commits == serial.commits == 5
+
+
+def long_history(repo: Path) -> list[str]:
+    """Five commits, oldest first, whose messages are long (git's output is read in many pieces)
+    and hold characters of two to four bytes and a byte that is not UTF-8."""
+    repo.mkdir()
+    git(repo, "init", "-q")
+    for number in range(5):
+        (repo / f"file{number}.txt").write_text(f"{number}\n", encoding="utf-8")
+        git(repo, "add", "-A")
+        message = f"commit {number}\n\n".encode() + ("é€😀x" * (7000 + number)).encode() + b"\xff\xfe end\n"
+        (repo.parent / "message").write_bytes(message)
+        git(repo, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-q", "-F", "../message")
+    return git(repo, "rev-list", "--reverse", "HEAD").split()
+
+
+def test_commits_read_by_their_ids_are_those_the_serial_audit_reads_in_that_order(tmp_path: Path) -> None:
+    ids = long_history(tmp_path / "repo")
+    order = [ids[3], ids[0], ids[4], ids[1], ids[2]]
+    serial = {r.commit: r for r in read_commits(Git(tmp_path / "repo"), None, signatures=True)}
+
+    listed = list(read_listed(Git(tmp_path / "repo"), order, signatures=True))
+
+    assert listed == [serial[commit] for commit in order]
+    assert "é€😀x" * 7003 in listed[0].message
+    assert listed[0].changes == [FileChange("file3.txt", None, listed[0].changes[0].new)]
+
+
+def test_no_commits_read_by_their_ids_is_no_commit_not_heads_history(tmp_path: Path) -> None:
+    long_history(tmp_path / "repo")
+
+    assert list(read_listed(Git(tmp_path / "repo"), [], signatures=False)) == []
+
+
+def test_an_unknown_commit_read_by_its_id_is_gits_error(tmp_path: Path) -> None:
+    ids = long_history(tmp_path / "repo")
+
+    with pytest.raises(GitError, match="log"):
+        list(read_listed(Git(tmp_path / "repo"), [ids[0], "1" * 40], signatures=False))
+
+
+def test_commits_read_by_their_ids_may_be_left_after_the_first(tmp_path: Path) -> None:
+    ids = long_history(tmp_path / "repo")
+    records = read_listed(Git(tmp_path / "repo"), ids * 200, signatures=False)  # more than git's pipe holds
+
+    assert next(records).commit == ids[0]
+    records.close()  # git stopped, its reader ended: nothing waits
+
+
+@pytest.mark.parametrize(("batch", "kept"), [(2000, replay.PARSED_KEPT), (1, replay.PARSED_KEPT), (1, 1)])
+def test_a_ticket_file_that_does_not_parse_is_a_violation_in_every_commit_that_holds_it(
+    run: Cli, store: Path, monkeypatch: pytest.MonkeyPatch, batch: int, kept: int
+) -> None:
+    """However long the file stays parsed (the batches of commits read together, the files kept)."""
+    monkeypatch.setattr(auditing, "BATCH", batch)
+    monkeypatch.setattr(replay, "PARSED_KEPT", kept)
+    ticket_id = run.new()
+    text = run.path(ticket_id).read_text(encoding="utf-8")
+    broken = [
+        forge(run, ticket_id, lambda t: t.replace("---\n", "", 1), author=PM, action="note")
+        if step % 2 == 0
+        else forge(run, ticket_id, lambda _: text, author=PM, action="note")
+        for step in range(5)
+    ]
+
+    for workers in (1, 2):
+        result = auditing.run(run.root, Git(run.root), run.root / ".git", full=True, workers=workers, chunk=2)
+
+        unparsed = [v.commit for v in result.violations if "does not parse" in v.reason]
+        assert unparsed == broken, workers  # broken, then read broken as the old file, and so on
+
+
+@pytest.mark.parametrize("batch", [2000, 1])
+def test_the_same_change_of_a_ticket_file_under_other_rules_is_judged_under_those(
+    run: Cli, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    """A file parsed once is judged again under the rules of each commit that holds it."""
+    monkeypatch.setattr(auditing, "BATCH", batch)
+    board = run.ticket_at("product_board")
+    path = str(run.path(board).relative_to(run.root))
+    before = hand_edit(run, *SUPPORT_ON_BOARD)
+    run.ok("advance", board, "approve_no_quote", "--set", "board_rationale=Useful", user=SUPPORT)
+    advanced = run.head()
+    run.git("checkout", f"{before}~1", "--", "workflow.yaml", path)  # both undone by hand
+    run.commit_all("undone")
+    run.git("checkout", advanced, "--", path)  # the same change again, under the rules as they were
+    message = run.git("log", "-1", "--format=%B", advanced)
+    subprocess.run(
+        ["git", "-c", "user.name=S", "-c", f"user.email={SUPPORT}", "commit", "-q", "-F", "-"],
+        cwd=run.root, input=message, text=True, check=True,
+    )  # fmt: skip
+    again = run.head()
+    assert run.git("diff", f"{advanced}~1", advanced) == run.git("diff", f"{again}~1", again)
+
+    for workers in (1, 2):
+        found = auditing.run(
+            run.root, Git(run.root), run.root / ".git", full=True, workers=workers
+        ).violations
+
+        first = [v.reason for v in found if v.commit == advanced]
+        second = [v.reason for v in found if v.commit == again]
+        assert first and all(
+            r.endswith(f"(allowed only by the hand edit of workflow.yaml in {before[:12]})") for r in first
+        )
+        assert second == [r.split(" (allowed only by")[0] for r in first], workers

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from erflow.store.git import BOUNDED, NULL_BLOB, Git, run_bytes, stream
+from erflow.store.git import BOUNDED, NULL_BLOB, Git, run_bytes, stream, stream_chunks
 
 TRAILER_PREFIX = "Erflow-"
 _SEP = "\x1e"
@@ -235,14 +235,35 @@ def read_commits(
         yield from _read_batches(git, iter(lambda: _take(order, batch), b""), signatures)
 
 
-def read_listed(
-    git: Git, commits: Sequence[str], *, signatures: bool, batch: int = 2000
-) -> Iterator[CommitRecord]:
-    """These commits, in this order, as ``read_commits`` gives them, read ``batch`` at a time (the
-    first soon there, the next read while the caller uses this one)."""
-    ids = iter(commits)
-    chunks = iter(lambda: "".join(c + "\n" for c in itertools.islice(ids, batch)).encode(), b"")
-    yield from _read_batches(git, chunks, signatures)
+# A run's one git log keeps more delta bases than BOUNDED's 16 MB: it reads the tickets' trees,
+# each a chain of deltas, commit after commit. At 100k tickets, a run of 20,000 commits: git's user
+# time 1.38 -> 0.99 s (its RSS, mapped pack included, 203 -> 285 MB); the whole full audit 68.8 ->
+# 63.4 s user, 7.8 -> 8.2 s sys. (With a git per 2000 commits, each filling its own cache, the
+# kernel's time grew as much as git's own fell.)
+_RUN_BOUNDED = (*BOUNDED, "-c", "core.deltaBaseCacheLimit=96m")  # (git: the last value given wins)
+
+
+def read_listed(git: Git, commits: Sequence[str], *, signatures: bool) -> Iterator[CommitRecord]:
+    """These commits, in this order, as ``read_commits`` gives them: one ``git log`` over them all
+    (a few ten thousand at most: a parallel audit's run; each git started costs a tenth of its
+    reading in the kernel), each commit given as soon as git has written it."""
+    import codecs
+    import tempfile
+
+    if not commits:  # (git would read HEAD's history)
+        return
+    with tempfile.TemporaryFile() as ids:
+        ids.write("".join(c + "\n" for c in commits).encode())
+        ids.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")  # as one decode of the whole
+        rest = ""
+        for piece in stream_chunks(git, _log_args(signatures, _RUN_BOUNDED), ids):
+            parts = (rest + decoder.decode(piece)).split(_SEP)
+            rest = parts.pop()
+            yield from (_commit_record(part) for part in parts if part)
+        rest += decoder.decode(b"", final=True)
+        if rest:
+            yield _commit_record(rest)
 
 
 def _read_batches(git: Git, chunks: Iterator[bytes], signatures: bool) -> Iterator[CommitRecord]:
@@ -264,13 +285,17 @@ def _read_batch(git: Git, ids: bytes, signatures: bool) -> list[CommitRecord]:
     """These commits (one id a line), in this order, as the audit reads them."""
     if not ids:
         return []
+    text = run_bytes(git, _log_args(signatures), input=ids).decode("utf-8", "replace")
+    return [_commit_record(part) for part in text.split(_SEP) if part]
+
+
+def _log_args(signatures: bool, bounded: Sequence[str] = BOUNDED) -> list[str]:
+    """``git log`` of the commits named on its input, one a line, as the audit reads them."""
     fmt = _SEP + "%H%x00%P%x00%ae%x00%aI%x00" + ("%G?" if signatures else "N") + "%x00%B" + _END
-    args = [
-        *BOUNDED, "log", "--no-walk=unsorted", "--stdin", "--no-renames", "--raw", "-z",
+    return [
+        *bounded, "log", "--no-walk=unsorted", "--stdin", "--no-renames", "--raw", "-z",
         "--no-abbrev", "--diff-merges=first-parent", f"--format={fmt}",
     ]  # fmt: skip
-    text = run_bytes(git, args, input=ids).decode("utf-8", "replace")
-    return [_commit_record(part) for part in text.split(_SEP) if part]
 
 
 def _commit_record(chunk: str) -> CommitRecord:
