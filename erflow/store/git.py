@@ -319,6 +319,35 @@ def run_bytes(git: Git, args: Sequence[str], *, input: bytes | None = None, stdo
     return proc.stdout or b""
 
 
+def run_together(git: Git, commands: Sequence[Sequence[str]]) -> list[bytes]:
+    """Several git commands run at once, each given no input; their raw outputs, in order. A
+    failure is a GitError (every command has ended by then)."""
+    procs = []
+    try:
+        for args in commands:
+            procs.append(
+                subprocess.Popen(
+                    ["git", *args],
+                    cwd=git.root,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=_environment(None),
+                )
+            )
+        said = [proc.communicate() for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:  # interrupted, or a later one could not start
+                proc.kill()
+            proc.wait()
+    for args, proc, (_, stderr) in zip(commands, procs, said, strict=True):
+        if proc.returncode != 0:
+            command = next(a for a in args if not a.startswith("-") and "=" not in a)
+            raise _failed(command, proc.returncode, "", stderr.decode("utf-8", "replace"))
+    return [stdout for stdout, _ in said]
+
+
 class ObjectReader:
     """One ``git cat-file --batch`` kept open for a whole audit: blobs by id, files by
     ``<commit>:<path>``, each asked for in small rounds (a round's names always fit in the pipe, so

@@ -6,6 +6,11 @@ vanished files dropped. Any trouble with the database (corrupt, read-only, locke
 timeout, from another erflow) falls back to parsing the files: the cache never fails a command.
 Two erflow processes may refresh it at once (WAL, a busy timeout, each write one transaction).
 
+git vouches for the rows when it can (erflow.store.vouch): the index records the tickets/ tree of
+HEAD whose ticket files its rows are known to be, byte for byte (their blob ids); while HEAD's tree
+is that one and ``git status`` finds nothing under tickets/, no folder is walked and no file
+stat-ed by erflow (git does it, in C, with threads). A few files committed since are read alone.
+
 The only module that uses sqlite3, with index_peek (its read-only lookups for shell completion).
 """
 
@@ -17,7 +22,8 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from stat import S_ISLNK, S_ISREG
+from typing import TYPE_CHECKING, Any
 
 from erflow import __version__
 from erflow.core.errors import ErflowError, located
@@ -26,13 +32,19 @@ from erflow.store.paths import Stat, plain, walk
 from erflow.store.paths import problem as link_problem
 from erflow.store.ticketfile import Indexed, Progress, front_matter_bytes
 
+if TYPE_CHECKING:
+    from erflow.store.vouch import Head
+
 PATH = ".erflow/index.sqlite"
 LEGACY = ".erflow/index.json"  # the index of erflow 0.1: removed when found
-SCHEMA = 1  # PRAGMA user_version; with erflow's version, a mismatch rebuilds the index
+# PRAGMA user_version; with erflow's version, a mismatch rebuilds the index. 2: info's git_tree,
+# which an erflow of schema 1 would leave in place when it changes rows.
+SCHEMA = 2
 PROGRESS_FROM = 2000  # a refresh that parses more files than this reports its progress
 PAGE = 2000  # rows read per query: no read transaction stays open while the caller works
 PARALLEL_FROM = 2000  # a refresh that parses more files than this spreads them over processes
 CHUNK = 250  # files a worker process parses per task
+CATCH_UP_MOST = 2000  # ticket files changed between two trees that a refresh reads without a walk
 
 Key = tuple[str, str, str]  # created, id, path: the order of entries
 Row = tuple[str, int, int, int, str, str, str | None, str | None, str | None, str, str | None, str | None]
@@ -292,29 +304,161 @@ def _rebuild(connection: sqlite3.Connection) -> None:
 
 
 def _refresh(connection: sqlite3.Connection, root: Path, progress: Progress | None) -> None:
+    """Bring the rows up to date: without a walk when git vouches for them (the recorded tree is
+    HEAD's, or a few files away from it: ``_catch_up``), else by the files' stat (``_walked``, which
+    also reads again what git sees changed); then, unless HEAD's tree was judged already, record
+    whether the rows are that tree's (``_judge``), for the next refresh to trust git. A tree git
+    cannot vouch for (a dirty work tree, a symlink...) is recorded as such: judged once per HEAD."""
+    from erflow.store import vouch  # here: index_peek (shell completion) runs no git
+
+    said = _said(connection)
+    head = vouch.head(root)
+    seen: list[str] | None = None  # what git sees changed: [] nothing, None cannot say
+    asked = head is not None and said is not None and said[1]  # only a vouched-for index asks first
+    if asked and head is not None and said is not None:
+        seen = vouch.changed(root, head.prefix)
+        if seen == [] and (said[0] == head.tree or _catch_up(connection, root, said[0], head, progress)):
+            return
+    _walked(connection, root, progress, seen or ())
+    if head is None:
+        return
+    said = _said(connection)  # the walk forgets a tree it no longer matches; another erflow may judge
+    if said is not None and said[0] == head.tree:
+        return  # judged already: the rows are this tree's, or cannot be vouched for while HEAD is here
+    if not asked:
+        seen = vouch.changed(root, head.prefix)
+    _judge(connection, root, head.tree, vouch.files(root, head.tree) if seen == [] else None, progress)
+
+
+_TREE = "git_tree"  # info: '<tree id>': the rows are exactly that tickets/ tree's files; '<tree id> no'
+
+
+def _said(connection: sqlite3.Connection) -> tuple[str, bool] | None:
+    """The tree the index last judged its rows against, and whether they were that tree's files."""
+    row = connection.execute("SELECT value FROM info WHERE key = ?", (_TREE,)).fetchone()
+    if row is None:
+        return None
+    tree, _, no = row[0].partition(" ")
+    return tree, not no
+
+
+def _judge(
+    connection: sqlite3.Connection,
+    root: Path,
+    tree: str,
+    tree_files: dict[str, str] | None,
+    progress: Progress | None,
+) -> None:
+    """Record whether the rows' (path, blob) are exactly ``tree_files``, the ticket files of HEAD's
+    tickets/ tree as they are on disk (None: git cannot vouch for them while HEAD is there). The
+    few rows that differ are read again first: a file edited in place with its size and time kept
+    looks unchanged to a walk, not to git. Read and recorded in one transaction: no other refresh
+    changes the rows between."""
+    if tree_files is not None:
+        rows = dict(connection.execute("SELECT path, blob FROM files"))
+        differ = [rel for rel in rows.keys() | tree_files.keys() if rows.get(rel) != tree_files.get(rel)]
+        if 0 < len(differ) <= CATCH_UP_MOST:
+            _write(connection, *_read(root, sorted(differ), progress))
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        said = _said(connection)
+        if said is None or said[0] != tree:
+            same = (
+                tree_files is not None
+                and dict(connection.execute("SELECT path, blob FROM files")) == tree_files
+            )
+            value = tree if same else f"{tree} no"
+            connection.execute("INSERT OR REPLACE INTO info VALUES (?, ?)", (_TREE, value))
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+def _catch_up(
+    connection: sqlite3.Connection, root: Path, old: str, head: Head, progress: Progress | None
+) -> bool:
+    """Rows that were the tree ``old``'s made ``head``'s (git vouches for the working tree) by
+    reading only the ticket files that differ between the two trees, when they are few: each row
+    must then hold the blob id that git has for its file. False when that cannot be done (the
+    rows are left as they were)."""
+    from erflow.store import vouch
+
+    differ = vouch.changes(root, old, head.tree, CATCH_UP_MOST)
+    if differ is None:
+        return False
+    rows, gone = _read(root, sorted(differ), progress)
+    if {row[0]: row[4] for row in rows} != {rel: blob for rel, blob in differ.items() if blob is not None}:
+        return False
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        if _said(connection) != (old, True):  # another erflow changed the rows meanwhile
+            connection.execute("ROLLBACK")
+            return False
+        connection.executemany(_INSERT, rows)
+        connection.executemany("DELETE FROM files WHERE path = ?", gone)
+        connection.execute("INSERT OR REPLACE INTO info VALUES (?, ?)", (_TREE, head.tree))
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    return True
+
+
+def _read(root: Path, paths: list[str], progress: Progress | None) -> tuple[list[Row], list[tuple[str]]]:
+    """The rows of these paths (from the root) as a walk would make them, and those of them that
+    have none: not there, or not a file a walk lists (a ``*.md`` file, or a symlink)."""
+    stats: list[Stat] = []
+    for rel in paths:
+        try:
+            st = os.lstat(os.path.join(root, rel))
+        except OSError:
+            continue
+        if S_ISLNK(st.st_mode) or (S_ISREG(st.st_mode) and rel.endswith(".md")):
+            stats.append((rel, st.st_mtime_ns, st.st_size, st.st_ino))
+    rows = list(_parse(root, stats, progress))
+    return rows, [(rel,) for rel in set(paths) - {row[0] for row in rows}]
+
+
+def _walked(
+    connection: sqlite3.Connection, root: Path, progress: Progress | None, suspects: Iterable[str] = ()
+) -> None:
     """Parse new and changed files, drop rows of vanished ones: one transaction, taken only after
     the parsing, so a refresh holds the write lock briefly. A file's stat is taken before it is
-    read: if it changes in between, the row's stat is stale and the next refresh reads it again."""
+    read: if it changes in between, the row's stat is stale and the next refresh reads it again.
+    ``suspects`` (paths git sees changed) are read again whatever their stat (an edit in place
+    that kept the size and the time). Rows changed are no longer known to be a tree's: a tree
+    recorded as theirs is forgotten."""
     walked = walk(root)
     walked.sort()  # in the order of the rows by path (code points, as UTF-8 bytes sort): one comparison
     stored = connection.execute("SELECT path, mtime_ns, size, ino FROM files ORDER BY path").fetchall()
-    if walked == stored:
+    suspect = set(suspects) if len(suspects := list(suspects)) <= CATCH_UP_MOST else set()
+    if walked == stored and not suspect:
         return
     if not stored and len(walked) > PARALLEL_FROM:
         if not _first_index(connection, root, walked, progress):
-            _refresh(connection, root, progress)  # another erflow made it meanwhile: bring it up to date
+            _walked(connection, root, progress)  # another erflow made it meanwhile: bring it up to date
         return
     on_disk, known = set(walked), set(stored)
     changed = on_disk - known  # new, or changed since their row was written
+    changed.update(entry for entry in walked if entry[0] in suspect)
     if not changed and known <= on_disk:
         return
     rows = list(_parse(root, sorted(changed), progress))
     # Rows of files gone since the last refresh, or since this walk (changed, then not found).
     gone = [(path,) for path in {row[0] for row in known - on_disk} - {row[0] for row in rows}]
+    _write(connection, rows, gone)
+
+
+def _write(connection: sqlite3.Connection, rows: list[Row], gone: list[tuple[str]]) -> None:
+    """Rows written and removed in one transaction that forgets the tree they were known to be."""
     connection.execute("BEGIN IMMEDIATE")
     try:
         connection.executemany(_INSERT, rows)
         connection.executemany("DELETE FROM files WHERE path = ?", gone)
+        connection.execute("DELETE FROM info WHERE key = ? AND value NOT LIKE '% no'", (_TREE,))
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:
@@ -336,6 +480,7 @@ def _first_index(
     try:
         empty = connection.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
         if empty:
+            connection.execute("DELETE FROM info WHERE key = ?", (_TREE,))
             for statement in _INDEXES:
                 connection.execute(f"DROP INDEX IF EXISTS {statement.split()[2]}")
             rows = _parse(root, walked, progress)
