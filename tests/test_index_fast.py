@@ -18,6 +18,7 @@ from test_index import INDEX, copies
 
 from erflow.core.errors import ErflowError
 from erflow.store import index
+from erflow.store import index_rows as parsing
 from erflow.store.ticketfile import parse_bytes
 from erflow.store.tickets import Store
 
@@ -81,7 +82,7 @@ def from_files(root: Path, states: tuple[str, ...] = ()) -> str:
 def serial_rows(run: Cli, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     """The rows of an index of the odd store parsed in this process, the index then removed."""
     odd_store(run)
-    monkeypatch.setattr(index, "PARALLEL_FROM", 10**9)
+    monkeypatch.setattr(parsing, "PARALLEL_FROM", 10**9)
     list(Store(run.root).indexed())
     serial = index_rows(run.root)
     shutil.rmtree(run.root / ".erflow")
@@ -94,16 +95,16 @@ def test_a_parallel_first_index_holds_the_rows_of_a_serial_one(
     serial = serial_rows(run, monkeypatch)
 
     parsed_here: list[str] = []
-    load_entry = index.load_entry
+    load_entry = parsing.load_entry
 
     def counted(root: Path, rel: str) -> object:
         parsed_here.append(rel)
         return load_entry(root, rel)
 
-    monkeypatch.setattr(index, "load_entry", counted)
-    monkeypatch.setattr(index, "PARALLEL_FROM", 5)
-    monkeypatch.setattr(index, "PROGRESS_FROM", 5)
-    monkeypatch.setattr(index, "CHUNK", 4)
+    monkeypatch.setattr(parsing, "load_entry", counted)
+    monkeypatch.setattr(parsing, "PARALLEL_FROM", 5)
+    monkeypatch.setattr(parsing, "PROGRESS_FROM", 5)
+    monkeypatch.setattr(parsing, "CHUNK", 4)
     store = Store(run.root)
     seen: list[tuple[int, int]] = []
     store.progress = lambda done, total: seen.append((done, total))
@@ -129,8 +130,8 @@ def test_a_parallel_first_index_holds_the_rows_of_a_serial_one(
 
 def test_a_parallel_parse_gives_the_list_of_a_serial_one(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     odd_store(run)
-    monkeypatch.setattr(index, "PARALLEL_FROM", 5)
-    monkeypatch.setattr(index, "CHUNK", 3)
+    monkeypatch.setattr(parsing, "PARALLEL_FROM", 5)
+    monkeypatch.setattr(parsing, "CHUNK", 3)
     parallel = run("list", "--json")
     assert parallel.exit_code == 0, describe(parallel)
 
@@ -220,7 +221,7 @@ def test_a_first_index_made_by_another_erflow_meanwhile_is_brought_up_to_date(
     """The first index's rows are written under the write lock; one that finds rows there once it
     has the lock (another erflow made them while it waited) leaves them and refreshes as usual."""
     odd_store(run)
-    monkeypatch.setattr(index, "PARALLEL_FROM", 5)
+    monkeypatch.setattr(parsing, "PARALLEL_FROM", 5)
     list(Store(run.root).indexed())
     made = index_rows(run.root)
     with contextlib.closing(sqlite3.connect(run.root / INDEX)) as db:
@@ -241,8 +242,8 @@ def test_a_first_index_of_many_files_holds_every_row_and_its_indexes(
     run: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     serial = serial_rows(run, monkeypatch)
-    monkeypatch.setattr(index, "PARALLEL_FROM", 5)
-    monkeypatch.setattr(index, "CHUNK", 4)  # rows written in several batches within the transaction
+    monkeypatch.setattr(parsing, "PARALLEL_FROM", 5)
+    monkeypatch.setattr(parsing, "CHUNK", 4)  # rows written in several batches within the transaction
     out = run.ok("list", "--json").stdout
     assert index_rows(run.root) == serial
     assert out == row_by_row(run.root)[0]

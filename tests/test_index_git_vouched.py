@@ -15,7 +15,7 @@ import pytest
 from conftest import PM, Cli, describe, git
 from test_index import INDEX, copies
 
-from erflow.store import index, vouch
+from erflow.store import index, index_git, vouch
 from erflow.store.paths import Stat
 from erflow.store.tickets import Store
 
@@ -146,7 +146,7 @@ def test_an_erflow_commit_is_caught_up_without_a_walk(run: Cli, monkeypatch: pyt
 def test_more_changes_than_a_catch_up_takes_are_walked(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     ids = store_of(run)
     vouched(run)
-    monkeypatch.setattr(index, "CATCH_UP_MOST", 2)
+    monkeypatch.setattr(index_git, "CATCH_UP_MOST", 2)
     for ticket_id in ids[1:4]:
         same_size_edit(run.path(ticket_id), b"priority: normal", b"priority: urgent")
     same_size_edit(run.path(ids[4]), b"priority: normal", b"priority: urgent", in_place=True)  # git sees it

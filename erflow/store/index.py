@@ -22,32 +22,22 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from stat import S_ISLNK, S_ISREG
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from erflow import __version__
-from erflow.core.errors import ErflowError, located
-from erflow.store import pool
+from erflow.core.errors import ErflowError
+from erflow.store import index_git, index_rows
 from erflow.store.paths import Stat, plain, walk
-from erflow.store.paths import problem as link_problem
-from erflow.store.ticketfile import Indexed, Progress, front_matter_bytes
-
-if TYPE_CHECKING:
-    from erflow.store.vouch import Head
+from erflow.store.ticketfile import Indexed, Progress
 
 PATH = ".erflow/index.sqlite"
 LEGACY = ".erflow/index.json"  # the index of erflow 0.1: removed when found
 # PRAGMA user_version; with erflow's version, a mismatch rebuilds the index. 2: info's git_tree,
 # which an erflow of schema 1 would leave in place when it changes rows.
 SCHEMA = 2
-PROGRESS_FROM = 2000  # a refresh that parses more files than this reports its progress
 PAGE = 2000  # rows read per query: no read transaction stays open while the caller works
-PARALLEL_FROM = 2000  # a refresh that parses more files than this spreads them over processes
-CHUNK = 250  # files a worker process parses per task
-CATCH_UP_MOST = 2000  # ticket files changed between two trees that a refresh reads without a walk
 
 Key = tuple[str, str, str]  # created, id, path: the order of entries
-Row = tuple[str, int, int, int, str, str, str | None, str | None, str | None, str, str | None, str | None]
 
 _CREATE = (
     """CREATE TABLE files (
@@ -69,7 +59,6 @@ _CREATE = (
     "CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 _INDEXES = tuple(s for s in _CREATE if s.startswith("CREATE INDEX "))  # CREATE INDEX name ON ...
-_INSERT = "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
 def entries(
@@ -307,121 +296,32 @@ def _rebuild(connection: sqlite3.Connection) -> None:
 
 def _refresh(connection: sqlite3.Connection, root: Path, progress: Progress | None) -> None:
     """Bring the rows up to date: without a walk when git vouches for them (the recorded tree is
-    HEAD's, or a few files away from it: ``_catch_up``), else by the files' stat (``_walked``, which
+    HEAD's, or a few files away from it: ``catch_up``), else by the files' stat (``_walked``, which
     also reads again what git sees changed); then, unless HEAD's tree was judged already, record
-    whether the rows are that tree's (``_judge``), for the next refresh to trust git. A tree git
+    whether the rows are that tree's (``judge``), for the next refresh to trust git. A tree git
     cannot vouch for (a dirty work tree, a symlink...) is recorded as such: judged once per HEAD."""
     from erflow.store import vouch  # here: index_peek (shell completion) runs no git
+    from erflow.store.index_git import catch_up, judge, said
 
-    said = _said(connection)
+    recorded = said(connection)
     head = vouch.head(root)
     seen: list[str] | None = None  # what git sees changed: [] nothing, None cannot say
-    asked = head is not None and said is not None and said[1]  # only a vouched-for index asks first
-    if asked and head is not None and said is not None:
+    asked = head is not None and recorded is not None and recorded[1]  # only a vouched-for index asks
+    if asked and head is not None and recorded is not None:
         seen = vouch.changed(root, head.prefix)
-        if seen == [] and (said[0] == head.tree or _catch_up(connection, root, said[0], head, progress)):
+        if seen == [] and (
+            recorded[0] == head.tree or catch_up(connection, root, recorded[0], head, progress)
+        ):
             return
     _walked(connection, root, progress, seen or ())
     if head is None:
         return
-    said = _said(connection)  # the walk forgets a tree it no longer matches; another erflow may judge
-    if said is not None and said[0] == head.tree:
+    recorded = said(connection)  # the walk forgets a tree it no longer matches; another erflow may judge
+    if recorded is not None and recorded[0] == head.tree:
         return  # judged already: the rows are this tree's, or cannot be vouched for while HEAD is here
     if not asked:
         seen = vouch.changed(root, head.prefix)
-    _judge(connection, root, head.tree, vouch.files(root, head.tree) if seen == [] else None, progress)
-
-
-_TREE = "git_tree"  # info: '<tree id>': the rows are exactly that tickets/ tree's files; '<tree id> no'
-
-
-def _said(connection: sqlite3.Connection) -> tuple[str, bool] | None:
-    """The tree the index last judged its rows against, and whether they were that tree's files."""
-    row = connection.execute("SELECT value FROM info WHERE key = ?", (_TREE,)).fetchone()
-    if row is None:
-        return None
-    tree, _, no = row[0].partition(" ")
-    return tree, not no
-
-
-def _judge(
-    connection: sqlite3.Connection,
-    root: Path,
-    tree: str,
-    tree_files: dict[str, str] | None,
-    progress: Progress | None,
-) -> None:
-    """Record whether the rows' (path, blob) are exactly ``tree_files``, the ticket files of HEAD's
-    tickets/ tree as they are on disk (None: git cannot vouch for them while HEAD is there). The
-    few rows that differ are read again first: a file edited in place with its size and time kept
-    looks unchanged to a walk, not to git. Read and recorded in one transaction: no other refresh
-    changes the rows between."""
-    if tree_files is not None:
-        rows = dict(connection.execute("SELECT path, blob FROM files"))
-        differ = [rel for rel in rows.keys() | tree_files.keys() if rows.get(rel) != tree_files.get(rel)]
-        if 0 < len(differ) <= CATCH_UP_MOST:
-            _write(connection, *_read(root, sorted(differ), progress))
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        said = _said(connection)
-        if said is None or said[0] != tree:
-            same = (
-                tree_files is not None
-                and dict(connection.execute("SELECT path, blob FROM files")) == tree_files
-            )
-            value = tree if same else f"{tree} no"
-            connection.execute("INSERT OR REPLACE INTO info VALUES (?, ?)", (_TREE, value))
-        connection.execute("COMMIT")
-    except BaseException:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        raise
-
-
-def _catch_up(
-    connection: sqlite3.Connection, root: Path, old: str, head: Head, progress: Progress | None
-) -> bool:
-    """Rows that were the tree ``old``'s made ``head``'s (git vouches for the working tree) by
-    reading only the ticket files that differ between the two trees, when they are few: each row
-    must then hold the blob id that git has for its file. False when that cannot be done (the
-    rows are left as they were)."""
-    from erflow.store import vouch
-
-    differ = vouch.changes(root, old, head.tree, CATCH_UP_MOST)
-    if differ is None:
-        return False
-    rows, gone = _read(root, sorted(differ), progress)
-    if {row[0]: row[4] for row in rows} != {rel: blob for rel, blob in differ.items() if blob is not None}:
-        return False
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        if _said(connection) != (old, True):  # another erflow changed the rows meanwhile
-            connection.execute("ROLLBACK")
-            return False
-        connection.executemany(_INSERT, rows)
-        connection.executemany("DELETE FROM files WHERE path = ?", gone)
-        connection.execute("INSERT OR REPLACE INTO info VALUES (?, ?)", (_TREE, head.tree))
-        connection.execute("COMMIT")
-    except BaseException:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        raise
-    return True
-
-
-def _read(root: Path, paths: list[str], progress: Progress | None) -> tuple[list[Row], list[tuple[str]]]:
-    """The rows of these paths (from the root) as a walk would make them, and those of them that
-    have none: not there, or not a file a walk lists (a ``*.md`` file, or a symlink)."""
-    stats: list[Stat] = []
-    for rel in paths:
-        try:
-            st = os.lstat(os.path.join(root, rel))
-        except OSError:
-            continue
-        if S_ISLNK(st.st_mode) or (S_ISREG(st.st_mode) and rel.endswith(".md")):
-            stats.append((rel, st.st_mtime_ns, st.st_size, st.st_ino))
-    rows = list(_parse(root, stats, progress))
-    return rows, [(rel,) for rel in set(paths) - {row[0] for row in rows}]
+    judge(connection, root, head.tree, vouch.files(root, head.tree) if seen == [] else None, progress)
 
 
 def _walked(
@@ -436,10 +336,10 @@ def _walked(
     walked = walk(root)
     walked.sort()  # in the order of the rows by path (code points, as UTF-8 bytes sort): one comparison
     stored = connection.execute("SELECT path, mtime_ns, size, ino FROM files ORDER BY path").fetchall()
-    suspect = set(suspects) if len(suspects := list(suspects)) <= CATCH_UP_MOST else set()
+    suspect = set(suspects) if len(suspects := list(suspects)) <= index_git.CATCH_UP_MOST else set()
     if walked == stored and not suspect:
         return
-    if not stored and len(walked) > PARALLEL_FROM:
+    if not stored and len(walked) > index_rows.PARALLEL_FROM:
         if not _first_index(connection, root, walked, progress):
             _walked(connection, root, progress)  # another erflow made it meanwhile: bring it up to date
         return
@@ -448,24 +348,10 @@ def _walked(
     changed.update(entry for entry in walked if entry[0] in suspect)
     if not changed and known <= on_disk:
         return
-    rows = list(_parse(root, sorted(changed), progress))
+    rows = list(index_rows.parse(root, sorted(changed), progress))
     # Rows of files gone since the last refresh, or since this walk (changed, then not found).
     gone = [(path,) for path in {row[0] for row in known - on_disk} - {row[0] for row in rows}]
-    _write(connection, rows, gone)
-
-
-def _write(connection: sqlite3.Connection, rows: list[Row], gone: list[tuple[str]]) -> None:
-    """Rows written and removed in one transaction that forgets the tree they were known to be."""
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        connection.executemany(_INSERT, rows)
-        connection.executemany("DELETE FROM files WHERE path = ?", gone)
-        connection.execute("DELETE FROM info WHERE key = ? AND value NOT LIKE '% no'", (_TREE,))
-        connection.execute("COMMIT")
-    except BaseException:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        raise
+    index_git.write(connection, rows, gone)
 
 
 def _first_index(
@@ -482,12 +368,12 @@ def _first_index(
     try:
         empty = connection.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
         if empty:
-            connection.execute("DELETE FROM info WHERE key = ?", (_TREE,))
+            connection.execute("DELETE FROM info WHERE key = ?", (index_git.TREE,))
             for statement in _INDEXES:
                 connection.execute(f"DROP INDEX IF EXISTS {statement.split()[2]}")
-            rows = _parse(root, walked, progress)
-            while batch := list(itertools.islice(rows, CHUNK)):
-                connection.executemany(_INSERT, batch)
+            rows = index_rows.parse(root, walked, progress)
+            while batch := list(itertools.islice(rows, index_rows.CHUNK)):
+                connection.executemany(index_rows.INSERT, batch)
             for statement in _INDEXES:
                 connection.execute(statement)
         connection.execute("COMMIT")
@@ -518,85 +404,6 @@ def _page(
 # Rows from files
 
 
-def _parse(root: Path, stats: list[Stat], progress: Progress | None) -> Iterator[Row]:
-    """A row for each of these files that still exists, reporting progress when they are many;
-    parsed in as many processes as there are CPUs when they are more than PARALLEL_FROM."""
-    if len(stats) <= PROGRESS_FROM:
-        progress = None
-    if progress is not None:
-        progress(0, len(stats))
-    chunks = [stats[start : start + CHUNK] for start in range(0, len(stats), CHUNK)]
-    done = 0
-    workers = min(pool.cpus(), len(chunks)) if len(stats) > PARALLEL_FROM else 1
-    if workers > 1:
-        from erflow.core import yamlio  # noqa: F401 - imported once here, not in every forked worker
-
-        for rows in pool.mapped(_parse_chunk, [str(root)] * len(chunks), list(chunks), workers=workers):
-            yield from rows
-            done += len(chunks.pop(0))
-            if progress is not None:
-                progress(done, len(stats))
-    for stat in (stat for chunk in chunks for stat in chunk):  # serial, or what the workers left
-        entry = load_entry(root, stat[0])
-        if entry is not None:
-            yield _row(stat, *entry)
-        done += 1
-        if progress is not None and (done % 500 == 0 or done == len(stats)):
-            progress(done, len(stats))
-
-
-def _parse_chunk(root: str, stats: list[Stat]) -> list[Row]:
-    """In a worker process: the rows of these files that still exist."""
-    rows = []
-    base = Path(root)
-    for stat in stats:
-        entry = load_entry(base, stat[0])
-        if entry is not None:
-            rows.append(_row(stat, *entry))
-    return rows
-
-
-def load_entry(root: Path, rel: str) -> tuple[str, dict[str, Any] | None, str | None] | None:
-    """One ticket file (``rel``: posix, from the root) as the index keeps it: its git blob id
-    and its front-matter, or why it cannot be read. None when it has vanished meanwhile."""
-    where = os.path.join(root, rel)
-    try:
-        # O_NOFOLLOW: a symlink (walk lists those too) is named, never read through.
-        fd = os.open(where, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        if os.path.islink(where):
-            return "", None, link_problem(os.path.realpath(root), where)
-        return "", None, located(rel, None, f"cannot be read: {exc.strerror or exc}")
-    try:
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        return "", None, located(rel, None, f"cannot be read: {exc.strerror or exc}")
-    import hashlib  # only a refresh that parses a file hashes it
-
-    blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # git's object id
-    try:
-        return blob, front_matter_bytes(data, rel), None
-    except ErflowError as exc:
-        return blob, None, exc.message
-
-
-def _row(stat: Stat, blob: str, meta: dict[str, Any] | None, problem: str | None) -> Row:
-    if meta is None:
-        return (*stat, blob, "", None, None, None, "", None, problem)
-    raw = json.dumps(meta, ensure_ascii=False, default=str)
-    return (
-        *stat, blob, str(meta.get("id", "")), _text(meta.get("type")), _text(meta.get("state")),
-        _text(meta.get("owner")), str(meta.get("created", "")), raw, None,
-    )  # fmt: skip
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 def _from_files(
     root: Path,
     types: tuple[str, ...],
@@ -606,7 +413,7 @@ def _from_files(
 ) -> Iterator[Indexed]:
     """What the index would give, parsed from every file (the index failed); only entries past
     ``after`` when the index failed midway."""
-    rows = sorted(_parse(root, walk(root), progress), key=lambda r: (r[9], r[5], r[0]))
+    rows = sorted(index_rows.parse(root, walk(root), progress), key=lambda r: (r[9], r[5], r[0]))
     for row in rows:
         path, _, _, _, _, ticket_id, ticket_type, state, _, created, raw, problem = row
         if after is not None and (created, ticket_id, path) <= after:
