@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from conftest import Cli, describe, read_only
 
-from erflow.store import index
+from erflow.store import index, index_rows
 from erflow.store.ticketfile import parse
 from erflow.store.tickets import Store
 
@@ -350,7 +350,7 @@ def test_metas_by_blob_gives_the_front_matter_of_known_blobs_only(run: Cli) -> N
 def test_a_refresh_of_many_files_reports_its_progress(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     ticket_id = run.ticket_at("pm_review")
     copies(run, ticket_id, 9)
-    monkeypatch.setattr(index, "PROGRESS_FROM", 5)
+    monkeypatch.setattr(index_rows, "PROGRESS_FROM", 5)
     store = Store(run.root)
     seen: list[tuple[int, int]] = []
     store.progress = lambda done, total: seen.append((done, total))
@@ -364,7 +364,7 @@ def test_a_refresh_of_many_files_reports_its_progress(run: Cli, monkeypatch: pyt
 
 def test_a_first_index_of_many_files_shows_a_progress_bar_on_a_terminal_only(run: Cli) -> None:
     ticket_id = run.ticket_at("pm_review")
-    copies(run, ticket_id, index.PROGRESS_FROM)
+    copies(run, ticket_id, index_rows.PROGRESS_FROM)
     env = {**os.environ, "PYTHONPATH": str(Path(index.__file__).parents[2])}
     command = [sys.executable, "-m", "erflow", "list", "--json", "--store", str(run.root)]
     master, terminal = pty.openpty()
@@ -386,7 +386,7 @@ def test_a_first_index_of_many_files_shows_a_progress_bar_on_a_terminal_only(run
         os.close(master)
 
     assert proc.returncode == 0
-    assert len(json.loads(out)) == index.PROGRESS_FROM + 1
+    assert len(json.loads(out)) == index_rows.PROGRESS_FROM + 1
     assert b"Indexing ticket files" in b"".join(seen)
     shutil.rmtree(run.root / ".erflow")
     piped = subprocess.run(command, env=env, capture_output=True, check=True)

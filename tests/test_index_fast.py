@@ -17,7 +17,8 @@ from conftest import Cli, describe
 from test_index import INDEX, copies
 
 from erflow.core.errors import ErflowError
-from erflow.store import index
+from erflow.store import index, index_listed
+from erflow.store import index_rows as parsing
 from erflow.store.ticketfile import parse_bytes
 from erflow.store.tickets import Store
 
@@ -81,7 +82,7 @@ def from_files(root: Path, states: tuple[str, ...] = ()) -> str:
 def serial_rows(run: Cli, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     """The rows of an index of the odd store parsed in this process, the index then removed."""
     odd_store(run)
-    monkeypatch.setattr(index, "PARALLEL_FROM", 10**9)
+    monkeypatch.setattr(parsing, "PARALLEL_FROM", 10**9)
     list(Store(run.root).indexed())
     serial = index_rows(run.root)
     shutil.rmtree(run.root / ".erflow")
@@ -94,16 +95,16 @@ def test_a_parallel_first_index_holds_the_rows_of_a_serial_one(
     serial = serial_rows(run, monkeypatch)
 
     parsed_here: list[str] = []
-    load_entry = index.load_entry
+    load_entry = parsing.load_entry
 
     def counted(root: Path, rel: str) -> object:
         parsed_here.append(rel)
         return load_entry(root, rel)
 
-    monkeypatch.setattr(index, "load_entry", counted)
-    monkeypatch.setattr(index, "PARALLEL_FROM", 5)
-    monkeypatch.setattr(index, "PROGRESS_FROM", 5)
-    monkeypatch.setattr(index, "CHUNK", 4)
+    monkeypatch.setattr(parsing, "load_entry", counted)
+    monkeypatch.setattr(parsing, "PARALLEL_FROM", 5)
+    monkeypatch.setattr(parsing, "PROGRESS_FROM", 5)
+    monkeypatch.setattr(parsing, "CHUNK", 4)
     store = Store(run.root)
     seen: list[tuple[int, int]] = []
     store.progress = lambda done, total: seen.append((done, total))
@@ -129,8 +130,8 @@ def test_a_parallel_first_index_holds_the_rows_of_a_serial_one(
 
 def test_a_parallel_parse_gives_the_list_of_a_serial_one(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     odd_store(run)
-    monkeypatch.setattr(index, "PARALLEL_FROM", 5)
-    monkeypatch.setattr(index, "CHUNK", 3)
+    monkeypatch.setattr(parsing, "PARALLEL_FROM", 5)
+    monkeypatch.setattr(parsing, "CHUNK", 3)
     parallel = run("list", "--json")
     assert parallel.exit_code == 0, describe(parallel)
 
@@ -210,15 +211,15 @@ def test_the_list_of_every_ticket_is_kept_from_the_second_list_with_no_change(ru
     every ticket written after each); the next one, with nothing changed, does."""
     made = odd_store(run)
     first = listed_again(run)
-    assert not (run.root / index.LISTED).exists()
+    assert not (run.root / index_listed.LISTED).exists()
     assert listed_again(run) == first
-    kept = (run.root / index.LISTED).read_bytes()
+    kept = (run.root / index_listed.LISTED).read_bytes()
     assert len(first[0]) == 5 and b'"problems": [' in kept.rsplit(b"\n", 1)[1]
 
     run.path(made[2]).unlink()
-    assert listed_again(run) != first and (run.root / index.LISTED).read_bytes() == kept
+    assert listed_again(run) != first and (run.root / index_listed.LISTED).read_bytes() == kept
     listed_again(run)
-    assert (run.root / index.LISTED).read_bytes() != kept
+    assert (run.root / index_listed.LISTED).read_bytes() != kept
 
 
 def test_the_list_of_every_ticket_is_kept_and_served_while_no_row_changes(run: Cli) -> None:
@@ -238,7 +239,7 @@ def test_a_changed_ticket_file_makes_the_kept_list_stale(run: Cli, change: str) 
     made = odd_store(run)
     listed_again(run)
     listed_again(run)
-    assert (run.root / index.LISTED).exists()
+    assert (run.root / index_listed.LISTED).exists()
     path = run.path(made[3])
     if change == "edit":  # same size, and the mtime set forward: the row changes, so does the list
         data = path.read_bytes()
@@ -261,7 +262,7 @@ def test_a_kept_list_that_is_not_whole_or_not_ours_is_made_again(run: Cli, damag
     odd_store(run)
     expected = listed_again(run)
     listed_again(run)
-    kept = run.root / index.LISTED
+    kept = run.root / index_listed.LISTED
     data = kept.read_bytes()
     kept.unlink()
     if damage == "cut":
@@ -311,7 +312,7 @@ def test_a_first_index_made_by_another_erflow_meanwhile_is_brought_up_to_date(
     """The first index's rows are written under the write lock; one that finds rows there once it
     has the lock (another erflow made them while it waited) leaves them and refreshes as usual."""
     odd_store(run)
-    monkeypatch.setattr(index, "PARALLEL_FROM", 5)
+    monkeypatch.setattr(parsing, "PARALLEL_FROM", 5)
     list(Store(run.root).indexed())
     made = index_rows(run.root)
     with contextlib.closing(sqlite3.connect(run.root / INDEX)) as db:
@@ -332,8 +333,8 @@ def test_a_first_index_of_many_files_holds_every_row_and_its_indexes(
     run: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     serial = serial_rows(run, monkeypatch)
-    monkeypatch.setattr(index, "PARALLEL_FROM", 5)
-    monkeypatch.setattr(index, "CHUNK", 4)  # rows written in several batches within the transaction
+    monkeypatch.setattr(parsing, "PARALLEL_FROM", 5)
+    monkeypatch.setattr(parsing, "CHUNK", 4)  # rows written in several batches within the transaction
     out = run.ok("list", "--json").stdout
     assert index_rows(run.root) == serial
     assert out == row_by_row(run.root)[0]

@@ -1,6 +1,6 @@
 """Each command reads the ticket file it works on once, the advance menu included: the reads are
 counted where the store reads a ticket file (``Store.read_file``) and where its index does
-(``index.load_entry``)."""
+(``index_rows.load_entry``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from conftest import APPROVE, NICK, PM, Cli, answer_menu
 from erflow.app import views
 from erflow.app.advance import advance
 from erflow.app.context import open_context
-from erflow.store import index
+from erflow.store import index_rows
 from erflow.store.tickets import Store
 
 
@@ -25,7 +25,7 @@ from erflow.store.tickets import Store
 def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """Ticket file name -> how many times erflow read it, from here on."""
     seen: Counter[str] = Counter()
-    read_file, load_entry = Store.read_file, index.load_entry
+    read_file, load_entry = Store.read_file, index_rows.load_entry
 
     def counted_read_file(self: Store, path: Path, **options: bool) -> object:
         seen[path.name] += 1
@@ -36,7 +36,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
         return load_entry(root, rel)
 
     monkeypatch.setattr(Store, "read_file", counted_read_file)
-    monkeypatch.setattr(index, "load_entry", counted_load_entry)
+    monkeypatch.setattr(index_rows, "load_entry", counted_load_entry)
     return seen
 
 
@@ -123,11 +123,11 @@ COUNTED = textwrap.dedent(
     """\
     import atexit, collections, sys
     from pathlib import Path
-    from erflow.store import index
+    from erflow.store import index_rows
     from erflow.store.tickets import Store
 
     seen = collections.Counter()
-    read_file, load_entry = Store.read_file, index.load_entry
+    read_file, load_entry = Store.read_file, index_rows.load_entry
 
     def counted_read_file(self, path, **options):
         seen[path.name] += 1
@@ -137,7 +137,7 @@ COUNTED = textwrap.dedent(
         seen[Path(rel).name] += 1
         return load_entry(root, rel)
 
-    Store.read_file, index.load_entry = counted_read_file, counted_load_entry
+    Store.read_file, index_rows.load_entry = counted_read_file, counted_load_entry
     report = Path(sys.argv[1])
     atexit.register(lambda: report.write_text(repr(dict(seen))))
     sys.argv = ["erflow", *sys.argv[2:]]

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from erflow.store.git import BOUNDED, NULL_BLOB, Git, run_bytes, stream, stream_chunks
+from erflow.store.git import BOUNDED, NULL_BLOB, Git, run_bytes
+from erflow.store.git_stream import stream, stream_chunks
 
 TRAILER_PREFIX = "Erflow-"
 _SEP = "\x1e"

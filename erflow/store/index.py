@@ -6,6 +6,11 @@ vanished files dropped. Any trouble with the database (corrupt, read-only, locke
 timeout, from another erflow) falls back to parsing the files: the cache never fails a command.
 Two erflow processes may refresh it at once (WAL, a busy timeout, each write one transaction).
 
+git vouches for the rows when it can (erflow.store.vouch): the index records the tickets/ tree of
+HEAD whose ticket files its rows are known to be, byte for byte (their blob ids); while HEAD's tree
+is that one and ``git status`` finds nothing under tickets/, no folder is walked and no file
+stat-ed by erflow (git does it, in C, with threads). A few files committed since are read alone.
+
 The only module that uses sqlite3, with index_peek (its read-only lookups for shell completion).
 """
 
@@ -20,23 +25,19 @@ from pathlib import Path
 from typing import Any
 
 from erflow import __version__
-from erflow.core.errors import ErflowError, located
-from erflow.store import pool
+from erflow.core.errors import ErflowError
+from erflow.store import index_git, index_listed, index_rows
 from erflow.store.paths import Stat, plain, walk
-from erflow.store.paths import problem as link_problem
-from erflow.store.ticketfile import Indexed, Progress, front_matter_bytes
+from erflow.store.ticketfile import Indexed, Progress
 
 PATH = ".erflow/index.sqlite"
-LISTED = ".erflow/list.json"  # what ``list --json`` printed of every ticket, for the index's generation
 LEGACY = ".erflow/index.json"  # the index of erflow 0.1: removed when found
-SCHEMA = 2  # PRAGMA user_version; with erflow's version, a mismatch rebuilds the index
-PROGRESS_FROM = 2000  # a refresh that parses more files than this reports its progress
+# PRAGMA user_version; with erflow's version, a mismatch rebuilds the index. 2: info's git_tree and
+# generation, which an erflow of schema 1 would leave in place when it changes rows.
+SCHEMA = 2
 PAGE = 2000  # rows read per query: no read transaction stays open while the caller works
-PARALLEL_FROM = 2000  # a refresh that parses more files than this spreads them over processes
-CHUNK = 250  # files a worker process parses per task
 
 Key = tuple[str, str, str]  # created, id, path: the order of entries
-Row = tuple[str, int, int, int, str, str, str | None, str | None, str | None, str, str | None, str | None]
 
 _CREATE = (
     """CREATE TABLE files (
@@ -58,9 +59,6 @@ _CREATE = (
     "CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 _INDEXES = tuple(s for s in _CREATE if s.startswith("CREATE INDEX "))  # CREATE INDEX name ON ...
-_PROBLEMS = "SELECT problem FROM files WHERE problem IS NOT NULL ORDER BY created, id, path"
-_TEXTS = "SELECT coalesce(meta, 'null') FROM files WHERE problem IS NULL ORDER BY created, id, path"
-_INSERT = "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
 def entries(
@@ -97,13 +95,13 @@ def json_texts(
     connection = _open_or_none(root)
     if connection is not None:
         try:
-            before = _generation(connection)
+            before = index_git.generation(connection)
             _refresh(connection, root, progress)
-            listed = None if types or states else _listed(connection, root, before)
+            listed = None if types or states else index_listed.kept(connection, root, before)
             if listed is not None:
                 connection.close()
                 return listed
-            problems = [problem for (problem,) in connection.execute(_PROBLEMS)]
+            problems = [problem for (problem,) in connection.execute(index_listed.PROBLEMS)]
             return problems, _runs(connection, root, types, states, progress)
         except (sqlite3.Error, OSError):
             connection.close()
@@ -149,87 +147,6 @@ def _runs(
 
 def _joined(texts: list[str]) -> list[str]:
     return [",\n".join(texts)] if texts else []
-
-
-def _listed(
-    connection: sqlite3.Connection, root: Path, before: str
-) -> tuple[list[str], Iterator[str]] | None:
-    """``json_texts`` of every ticket from LISTED, when it was made for the index's generation; else
-    made anew when the refresh changed no row (``before``: the generation before it; after a
-    change more are likely, a store that is stable for two lists keeps it); else None."""
-    generation = _generation(connection)
-    kept = _read_listed(root, generation)
-    if kept is None and generation == before and _write_listed(connection, root):
-        kept = _read_listed(root, generation)
-    if kept is None:
-        return None
-    return kept[0], iter([kept[1]] if kept[1] else [])
-
-
-def _generation(connection: sqlite3.Connection) -> str:
-    row = connection.execute("SELECT value FROM info WHERE key = 'generation'").fetchone()
-    return str(row[0]) if row else ""
-
-
-def _changed(connection: sqlite3.Connection) -> None:
-    """In a write transaction: the rows change, so LISTED, made from those of before, is stale."""
-    connection.execute("INSERT OR REPLACE INTO info VALUES ('generation', ?)", (os.urandom(8).hex(),))
-
-
-def _read_listed(root: Path, generation: str) -> tuple[list[str], str] | None:
-    """The problems and the texts LISTED holds, if it was made for this generation and is whole;
-    None otherwise. The file: the texts joined by ``",\\n"``, a newline, and a line of JSON that
-    says which generation they are of, how many bytes they take and the problems."""
-    try:
-        fd = os.open(root / LISTED, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read()
-        cut = data.rfind(b"\n")
-        trailer = json.loads(data[cut + 1 :]) if cut >= 0 else None
-        if not generation or not isinstance(trailer, dict) or trailer.get("generation") != generation:
-            return None
-        problems = trailer.get("problems")
-        if cut != trailer.get("bytes") or not isinstance(problems, list):
-            return None
-        return [str(p) for p in problems], str(memoryview(data)[:cut], "utf-8")
-    except (OSError, ValueError):  # missing, a symlink, cut short, not ours: made again
-        return None
-
-
-def _write_listed(connection: sqlite3.Connection, root: Path) -> bool:
-    """Write LISTED from the rows, read in one transaction (the texts of one generation): written
-    as it is read, to a temp file synced and renamed over it. False when it cannot be (a read-only
-    store, a symlinked .erflow/: the list is read from the rows as before)."""
-    import tempfile
-
-    try:
-        plain(root, os.path.dirname(LISTED))  # a link at LISTED itself is replaced, not followed
-        fd, tmp = tempfile.mkstemp(prefix=".list.json.", suffix=".tmp", dir=root / os.path.dirname(LISTED))
-    except (OSError, ErflowError):
-        return False
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            connection.execute("BEGIN")  # a read transaction: a refresh elsewhere does not wait on it
-            try:
-                generation = _generation(connection)
-                problems = [problem for (problem,) in connection.execute(_PROBLEMS)]
-                cursor, size, joint = connection.execute(_TEXTS), 0, b""
-                while page := cursor.fetchmany(PAGE):
-                    size += handle.write(joint + ",\n".join([text for (text,) in page]).encode("utf-8"))
-                    joint = b",\n"
-            finally:
-                connection.execute("COMMIT")
-            trailer = {"generation": generation, "bytes": size, "problems": problems}
-            handle.write(b"\n" + json.dumps(trailer).encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, root / LISTED)
-        return True
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        return False
 
 
 def metas_by_blob(root: Path, blob_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -371,7 +288,7 @@ def _rebuild(connection: sqlite3.Connection) -> None:
             for statement in _CREATE:
                 connection.execute(statement)
             connection.execute("INSERT INTO info VALUES ('erflow', ?)", (__version__,))
-            _changed(connection)
+            index_git.changed(connection)
             connection.execute(f"PRAGMA user_version = {SCHEMA}")
         connection.execute("COMMIT")
     except BaseException:
@@ -381,35 +298,63 @@ def _rebuild(connection: sqlite3.Connection) -> None:
 
 
 def _refresh(connection: sqlite3.Connection, root: Path, progress: Progress | None) -> None:
+    """Bring the rows up to date: without a walk when git vouches for them (the recorded tree is
+    HEAD's, or a few files away from it: ``catch_up``), else by the files' stat (``_walked``, which
+    also reads again what git sees changed); then, unless HEAD's tree was judged already, record
+    whether the rows are that tree's (``judge``), for the next refresh to trust git. A tree git
+    cannot vouch for (a dirty work tree, a symlink...) is recorded as such: judged once per HEAD."""
+    from erflow.store import vouch  # here: index_peek (shell completion) runs no git
+    from erflow.store.index_git import catch_up, judge, said
+
+    recorded = said(connection)
+    head = vouch.head(root)
+    seen: list[str] | None = None  # what git sees changed: [] nothing, None cannot say
+    asked = head is not None and recorded is not None and recorded[1]  # only a vouched-for index asks
+    if asked and head is not None and recorded is not None:
+        seen = vouch.changed(root, head.prefix)
+        if seen == [] and (
+            recorded[0] == head.tree or catch_up(connection, root, recorded[0], head, progress)
+        ):
+            return
+    _walked(connection, root, progress, seen or ())
+    if head is None:
+        return
+    recorded = said(connection)  # the walk forgets a tree it no longer matches; another erflow may judge
+    if recorded is not None and recorded[0] == head.tree:
+        return  # judged already: the rows are this tree's, or cannot be vouched for while HEAD is here
+    if not asked:
+        seen = vouch.changed(root, head.prefix)
+    judge(connection, root, head.tree, vouch.files(root, head.tree) if seen == [] else None, progress)
+
+
+def _walked(
+    connection: sqlite3.Connection, root: Path, progress: Progress | None, suspects: Iterable[str] = ()
+) -> None:
     """Parse new and changed files, drop rows of vanished ones: one transaction, taken only after
     the parsing, so a refresh holds the write lock briefly. A file's stat is taken before it is
-    read: if it changes in between, the row's stat is stale and the next refresh reads it again."""
+    read: if it changes in between, the row's stat is stale and the next refresh reads it again.
+    ``suspects`` (paths git sees changed) are read again whatever their stat (an edit in place
+    that kept the size and the time). Rows changed are no longer known to be a tree's: a tree
+    recorded as theirs is forgotten."""
     walked = walk(root)
     walked.sort()  # in the order of the rows by path (code points, as UTF-8 bytes sort): one comparison
     stored = connection.execute("SELECT path, mtime_ns, size, ino FROM files ORDER BY path").fetchall()
-    if walked == stored:
+    suspect = set(suspects) if len(suspects := list(suspects)) <= index_git.CATCH_UP_MOST else set()
+    if walked == stored and not suspect:
         return
-    if not stored and len(walked) > PARALLEL_FROM:
+    if not stored and len(walked) > index_rows.PARALLEL_FROM:
         if not _first_index(connection, root, walked, progress):
-            _refresh(connection, root, progress)  # another erflow made it meanwhile: bring it up to date
+            _walked(connection, root, progress)  # another erflow made it meanwhile: bring it up to date
         return
     on_disk, known = set(walked), set(stored)
     changed = on_disk - known  # new, or changed since their row was written
+    changed.update(entry for entry in walked if entry[0] in suspect)
     if not changed and known <= on_disk:
         return
-    rows = list(_parse(root, sorted(changed), progress))
+    rows = list(index_rows.parse(root, sorted(changed), progress))
     # Rows of files gone since the last refresh, or since this walk (changed, then not found).
     gone = [(path,) for path in {row[0] for row in known - on_disk} - {row[0] for row in rows}]
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        connection.executemany(_INSERT, rows)
-        connection.executemany("DELETE FROM files WHERE path = ?", gone)
-        _changed(connection)
-        connection.execute("COMMIT")
-    except BaseException:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        raise
+    index_git.write(connection, rows, gone)
 
 
 def _first_index(
@@ -426,14 +371,15 @@ def _first_index(
     try:
         empty = connection.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
         if empty:
+            connection.execute("DELETE FROM info WHERE key = ?", (index_git.TREE,))
             for statement in _INDEXES:
                 connection.execute(f"DROP INDEX IF EXISTS {statement.split()[2]}")
-            rows = _parse(root, walked, progress)
-            while batch := list(itertools.islice(rows, CHUNK)):
-                connection.executemany(_INSERT, batch)
+            rows = index_rows.parse(root, walked, progress)
+            while batch := list(itertools.islice(rows, index_rows.CHUNK)):
+                connection.executemany(index_rows.INSERT, batch)
             for statement in _INDEXES:
                 connection.execute(statement)
-            _changed(connection)
+            index_git.changed(connection)
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:
@@ -462,85 +408,6 @@ def _page(
 # Rows from files
 
 
-def _parse(root: Path, stats: list[Stat], progress: Progress | None) -> Iterator[Row]:
-    """A row for each of these files that still exists, reporting progress when they are many;
-    parsed in as many processes as there are CPUs when they are more than PARALLEL_FROM."""
-    if len(stats) <= PROGRESS_FROM:
-        progress = None
-    if progress is not None:
-        progress(0, len(stats))
-    chunks = [stats[start : start + CHUNK] for start in range(0, len(stats), CHUNK)]
-    done = 0
-    workers = min(pool.cpus(), len(chunks)) if len(stats) > PARALLEL_FROM else 1
-    if workers > 1:
-        from erflow.core import yamlio  # noqa: F401 - imported once here, not in every forked worker
-
-        for rows in pool.mapped(_parse_chunk, [str(root)] * len(chunks), list(chunks), workers=workers):
-            yield from rows
-            done += len(chunks.pop(0))
-            if progress is not None:
-                progress(done, len(stats))
-    for stat in (stat for chunk in chunks for stat in chunk):  # serial, or what the workers left
-        entry = load_entry(root, stat[0])
-        if entry is not None:
-            yield _row(stat, *entry)
-        done += 1
-        if progress is not None and (done % 500 == 0 or done == len(stats)):
-            progress(done, len(stats))
-
-
-def _parse_chunk(root: str, stats: list[Stat]) -> list[Row]:
-    """In a worker process: the rows of these files that still exist."""
-    rows = []
-    base = Path(root)
-    for stat in stats:
-        entry = load_entry(base, stat[0])
-        if entry is not None:
-            rows.append(_row(stat, *entry))
-    return rows
-
-
-def load_entry(root: Path, rel: str) -> tuple[str, dict[str, Any] | None, str | None] | None:
-    """One ticket file (``rel``: posix, from the root) as the index keeps it: its git blob id
-    and its front-matter, or why it cannot be read. None when it has vanished meanwhile."""
-    where = os.path.join(root, rel)
-    try:
-        # O_NOFOLLOW: a symlink (walk lists those too) is named, never read through.
-        fd = os.open(where, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        if os.path.islink(where):
-            return "", None, link_problem(os.path.realpath(root), where)
-        return "", None, located(rel, None, f"cannot be read: {exc.strerror or exc}")
-    try:
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        return "", None, located(rel, None, f"cannot be read: {exc.strerror or exc}")
-    import hashlib  # only a refresh that parses a file hashes it
-
-    blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # git's object id
-    try:
-        return blob, front_matter_bytes(data, rel), None
-    except ErflowError as exc:
-        return blob, None, exc.message
-
-
-def _row(stat: Stat, blob: str, meta: dict[str, Any] | None, problem: str | None) -> Row:
-    if meta is None:
-        return (*stat, blob, "", None, None, None, "", None, problem)
-    raw = json.dumps(meta, ensure_ascii=False, default=str)
-    return (
-        *stat, blob, str(meta.get("id", "")), _text(meta.get("type")), _text(meta.get("state")),
-        _text(meta.get("owner")), str(meta.get("created", "")), raw, None,
-    )  # fmt: skip
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 def _from_files(
     root: Path,
     types: tuple[str, ...],
@@ -550,7 +417,7 @@ def _from_files(
 ) -> Iterator[Indexed]:
     """What the index would give, parsed from every file (the index failed); only entries past
     ``after`` when the index failed midway."""
-    rows = sorted(_parse(root, walk(root), progress), key=lambda r: (r[9], r[5], r[0]))
+    rows = sorted(index_rows.parse(root, walk(root), progress), key=lambda r: (r[9], r[5], r[0]))
     for row in rows:
         path, _, _, _, _, ticket_id, ticket_type, state, _, created, raw, problem = row
         if after is not None and (created, ticket_id, path) <= after:

@@ -26,7 +26,8 @@ from typing import IO
 
 from erflow.core.errors import InvalidData
 from erflow.store.commits import MOVE_FORMAT, Move, MoveFields, move_fields
-from erflow.store.git import Git, GitError, run_bytes, stream
+from erflow.store.git import Git, GitError, run_bytes
+from erflow.store.git_stream import stream
 
 CACHE = "moves.v2"
 LEGACY = ("moves.json",)  # earlier versions' caches, removed when this one is written

@@ -19,7 +19,8 @@ from typing import Any
 from erflow.core.workflow import Workflow
 from erflow.store import tickets as store
 from erflow.store.commits import read_commits, read_listed
-from erflow.store.git import Git, ObjectReader, stream
+from erflow.store.git import Git, ObjectReader
+from erflow.store.git_stream import stream
 from erflow.trust import rules
 from erflow.trust.replay import Replay, Rules
 from erflow.trust.verdicts import CommitJudge, Violation, judge_records
