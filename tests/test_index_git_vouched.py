@@ -15,7 +15,7 @@ import pytest
 from conftest import PM, Cli, describe, git
 from test_index import INDEX, copies
 
-from erflow.store import index, index_git, vouch
+from erflow.store import index, index_git, index_rows, vouch
 from erflow.store.paths import Stat
 from erflow.store.tickets import Store
 
@@ -343,7 +343,35 @@ def test_without_git_the_index_is_walked(run: Cli, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("PATH", str(run.root / "nowhere"))
     assert vouch.head(run.root) is None and vouch.changed(run.root, "") is None
     problems, runs = Store(run.root).indexed_json()
-    assert (problems, "[\n" + ",\n".join(runs) + "\n]\n") == ([], expected)
+    assert (problems, (b"[\n" + b",\n".join(runs) + b"\n]\n").decode()) == ([], expected)
+
+
+@pytest.mark.parametrize("dirty", [False, True])
+def test_a_first_index_of_many_files_asks_git_while_it_parses_them(
+    run: Cli, monkeypatch: pytest.MonkeyPatch, dirty: bool
+) -> None:
+    """A first index in worker processes: git is asked in a thread meanwhile (vouch.Asked), and
+    the tree is recorded as the rows' only when git finds the ticket files clean."""
+    ids = store_of(run)
+    if dirty:
+        same_size_edit(run.path(ids[2]), b"priority: normal", b"priority: urgent")
+    expected = fresh(run)
+    shutil.rmtree(run.root / ".erflow", ignore_errors=True)  # no index yet: the first is made below
+    monkeypatch.setattr(index_rows, "PARALLEL_FROM", 3)
+    started: list[vouch.Asked] = []
+    start = vouch.Asked.start
+
+    def watched(asked: vouch.Asked) -> None:
+        started.append(asked)
+        start(asked)
+
+    monkeypatch.setattr(vouch.Asked, "start", watched)
+    assert listing(run) == expected
+    head_tree = run.git("rev-parse", "HEAD:tickets").strip()
+    assert len(started) == 1 and recorded(run.root) == (f"{head_tree} no" if dirty else head_tree)
+    seen, tree_files = started[0].answers()
+    assert (seen == []) != dirty and (tree_files is None) == dirty
+    assert listing(run) == expected
 
 
 def test_a_dirty_store_is_judged_once_per_head(run: Cli) -> None:

@@ -194,7 +194,7 @@ def list_tickets(ctx: Context, filters: Filters) -> Listing:
     return Listing(found, problems)
 
 
-def list_json(ctx: Context, filters: Filters) -> tuple[list[str], Iterator[str]] | None:
+def list_json(ctx: Context, filters: Filters) -> tuple[list[str], Iterator[bytes]] | None:
     """``list --json``'s problems and documents (see Store.indexed_json), the same bytes as
     ``list_tickets`` gives, straight from the index's JSON texts; None when a filter needs the
     front-matter decoded (owner, label, where): then use ``list_tickets``."""

@@ -123,16 +123,19 @@ def _skipped(problems: list[str]) -> None:
             message(f"erflow: skipped {problem}", "yellow")
 
 
-def _write_runs(runs: Iterable[str]) -> None:
-    """A JSON array of runs of documents already encoded and joined by ",\\n": as write_json_texts
-    writes the documents one by one, a run at a time."""
-    write = sys.stdout.write
-    opening = "[\n"
+def _write_runs(runs: Iterable[bytes]) -> None:
+    """A JSON array of runs of documents already encoded (UTF-8) and joined by ",\\n": as
+    write_json_texts writes the documents one by one, a run at a time, straight to stdout's bytes
+    (50 MB of text for 100,000 tickets: no decoding and encoding again)."""
+    sys.stdout.flush()
+    write = sys.stdout.buffer.write
+    opening = b"[\n"
     for run in runs:
         write(opening)
         write(run)
-        opening = ",\n"
-    write("[]\n" if opening == "[\n" else "\n]\n")
+        opening = b",\n"
+    write(b"[]\n" if opening == b"[\n" else b"\n]\n")
+    sys.stdout.buffer.flush()
 
 
 @app.command()

@@ -20,7 +20,7 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +87,12 @@ def entries(
 
 def json_texts(
     root: Path, types: tuple[str, ...], states: tuple[str, ...], progress: Progress | None = None
-) -> tuple[list[str], Iterator[str]]:
+) -> tuple[list[str], Iterator[bytes]]:
     """What ``list --json`` prints of the store at ``root`` (brought up to date as ``entries`` does),
     without a Python object per row: the problems of the files that cannot be read, in the list's
     order, and the stored JSON texts of the others of these types and states, in that order, in
-    runs joined by ``",\\n"`` (never an empty run). Byte for byte ``entries``' ``raw`` texts."""
+    runs joined by ``",\\n"`` (never an empty run), UTF-8 encoded: what is kept whole in a file is
+    written out as it is read. Byte for byte ``entries``' ``raw`` texts."""
     connection = _open_or_none(root)
     if connection is not None:
         try:
@@ -116,7 +117,7 @@ def _runs(
     types: tuple[str, ...],
     states: tuple[str, ...],
     progress: Progress | None,
-) -> Iterator[str]:
+) -> Iterator[bytes]:
     """The JSON texts of ``json_texts``, a page per run; from the files, from where it was, should
     the database fail midway."""
     from operator import itemgetter
@@ -135,7 +136,7 @@ def _runs(
             while True:
                 page = connection.execute(sql, [*after, *types, *states, PAGE]).fetchall()
                 if page:
-                    yield ",\n".join(map(itemgetter(0), page))
+                    yield ",\n".join(map(itemgetter(0), page)).encode("utf-8")
                     after = page[-1][1:]
                 if len(page) < PAGE:
                     return
@@ -145,8 +146,8 @@ def _runs(
     yield from _joined([item.raw or "null" for item in items if item.problem is None])
 
 
-def _joined(texts: list[str]) -> list[str]:
-    return [",\n".join(texts)] if texts else []
+def _joined(texts: list[str]) -> list[bytes]:
+    return [",\n".join(texts).encode("utf-8")] if texts else []
 
 
 def metas_by_blob(root: Path, blob_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -316,26 +317,33 @@ def _refresh(connection: sqlite3.Connection, root: Path, progress: Progress | No
             recorded[0] == head.tree or catch_up(connection, root, recorded[0], head, progress)
         ):
             return
-    _walked(connection, root, progress, seen or ())
+    git = vouch.Asked(root, head) if head is not None and not asked else None
+    _walked(connection, root, progress, seen or (), meanwhile=git.start if git is not None else None)
     if head is None:
         return
     recorded = said(connection)  # the walk forgets a tree it no longer matches; another erflow may judge
     if recorded is not None and recorded[0] == head.tree:
         return  # judged already: the rows are this tree's, or cannot be vouched for while HEAD is here
-    if not asked:
-        seen = vouch.changed(root, head.prefix)
-    judge(connection, root, head.tree, vouch.files(root, head.tree) if seen == [] else None, progress)
+    if git is not None:
+        seen, tree_files = git.answers()
+    else:
+        tree_files = vouch.files(root, head.tree) if seen == [] else None
+    judge(connection, root, head.tree, tree_files, progress)
 
 
 def _walked(
-    connection: sqlite3.Connection, root: Path, progress: Progress | None, suspects: Iterable[str] = ()
+    connection: sqlite3.Connection,
+    root: Path,
+    progress: Progress | None,
+    suspects: Iterable[str] = (),
+    meanwhile: Callable[[], None] | None = None,
 ) -> None:
     """Parse new and changed files, drop rows of vanished ones: one transaction, taken only after
     the parsing, so a refresh holds the write lock briefly. A file's stat is taken before it is
     read: if it changes in between, the row's stat is stale and the next refresh reads it again.
     ``suspects`` (paths git sees changed) are read again whatever their stat (an edit in place
     that kept the size and the time). Rows changed are no longer known to be a tree's: a tree
-    recorded as theirs is forgotten."""
+    recorded as theirs is forgotten. ``meanwhile`` is started once a first index is being made."""
     walked = walk(root)
     walked.sort()  # in the order of the rows by path (code points, as UTF-8 bytes sort): one comparison
     stored = connection.execute("SELECT path, mtime_ns, size, ino FROM files ORDER BY path").fetchall()
@@ -343,7 +351,7 @@ def _walked(
     if walked == stored and not suspect:
         return
     if not stored and len(walked) > index_rows.PARALLEL_FROM:
-        if not _first_index(connection, root, walked, progress):
+        if not _first_index(connection, root, walked, progress, meanwhile):
             _walked(connection, root, progress)  # another erflow made it meanwhile: bring it up to date
         return
     on_disk, known = set(walked), set(stored)
@@ -358,7 +366,11 @@ def _walked(
 
 
 def _first_index(
-    connection: sqlite3.Connection, root: Path, walked: list[Stat], progress: Progress | None
+    connection: sqlite3.Connection,
+    root: Path,
+    walked: list[Stat],
+    progress: Progress | None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> bool:
     """An empty index and many files (a fresh clone, a deleted .erflow/): the rows written as the
     worker processes give them, in one transaction, and the two indexes made after the rows. The
@@ -375,6 +387,8 @@ def _first_index(
             for statement in _INDEXES:
                 connection.execute(f"DROP INDEX IF EXISTS {statement.split()[2]}")
             rows = index_rows.parse(root, walked, progress)
+            if meanwhile is not None:
+                meanwhile()
             while batch := list(itertools.islice(rows, index_rows.CHUNK)):
                 connection.executemany(index_rows.INSERT, batch)
             for statement in _INDEXES:

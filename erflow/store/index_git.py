@@ -42,21 +42,26 @@ def judge(
     """Record whether the rows' (path, blob) are exactly ``tree_files``, the ticket files of HEAD's
     tickets/ tree as they are on disk (None: git cannot vouch for them while HEAD is there). The
     few rows that differ are read again first: a file edited in place with its size and time kept
-    looks unchanged to a walk, not to git. Read and recorded in one transaction: no other refresh
-    changes the rows between."""
+    looks unchanged to a walk, not to git. Recorded in a write transaction, against the rows'
+    generation: rows another refresh changed meanwhile are compared again."""
+    read, same = "", False  # the rows of generation ``read`` are, or are not, tree_files
     if tree_files is not None:
-        rows = dict(connection.execute("SELECT path, blob FROM files"))
-        differ = [rel for rel in rows.keys() | tree_files.keys() if rows.get(rel) != tree_files.get(rel)]
+        read, rows = _blobs(connection)
+        differ = (
+            []
+            if rows == tree_files
+            else [p for p in rows.keys() | tree_files.keys() if rows.get(p) != tree_files.get(p)]
+        )
         if 0 < len(differ) <= CATCH_UP_MOST:
             write(connection, *reread(root, sorted(differ), progress))
+            read, rows = _blobs(connection)
+        same = rows == tree_files
     connection.execute("BEGIN IMMEDIATE")
     try:
         judged = said(connection)
         if judged is None or judged[0] != tree:
-            same = (
-                tree_files is not None
-                and dict(connection.execute("SELECT path, blob FROM files")) == tree_files
-            )
+            if same and generation(connection) != read:  # another erflow changed rows meanwhile
+                same = _blobs(connection)[1] == tree_files
             value = tree if same else f"{tree} no"
             connection.execute("INSERT OR REPLACE INTO info VALUES (?, ?)", (TREE, value))
         connection.execute("COMMIT")
@@ -64,6 +69,17 @@ def judge(
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         raise
+
+
+def _blobs(connection: sqlite3.Connection) -> tuple[str, dict[str, str]]:
+    """The rows' generation and (path, blob id) of each, read together."""
+    if connection.in_transaction:
+        return generation(connection), dict(connection.execute("SELECT path, blob FROM files"))
+    connection.execute("BEGIN")
+    try:
+        return generation(connection), dict(connection.execute("SELECT path, blob FROM files"))
+    finally:
+        connection.execute("COMMIT")
 
 
 def catch_up(

@@ -20,13 +20,14 @@ if TYPE_CHECKING:
 
 LISTED = ".erflow/list.json"
 PAGE = 2000  # rows read and written at a time
+_TAIL = 65536  # bytes read from the end of LISTED to find its trailer (all of it if not there)
 # NOT INDEXED: one pass over the table and a sort of the few problems, not a lookup of every row in
 # the order's index (100k rows: 0.10 s -> 0.02 s).
 PROBLEMS = "SELECT problem FROM files NOT INDEXED WHERE problem IS NOT NULL ORDER BY created, id, path"
 _TEXTS = "SELECT coalesce(meta, 'null') FROM files WHERE problem IS NULL ORDER BY created, id, path"
 
 
-def kept(connection: sqlite3.Connection, root: Path, before: str) -> tuple[list[str], Iterator[str]] | None:
+def kept(connection: sqlite3.Connection, root: Path, before: str) -> tuple[list[str], Iterator[bytes]] | None:
     """``json_texts`` of every ticket from LISTED, when it was made for the index's generation; else
     made anew when the refresh changed no row (``before``: the generation before it; after a
     change more are likely, a store that is stable for two lists keeps it); else None."""
@@ -39,22 +40,33 @@ def kept(connection: sqlite3.Connection, root: Path, before: str) -> tuple[list[
     return kept[0], iter([kept[1]] if kept[1] else [])
 
 
-def _read_listed(root: Path, generation: str) -> tuple[list[str], str] | None:
+def _read_listed(root: Path, generation: str) -> tuple[list[str], bytes] | None:
     """The problems and the texts LISTED holds, if it was made for this generation and is whole;
     None otherwise. The file: the texts joined by ``",\\n"``, a newline, and a line of JSON that
-    says which generation they are of, how many bytes they take and the problems."""
+    says which generation they are of, how many bytes they take and the problems. The texts are
+    read last, once the line is checked, and given as bytes: they are written out as they are."""
     try:
         fd = os.open(root / LISTED, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         with os.fdopen(fd, "rb") as handle:
-            data = handle.read()
-        cut = data.rfind(b"\n")
-        trailer = json.loads(data[cut + 1 :]) if cut >= 0 else None
-        if not generation or not isinstance(trailer, dict) or trailer.get("generation") != generation:
+            size = os.fstat(handle.fileno()).st_size
+            start = max(0, size - _TAIL)
+            handle.seek(start)
+            tail = handle.read()
+            if b"\n" not in tail and start:  # a trailer longer than _TAIL (many problems)
+                handle.seek(start := 0)
+                tail = handle.read()
+            cut = start + tail.rfind(b"\n")
+            trailer = json.loads(tail[cut - start + 1 :]) if cut >= start else None
+            if not generation or not isinstance(trailer, dict) or trailer.get("generation") != generation:
+                return None
+            problems = trailer.get("problems")
+            if cut != trailer.get("bytes") or not isinstance(problems, list):
+                return None
+            handle.seek(0)
+            texts = handle.read(cut)
+        if len(texts) != cut:
             return None
-        problems = trailer.get("problems")
-        if cut != trailer.get("bytes") or not isinstance(problems, list):
-            return None
-        return [str(p) for p in problems], str(memoryview(data)[:cut], "utf-8")
+        return [str(p) for p in problems], texts
     except (OSError, ValueError):  # missing, a symlink, cut short, not ours: made again
         return None
 

@@ -125,10 +125,10 @@ class Store:
 
     def indexed_json(
         self, types: Sequence[str] = (), states: Sequence[str] = ()
-    ) -> tuple[list[str], Iterator[str]]:
+    ) -> tuple[list[str], Iterator[bytes]]:
         """What ``indexed`` gives, as ``list --json`` prints it: the problems of the files that
         cannot be read, and the JSON texts of the others (only of these types and states when
-        given), oldest first, in runs joined by ``",\\n"``; no Python object per ticket."""
+        given), oldest first, in runs joined by ``",\\n"``, UTF-8; no Python object per ticket."""
         from erflow.store import index
 
         return index.json_texts(self.root, tuple(types), tuple(states), self.progress)
