@@ -344,9 +344,9 @@ def _walked(
     ``suspects`` (paths git sees changed) are read again whatever their stat (an edit in place
     that kept the size and the time). Rows changed are no longer known to be a tree's: a tree
     recorded as theirs is forgotten. ``meanwhile`` is started once a first index is being made."""
-    walked = walk(root)
-    walked.sort()  # in the order of the rows by path (code points, as UTF-8 bytes sort): one comparison
     stored = connection.execute("SELECT path, mtime_ns, size, ino FROM files ORDER BY path").fetchall()
+    walked = walk(root, stat_files=bool(stored))  # no rows: every file is read, its stat taken then
+    walked.sort()  # in the order of the rows by path (code points, as UTF-8 bytes sort): one comparison
     suspect = set(suspects) if len(suspects := list(suspects)) <= index_git.CATCH_UP_MOST else set()
     if walked == stored and not suspect:
         return

@@ -21,6 +21,8 @@ CHUNK = 250  # files a worker process parses per task
 _JSON = json.JSONEncoder(ensure_ascii=False, default=str).encode  # json.dumps's, made once
 _READ = 1 << 16  # bytes asked for by the first read of a file: a ticket file is smaller
 
+Taken = tuple[int, int, int]  # a file's (mtime_ns, size, inode), as the index keeps its stat
+Entry = tuple[str, dict[str, Any] | None, str | None, Taken | None]  # see load_entry
 Row = tuple[str, int, int, int, str, str, str | None, str | None, str | None, str, str | None, str | None]
 INSERT = "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"  # a Row into the index
 
@@ -63,9 +65,10 @@ def _parse_chunk(root: str, stats: list[Stat]) -> list[Row]:
     return rows
 
 
-def load_entry(root: Path, rel: str) -> tuple[str, dict[str, Any] | None, str | None] | None:
+def load_entry(root: Path, rel: str) -> Entry | None:
     """One ticket file (``rel``: posix, from the root) as the index keeps it: its git blob id
-    and its front-matter, or why it cannot be read. None when it has vanished meanwhile."""
+    and its front-matter, or why it cannot be read, and its (mtime_ns, size, inode) taken just
+    before it was read (None when none could be). None when it has vanished meanwhile."""
     where = os.path.join(root, rel)
     try:
         # O_NOFOLLOW: a symlink (walk lists those too) is named, never read through.
@@ -74,21 +77,31 @@ def load_entry(root: Path, rel: str) -> tuple[str, dict[str, Any] | None, str | 
         return None
     except OSError as exc:
         if os.path.islink(where):
-            return "", None, link_problem(os.path.realpath(root), where)
-        return "", None, located(rel, None, f"cannot be read: {exc.strerror or exc}")
+            return "", None, link_problem(os.path.realpath(root), where), None
+        return "", None, located(rel, None, f"cannot be read: {exc.strerror or exc}"), _lstat(where)
     try:
+        st = os.fstat(fd)
         data = _read_all(fd)
     except OSError as exc:
-        return "", None, located(rel, None, f"cannot be read: {exc.strerror or exc}")
+        return "", None, located(rel, None, f"cannot be read: {exc.strerror or exc}"), None
     finally:
         os.close(fd)
+    taken = (st.st_mtime_ns, st.st_size, st.st_ino)
     import hashlib  # only a refresh that parses a file hashes it
 
     blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # git's object id
     try:
-        return blob, front_matter_bytes(data, rel), None
+        return blob, front_matter_bytes(data, rel), None, taken
     except ErflowError as exc:
-        return blob, None, exc.message
+        return blob, None, exc.message, taken
+
+
+def _lstat(where: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.lstat(where)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
 
 
 def _read_all(fd: int) -> bytes:
@@ -99,7 +112,10 @@ def _read_all(fd: int) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def _row(stat: Stat, blob: str, meta: dict[str, Any] | None, problem: str | None) -> Row:
+def _row(stat: Stat, blob: str, meta: dict[str, Any] | None, problem: str | None, taken: Taken | None) -> Row:
+    """A file's row; its stat as taken when it was read (the walk's when it could not be)."""
+    if taken is not None:
+        stat = (stat[0], *taken)
     if meta is None:
         return (*stat, blob, "", None, None, None, "", None, problem)
     raw = _JSON(meta)

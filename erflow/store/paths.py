@@ -121,10 +121,11 @@ def _shown(root: str, path: str) -> str:
     return path
 
 
-def walk(root: Path) -> list[Stat]:
+def walk(root: Path, *, stat_files: bool = True) -> list[Stat]:
     """Every ``*.md`` file under tickets/, and every symlink there (file or folder, not followed:
     reading one is refused, naming it), with its stat, as (path from the root in posix form,
-    mtime_ns, size, inode): os.scandir and plain strings, no Path per file."""
+    mtime_ns, size, inode): os.scandir and plain strings, no Path per file. ``stat_files=False``:
+    the files' stats are left 0 (whoever reads them takes them then: a first index)."""
     from erflow.store.ticketfile import TICKETS  # here: workflow.yaml's check needs no YAML
 
     found: list[Stat] = []
@@ -150,6 +151,9 @@ def walk(root: Path) -> list[Stat]:
                         pending.append((entry.path, f"{prefix}{name}/"))
                         continue
                     elif name.endswith(".md") and entry.is_file(follow_symlinks=False):
+                        if not stat_files:
+                            found.append((prefix + name, 0, 0, 0))
+                            continue
                         stat = entry.stat(follow_symlinks=False)
                     else:
                         continue
