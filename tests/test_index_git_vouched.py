@@ -55,6 +55,13 @@ def no_walk(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(index, "walk", refused)
 
 
+def listed_without_a_walk(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The list is the one a fresh index makes, and made without a walk of the ticket files."""
+    expected = fresh(run)
+    no_walk(monkeypatch)
+    assert listing(run) == expected
+
+
 def vouched(run: Cli) -> None:
     """The index made and its rows found to be HEAD's tickets/ tree."""
     listing(run)
@@ -90,10 +97,7 @@ def same_size_edit(path: Path, old: bytes, new: bytes, *, in_place: bool = False
 def test_a_clean_store_is_listed_without_a_walk(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     store_of(run)
     vouched(run)
-    expected = fresh(run)
-
-    no_walk(monkeypatch)
-    assert listing(run) == expected
+    listed_without_a_walk(run, monkeypatch)
 
 
 def test_files_git_lists_that_are_no_tickets_keep_the_fast_path(
@@ -108,10 +112,7 @@ def test_files_git_lists_that_are_no_tickets_keep_the_fast_path(
     (folder / "ER-T00002.md.orig").write_text("ignored\n", encoding="utf-8")
     run.commit_all("ignore backups")
     vouched(run)
-    expected = fresh(run)
-
-    no_walk(monkeypatch)
-    assert listing(run) == expected
+    listed_without_a_walk(run, monkeypatch)
 
 
 def test_a_commit_of_a_few_tickets_is_caught_up_without_a_walk(
