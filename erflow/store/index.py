@@ -317,15 +317,15 @@ def _refresh(connection: sqlite3.Connection, root: Path, progress: Progress | No
             recorded[0] == head.tree or catch_up(connection, root, recorded[0], head, progress)
         ):
             return
-    git = vouch.Asked(root, head) if head is not None and not asked else None
-    _walked(connection, root, progress, seen or (), meanwhile=git.start if git is not None else None)
+    asking = vouch.Asked(root, head) if head is not None and not asked else None
+    _walked(connection, root, progress, seen or (), meanwhile=asking.start if asking is not None else None)
     if head is None:
         return
     recorded = said(connection)  # the walk forgets a tree it no longer matches; another erflow may judge
     if recorded is not None and recorded[0] == head.tree:
         return  # judged already: the rows are this tree's, or cannot be vouched for while HEAD is here
-    if git is not None:
-        seen, tree_files = git.answers()
+    if asking is not None:
+        seen, tree_files = asking.answers()
     else:
         tree_files = vouch.files(root, head.tree) if seen == [] else None
     judge(connection, root, head.tree, tree_files, progress)
@@ -339,8 +339,9 @@ def _walked(
     meanwhile: Callable[[], None] | None = None,
 ) -> None:
     """Parse new and changed files, drop rows of vanished ones: one transaction, taken only after
-    the parsing, so a refresh holds the write lock briefly. A file's stat is taken before it is
-    read: if it changes in between, the row's stat is stale and the next refresh reads it again.
+    the parsing, so a refresh holds the write lock briefly. A file's stat is taken (fstat) just
+    before it is read: if it changes after, the row's stat is stale and the next refresh reads it
+    again.
     ``suspects`` (paths git sees changed) are read again whatever their stat (an edit in place
     that kept the size and the time). Rows changed are no longer known to be a tree's: a tree
     recorded as theirs is forgotten. ``meanwhile`` is started once a first index is being made."""

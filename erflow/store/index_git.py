@@ -72,14 +72,16 @@ def judge(
 
 
 def _blobs(connection: sqlite3.Connection) -> tuple[str, dict[str, str]]:
-    """The rows' generation and (path, blob id) of each, read together."""
-    if connection.in_transaction:
-        return generation(connection), dict(connection.execute("SELECT path, blob FROM files"))
-    connection.execute("BEGIN")
+    """The rows' generation and (path, blob id) of each, read together (in the caller's
+    transaction, or in one of its own)."""
+    opened = not connection.in_transaction
+    if opened:
+        connection.execute("BEGIN")
     try:
         return generation(connection), dict(connection.execute("SELECT path, blob FROM files"))
     finally:
-        connection.execute("COMMIT")
+        if opened:
+            connection.execute("COMMIT")
 
 
 def catch_up(

@@ -19,7 +19,7 @@ PROGRESS_FROM = 2000  # a refresh that parses more files than this reports its p
 PARALLEL_FROM = 2000  # a refresh that parses more files than this spreads them over processes
 CHUNK = 250  # files a worker process parses per task
 _JSON = json.JSONEncoder(ensure_ascii=False, default=str).encode  # json.dumps's, made once
-_READ = 1 << 16  # bytes asked for by the first read of a file: a ticket file is smaller
+_READ = 1 << 16  # bytes asked for by each read of a file (a ticket file takes one)
 
 Taken = tuple[int, int, int]  # a file's (mtime_ns, size, inode), as the index keeps its stat
 Entry = tuple[str, dict[str, Any] | None, str | None, Taken | None]  # see load_entry
@@ -96,7 +96,7 @@ def load_entry(root: Path, rel: str) -> Entry | None:
         return blob, None, exc.message, taken
 
 
-def _lstat(where: str) -> tuple[int, int, int] | None:
+def _lstat(where: str) -> Taken | None:
     try:
         st = os.lstat(where)
     except OSError:
