@@ -18,6 +18,7 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from erflow.core.errors import ErflowError
 from erflow.store.git import Git, run_bytes, run_together
@@ -137,13 +138,14 @@ class Asked:
     parses every ticket file meanwhile), else when ``answers`` is called."""
 
     def __init__(self, root: Path, head: Head) -> None:
-        import threading
-
         self.root, self.head = root, head
         self._answers: tuple[list[str] | None, dict[str, str] | None] | None = None
-        self._thread = threading.Thread(target=self._ask, daemon=True)
+        self._thread: Any = None  # a threading.Thread once started (threading imported only then)
 
     def start(self) -> None:
+        import threading
+
+        self._thread = threading.Thread(target=self._ask, daemon=True)
         self._thread.start()
 
     def _ask(self) -> None:
@@ -152,7 +154,7 @@ class Asked:
 
     def answers(self) -> tuple[list[str] | None, dict[str, str] | None]:
         """What ``changed`` says, and what ``files`` says when nothing changed (else None)."""
-        if self._thread.is_alive():
+        if self._thread is not None:
             self._thread.join()
         if self._answers is None:  # not started, or it failed: asked here
             self._ask()
